@@ -1,0 +1,1 @@
+"""Shared infrastructure for Gongwen services: no domain rules live here."""

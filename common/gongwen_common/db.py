@@ -1,0 +1,119 @@
+"""SQLAlchemy 2 dependency provider: one session per worker, committed before the reply/ack.
+
+nameko sends an RPC reply (or acks an event) in the entrypoint's ``handle_result``, which runs
+*before* dependencies' ``worker_teardown``. Committing in teardown would acknowledge work that
+might still fail to commit, so our entrypoints call :func:`finish_transaction` first.
+"""
+import logging
+import sys
+from pathlib import Path
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import create_engine, event, orm
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import QueuePool
+
+from . import outbox
+from .clock import utcnow
+from .logging import current_correlation_id
+
+log = logging.getLogger(__name__)
+
+
+class Session(orm.Session):
+    """A session that can also record outgoing events in the same transaction (the outbox)."""
+
+    def emit(self, event_type: str, data: dict) -> str:
+        row = outbox.new_event(event_type, data, current_correlation_id(), utcnow())
+        self.add(row)
+        self.info["emitted"] = True
+        return row.event_id
+
+
+def create_engine_for(url: str, pool_size: int = 10):
+    """PostgreSQL with a pool as large as the worker pool, or SQLite in WAL mode.
+
+    SQLite gets a single pooled connection: under eventlet a second greenthread blocking in
+    sqlite's C code on a locked database would stall the whole process, so writers queue
+    cooperatively for the one connection instead.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=120,
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+class Database(DependencyProvider):
+    """Injects a :class:`Session`; runs this service's outbox relay alongside the workers."""
+
+    def setup(self):
+        config = self.container.config
+        workers = int(config.get("max_workers", 10))
+        self.engine = create_engine_for(config["DATABASE_URL"], pool_size=workers + 2)
+        self.sessionmaker = orm.sessionmaker(self.engine, class_=Session, expire_on_commit=False)
+        self.relay = outbox.OutboxRelay(
+            self.engine, self.container.service_name, config["AMQP_URI"],
+            poll_interval=float(config.get("OUTBOX_POLL_INTERVAL", 1.0)),
+        )
+        self.sessions = {}
+
+    def start(self):
+        self.container.spawn_managed_thread(self.relay.run, identifier="outbox_relay")
+
+    def stop(self):
+        self.relay.stop()
+
+    def kill(self):
+        self.relay.stop()
+
+    def get_dependency(self, worker_ctx):
+        session = self.sessionmaker()
+        self.sessions[worker_ctx] = session
+        return session
+
+    def finish(self, worker_ctx, exc_info):
+        """Commit on success, roll back on error; a failed commit becomes the worker's error."""
+        session = self.sessions.get(worker_ctx)
+        if session is None:
+            return exc_info
+        try:
+            if exc_info is None:
+                session.commit()
+                if session.info.pop("emitted", False):
+                    self.relay.wake()
+            else:
+                session.rollback()
+        except Exception:
+            log.exception("commit failed")
+            session.rollback()
+            return sys.exc_info()
+        return exc_info
+
+    def worker_teardown(self, worker_ctx):
+        session = self.sessions.pop(worker_ctx, None)
+        if session is not None:
+            session.close()
+
+
+def finish_transaction(worker_ctx, exc_info):
+    """Settle every database session of this worker before its result leaves the service."""
+    for dependency in worker_ctx.container.dependencies:
+        if isinstance(dependency, Database):
+            exc_info = dependency.finish(worker_ctx, exc_info)
+    return exc_info

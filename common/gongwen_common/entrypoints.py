@@ -1,0 +1,140 @@
+"""nameko entrypoints that commit before they answer, plus reliable event handling.
+
+``rpc``: commits the worker's session before the reply is sent; domain errors cross as
+``DomainError``. ``event_handler``: consumes from a quorum queue, skips events it already
+handled, records the event id with the effect, requeues with backoff on failure and lets the
+broker dead-letter the message after ``topology.DELIVERY_LIMIT`` deliveries.
+"""
+import functools
+import logging
+import time
+from dataclasses import dataclass
+from functools import partial
+
+from nameko.containers import ContainerBeingKilled
+from nameko.events import SERVICE_POOL, EventHandler
+from nameko.messaging import Consumer
+from nameko.rpc import Rpc
+
+from . import faults
+from .clock import utcnow
+from .db import finish_transaction
+from .errors import DomainError
+from .tables import HandledEvent
+from .topology import dead_letter_queue, event_queue
+
+log = logging.getLogger(__name__)
+
+
+def _flatten_domain_error(exc_info):
+    if exc_info is not None and isinstance(exc_info[1], DomainError):
+        return (DomainError, exc_info[1].flatten(), exc_info[2])
+    return exc_info
+
+
+class TransactionalRpc(Rpc):
+    def __init__(self, expected_exceptions=DomainError, **kwargs):
+        super().__init__(expected_exceptions=expected_exceptions, **kwargs)
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        exc_info = _flatten_domain_error(finish_transaction(worker_ctx, exc_info))
+        if exc_info is not None:
+            result = None
+        return super().handle_result(message, worker_ctx, result, exc_info)
+
+
+rpc = TransactionalRpc.decorator
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: str
+    event_type: str
+    occurred_at: str
+    data: dict
+
+
+class ReliableEventHandler(EventHandler):
+    retry_base_delay = 0.2
+    retry_max_delay = 30.0
+
+    def __init__(self, source_service, event_type, **kwargs):
+        super().__init__(source_service, event_type, handler_type=SERVICE_POOL,
+                         reliable_delivery=True, requeue_on_error=True,
+                         expected_exceptions=DomainError, **kwargs)
+
+    def setup(self):
+        self.queue = event_queue(self.source_service, self.event_type,
+                                 self.container.service_name, self.method_name)
+        self.retry_base_delay = float(self.container.config.get("EVENT_RETRY_BASE_DELAY", self.retry_base_delay))
+        Consumer.setup(self)  # not EventHandler.setup: it would redeclare a classic queue
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        exc_info = finish_transaction(worker_ctx, exc_info)
+        if exc_info is not None:
+            deliveries = int(message.headers.get("x-delivery-count") or 0)
+            delay = min(self.retry_base_delay * 2 ** deliveries, self.retry_max_delay)
+            log.warning("event handler %s failed (delivery %d), requeue in %.2fs: %s",
+                        self.method_name, deliveries + 1, delay, exc_info[1])
+            # Backoff before requeueing so a transient fault gets time to clear; the broker
+            # dead-letters the message once its delivery limit is reached.
+            time.sleep(delay)
+        self.handle_message_processed(message, result, exc_info)
+        return result, exc_info
+
+
+def event_handler(source_service: str, event_type: str):
+    """Handle ``event_type`` from ``source_service`` once per event, whatever the redeliveries.
+
+    The decorated method receives an :class:`Event`; it must use ``self.db`` for its effects so
+    that the effect and the handled-event record commit together.
+    """
+    def decorate(fn):
+        @functools.wraps(fn)
+        def handle(self, envelope):
+            session = self.db
+            key = (envelope["event_id"], fn.__name__)
+            if session.get(HandledEvent, key) is not None:
+                log.info("duplicate event %s ignored by %s", envelope["event_id"], fn.__name__)
+                return None
+            faults.hit(f"event.{self.name}.{fn.__name__}")
+            result = fn(self, Event(envelope["event_id"], envelope["event_type"],
+                                    envelope["occurred_at"], envelope["data"]))
+            session.add(HandledEvent(event_id=key[0], handler=key[1],
+                                     event_type=envelope["event_type"], handled_at=utcnow()))
+            log.info("handled %s", envelope["event_type"],
+                     extra={"event_id": envelope["event_id"], "handler": fn.__name__})
+            return result
+
+        handle.gongwen_subscription = (source_service, event_type)
+        return ReliableEventHandler.decorator(source_service, event_type)(handle)
+
+    return decorate
+
+
+class DeadLetterConsumer(Consumer):
+    """Moves messages from the service's dead-letter queue into its ``dead_letters`` table."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queue=None, requeue_on_error=True, **kwargs)
+
+    def setup(self):
+        self.queue = dead_letter_queue(self.container.service_name)
+        super().setup()
+
+    def handle_message(self, body, message):
+        args = (body, dict(message.headers or {}))
+        handle_result = partial(self.handle_result, message)
+        try:
+            self.container.spawn_worker(self, args, {}, context_data=self.unpack_message_headers(message),
+                                        handle_result=handle_result)
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        exc_info = finish_transaction(worker_ctx, exc_info)
+        self.handle_message_processed(message, result, exc_info)
+        return result, exc_info
+
+
+dead_letter_consumer = DeadLetterConsumer.decorator

@@ -1,0 +1,48 @@
+"""Typed domain errors that survive an RPC hop and map to one HTTP status and a stable code.
+
+Services raise subclasses (``UnitNotFound``, ``SealInvalid`` …). At the RPC boundary every
+subclass is flattened into the base :class:`DomainError`, which is registered with nameko's
+exception registry, so the caller gets a ``DomainError`` with the same code, message, status
+and field errors back instead of an opaque ``RemoteError``.
+"""
+from nameko.exceptions import deserialize_to_instance
+
+
+@deserialize_to_instance
+class DomainError(Exception):
+    code = "DOMAIN_ERROR"
+    status = 422
+
+    def __init__(self, code=None, message=None, status=None, fields=None):
+        self.code = code or type(self).code
+        self.message = message or self.code
+        self.status = int(status or type(self).status)
+        self.fields = fields
+        # nameko rebuilds the exception from ``args``: keep them complete and JSON-safe.
+        super().__init__(self.code, self.message, self.status, self.fields)
+
+    def __str__(self):
+        return f"{self.code}: {self.message}"
+
+    def flatten(self):
+        """The registered base-class form that crosses RPC unchanged."""
+        return DomainError(self.code, self.message, self.status, self.fields)
+
+
+class ValidationFailed(DomainError):
+    code, status = "VALIDATION_ERROR", 400
+
+    def __init__(self, fields, message="The request has invalid fields."):
+        super().__init__(message=message, fields=fields)
+
+
+class NotFound(DomainError):
+    code, status = "NOT_FOUND", 404
+
+
+class Conflict(DomainError):
+    code, status = "CONFLICT", 409
+
+
+class ServiceUnavailable(DomainError):
+    code, status = "SERVICE_UNAVAILABLE", 503

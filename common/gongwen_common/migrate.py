@@ -1,0 +1,66 @@
+"""Alembic per service, driven from code: ``python -m gongwen_common.migrate gongwen_registry``.
+
+Each service keeps its revisions in ``<package>/migrations``; its ``env.py`` calls
+:func:`run_env` and its first revision calls :func:`create_infra_tables`.
+"""
+import argparse
+import importlib
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from .tables import InfraBase
+
+
+def create_infra_tables(op):
+    InfraBase.metadata.create_all(op.get_bind())
+
+
+def drop_infra_tables(op):
+    InfraBase.metadata.drop_all(op.get_bind())
+
+
+def run_env(metadata):
+    from alembic import context
+
+    url = context.config.get_main_option("sqlalchemy.url")
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=[metadata, InfraBase.metadata],
+                          render_as_batch=connection.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+def alembic_config(package: str, url: str) -> Config:
+    location = Path(importlib.import_module(package).__file__).parent / "migrations"
+    config = Config()
+    config.set_main_option("script_location", str(location))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(package: str, url: str, revision: str = "head") -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(package, url), revision)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Migrate one service's database to head.")
+    parser.add_argument("package", help="e.g. gongwen_registry")
+    parser.add_argument("--url", default=os.environ.get("DATABASE_URL"))
+    args = parser.parse_args()
+    if not args.url:
+        parser.error("give --url or set DATABASE_URL")
+    upgrade(args.package, args.url)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The broker topology, decided once for every service.
+
+Event queues are durable **quorum** queues with a delivery limit and a dead-letter exchange:
+nameko acks a failed handler's message unless told to requeue, and an endlessly requeued
+poison message would block its queue, so a failing handler is requeued (with backoff) until
+the limit and then dead-lettered into its service's dead-letter queue. A queue's type can't
+change after declaration, which is why this is fixed here and not per service.
+
+``declare_all`` creates every queue before any service starts, so an event emitted before
+its consumer first ran is kept, not dropped as unroutable.
+"""
+import inspect
+
+from kombu import Connection, Exchange, Queue
+
+DELIVERY_LIMIT = 8
+DEAD_LETTER_EXCHANGE = Exchange("gongwen.dead-letter", type="direct", durable=True)
+
+
+def event_exchange(source_service: str) -> Exchange:
+    # Same name and type as nameko's ``get_event_exchange``, so both sides agree.
+    return Exchange(f"{source_service}.events", type="topic", durable=True, auto_delete=False)
+
+
+def event_queue_name(source_service, event_type, service_name, method_name) -> str:
+    return f"evt-{source_service}-{event_type}--{service_name}.{method_name}"
+
+
+def event_queue(source_service, event_type, service_name, method_name) -> Queue:
+    return Queue(
+        event_queue_name(source_service, event_type, service_name, method_name),
+        exchange=event_exchange(source_service),
+        routing_key=event_type,
+        durable=True,
+        queue_arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
+            "x-dead-letter-routing-key": service_name,
+        },
+    )
+
+
+def dead_letter_queue(service_name: str) -> Queue:
+    return Queue(
+        f"gongwen.dead-letter.{service_name}",
+        exchange=DEAD_LETTER_EXCHANGE,
+        routing_key=service_name,
+        durable=True,
+        queue_arguments={"x-queue-type": "quorum"},
+    )
+
+
+def subscriptions(service_cls):
+    """(source_service, event_type, method_name) for each reliable event handler of a class."""
+    for name, member in inspect.getmembers(service_cls, inspect.isfunction):
+        sub = getattr(member, "gongwen_subscription", None)
+        if sub:
+            yield sub[0], sub[1], name
+
+
+def queues_of(service_cls):
+    yield dead_letter_queue(service_cls.name)
+    for source, event_type, method in subscriptions(service_cls):
+        yield event_queue(source, event_type, service_cls.name, method)
+
+
+def declare_all(amqp_uri: str, service_classes) -> list[str]:
+    """Declare every service's queues (and their exchanges and bindings); idempotent."""
+    declared = []
+    with Connection(amqp_uri) as conn:
+        channel = conn.default_channel
+        for cls in service_classes:
+            event_exchange(cls.name)(channel).declare()
+            for queue in queues_of(cls):
+                queue(channel).declare()
+                declared.append(queue.name)
+    return declared

@@ -1,0 +1,316 @@
+"""A project-local RabbitMQ node: all state under base_dir, loopback only.
+
+Design notes (traps found on Debian's rabbitmq-server 3.10):
+- We call /usr/lib/rabbitmq/bin/* directly rather than Debian's /usr/sbin
+  wrappers: those force cwd=/var/lib/rabbitmq, HOME (hence the system
+  Erlang cookie) and log startup output to /var/log/rabbitmq.
+- The Erlang cookie lives in base_dir/home (HOME for both the server and
+  rabbitmqctl), so the CLI can always authenticate and nothing is shared
+  with a system node.
+- Each node gets its own epmd on a private port which we start and stop
+  ourselves. An auto-started epmd daemonizes out of our reach and lingers
+  forever; a private one also keeps concurrent nodes fully independent.
+"""
+import base64
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+from . import prepare_dir, service_user
+from .ports import free_port
+
+RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
+EPMD = "epmd"
+
+# Never send loopback requests through an http_proxy from the environment.
+_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class RabbitNode:
+    def __init__(
+        self,
+        base_dir: Path,
+        node_name: str = "gongwen",
+        amqp_port: int | None = None,
+        dist_port: int | None = None,
+        mgmt_port: int | None = None,
+    ):
+        self.base_dir = Path(base_dir).absolute()
+        # "localhost" always resolves to loopback, unlike the machine's hostname.
+        self.node = f"{node_name}@localhost"
+        self.amqp_port = amqp_port or free_port()
+        self.dist_port = dist_port or free_port()
+        self.mgmt_port = mgmt_port or free_port()
+        self.epmd_port = free_port()
+        self.pid: int | None = None  # rabbitmq-server's pid == the node's process group
+        self._as = service_user("rabbitmq")
+        self._server: subprocess.Popen | None = None
+        self._epmd: subprocess.Popen | None = None
+
+    @property
+    def mgmt_url(self) -> str:
+        return f"http://127.0.0.1:{self.mgmt_port}"
+
+    def amqp_uri(self, vhost: str = "/") -> str:
+        return f"pyamqp://guest:guest@127.0.0.1:{self.amqp_port}/{quote(vhost, safe='')}"
+
+    def is_running(self) -> bool:
+        return self._server is not None and self._server.poll() is None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self, timeout: float = 90) -> None:
+        if self.is_running():
+            return
+        deadline = time.monotonic() + timeout
+        self._write_files()
+        prepare_dir(self.base_dir, self._as)
+        try:
+            self._start_epmd(deadline)
+            with open(self.base_dir / "server.out", "ab") as out:
+                self._server = subprocess.Popen(
+                    [str(RABBIT_BIN / "rabbitmq-server")],
+                    cwd=self.base_dir, env=self._env(), stdin=subprocess.DEVNULL,
+                    stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True,  # own process group: lets stop() reap everything
+                    **self._as,
+                )
+            self.pid = self._server.pid
+            self._await_startup(deadline)
+            self._await_management(deadline)
+        except BaseException:
+            self._kill()
+            raise
+
+    def stop(self, timeout: float = 60) -> None:
+        if self._server is not None and self._server.poll() is None:
+            # Snapshot first: once beam.smp is gone its helpers are reparented
+            # to init and can no longer be found from our pid.
+            procs = self._processes()
+            try:
+                stopping = self._ctl("stop", timeout=timeout, check=False).returncode == 0
+            except subprocess.TimeoutExpired:
+                stopping = False
+            # A node that acknowledged the stop gets time to shut down cleanly.
+            _terminate(procs, grace=timeout if stopping else 0)
+        self._kill()
+
+    def __enter__(self) -> "RabbitNode":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- management API ----------------------------------------------------
+
+    def add_vhost(self, name: str) -> None:
+        vhost = quote(name, safe="")
+        self._api("PUT", f"/api/vhosts/{vhost}", {})
+        self._api("PUT", f"/api/permissions/{vhost}/guest",
+                  {"configure": ".*", "write": ".*", "read": ".*"})
+
+    def delete_vhost(self, name: str) -> None:
+        try:
+            self._api("DELETE", f"/api/vhosts/{quote(name, safe='')}")
+        except urllib.error.HTTPError as e:
+            if e.code != 404:
+                raise
+
+    def _api(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> int:
+        auth = base64.b64encode(b"guest:guest").decode()
+        req = urllib.request.Request(
+            self.mgmt_url + path, method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Basic {auth}", "Content-Type": "application/json"},
+        )
+        with _HTTP.open(req, timeout=timeout) as resp:
+            return resp.status
+
+    # -- internals -----------------------------------------------------------
+
+    def _env(self) -> dict:
+        b = self.base_dir
+        # Drop inherited RABBITMQ_*/ERL_* settings: they would silently
+        # redirect this node (e.g. a developer's RABBITMQ_NODENAME).
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
+        env.update(
+            HOME=str(b / "home"),  # Erlang reads the cookie from $HOME
+            LANG="C.UTF-8", LC_ALL="C.UTF-8",  # the Elixir CLI wants UTF-8
+            RABBITMQ_NODENAME=self.node,
+            RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+            RABBITMQ_NODE_PORT=str(self.amqp_port),
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            RABBITMQ_MNESIA_BASE=str(b / "mnesia"),
+            RABBITMQ_LOG_BASE=str(b / "log"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(b / "enabled_plugins"),
+            RABBITMQ_CONFIG_FILE=str(b / "rabbitmq.conf"),
+            RABBITMQ_ADVANCED_CONFIG_FILE=str(b / "advanced.config"),
+            # Keep /etc/rabbitmq/rabbitmq-env.conf from overriding the above.
+            RABBITMQ_CONF_ENV_FILE=str(b / "rabbitmq-env.conf"),
+            RABBITMQ_SERVER_START_ARGS="-kernel inet_dist_use_interface {127,0,0,1}",
+            ERL_EPMD_ADDRESS="127.0.0.1",
+            ERL_EPMD_PORT=str(self.epmd_port),
+            ERL_CRASH_DUMP=str(b / "erl_crash.dump"),
+        )
+        return env
+
+    def _write_files(self) -> None:
+        b = self.base_dir
+        for d in (b / "home", b / "mnesia", b / "log"):
+            d.mkdir(parents=True, exist_ok=True)
+        (b / "enabled_plugins").write_text("[rabbitmq_management].\n")
+        (b / "rabbitmq-env.conf").write_text("")
+        (b / "advanced.config").write_text("[].\n")
+        (b / "rabbitmq.conf").write_text(
+            f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {self.mgmt_port}\n"
+        )
+        cookie = b / "home" / ".erlang.cookie"
+        if not cookie.exists():  # kept across restarts
+            cookie.write_text(secrets.token_hex(20))
+            cookie.chmod(0o400)  # Erlang rejects cookies readable by others
+
+    def _start_epmd(self, deadline: float) -> None:
+        with open(self.base_dir / "epmd.out", "ab") as out:
+            self._epmd = subprocess.Popen(
+                [EPMD, "-port", str(self.epmd_port), "-address", "127.0.0.1"],
+                cwd=self.base_dir, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True, **self._as,
+            )
+        # The node must find it listening, or it would spawn a daemon of its own.
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.epmd_port), timeout=1).close()
+                return
+            except OSError:
+                if self._epmd.poll() is not None or time.monotonic() > deadline:
+                    raise self._failure("epmd did not start")
+                time.sleep(0.05)
+
+    def _await_startup(self, deadline: float) -> None:
+        # await_startup fails fast while the Erlang node is not reachable yet,
+        # then blocks until the broker has booted.
+        while True:
+            if self._server.poll() is not None:
+                raise self._failure(f"rabbitmq-server exited with code {self._server.returncode}")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._failure("timed out waiting for rabbitmqctl await_startup")
+            try:
+                r = self._ctl("await_startup", "--timeout", str(max(1, int(remaining))),
+                              timeout=remaining + 5, check=False)
+            except subprocess.TimeoutExpired:
+                continue
+            if r.returncode == 0:
+                return
+            time.sleep(0.5)
+
+    def _await_management(self, deadline: float) -> None:
+        while True:
+            try:
+                if self._api("GET", "/api/overview", timeout=5) == 200:
+                    return
+            except (OSError, urllib.error.URLError):
+                pass
+            if self._server.poll() is not None or time.monotonic() > deadline:
+                raise self._failure("management API did not come up")
+            time.sleep(0.3)
+
+    def _ctl(self, *args: str, timeout: float, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(RABBIT_BIN / "rabbitmqctl"), "-n", self.node, *args],
+            cwd=self.base_dir, env=self._env(), stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=timeout, check=check, **self._as,
+        )
+
+    def _kill(self) -> None:
+        """Make sure nothing of this node is left: beam.smp, erl_child_setup, inet_gethost, epmd."""
+        _terminate(self._processes(), grace=0)
+        for proc in (self._server, self._epmd):
+            if proc is not None:
+                proc.wait()
+        self._server = self._epmd = None
+        self.pid = None
+
+    def _processes(self) -> set[tuple[int, int]]:
+        """This node's processes, including CLI VMs and a beam.smp orphaned by its wrapper.
+
+        Every Erlang VM we start gets `-home <base_dir>/home` on its command line.
+        """
+        roots = {p.pid for p in (self._server, self._epmd) if p is not None}
+        home = str(self.base_dir / "home").encode()
+        for d in Path("/proc").iterdir():
+            try:
+                if d.name.isdigit() and home in (d / "cmdline").read_bytes().split(b"\0"):
+                    roots.add(int(d.name))
+            except OSError:
+                pass
+        return _process_tree(roots)
+
+    def _failure(self, what: str) -> RuntimeError:
+        tails = []
+        for f in (self.base_dir / "server.out", self.base_dir / "log" / f"{self.node}.log",
+                  self.base_dir / "epmd.out"):
+            if f.exists():
+                lines = f.read_text(errors="replace").splitlines()[-40:]
+                tails.append(f"--- {f} ---\n" + "\n".join(lines))
+        return RuntimeError(f"RabbitMQ node {self.node}: {what}\n" + "\n".join(tails))
+
+
+def _process_tree(roots: set[int]) -> set[tuple[int, int]]:
+    """(pid, start time) of `roots` and all their descendants.
+
+    Not a process group: erl_child_setup and inet_gethost call setsid(), so
+    killpg() on the server's group would miss them.
+    """
+    parent, start = {}, {}
+    for d in Path("/proc").iterdir():
+        stat = _stat(d.name) if d.name.isdigit() else None
+        if stat:
+            parent[int(d.name)], start[int(d.name)] = int(stat[1]), int(stat[19])
+    tree, frontier = set(), set(roots)
+    while frontier:
+        tree |= frontier
+        frontier = {p for p, pp in parent.items() if pp in frontier} - tree
+    return {(p, start[p]) for p in tree if p in start}
+
+
+def _stat(pid: str) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (state, ppid, ...)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def _alive(proc: tuple[int, int]) -> bool:
+    stat = _stat(str(proc[0]))
+    # A recycled pid has another start time; a zombie is dead, just not yet
+    # reaped by init.
+    return bool(stat) and int(stat[19]) == proc[1] and stat[0] != "Z"
+
+
+def _terminate(procs: set[tuple[int, int]], grace: float) -> None:
+    """Wait up to `grace` for `procs` to exit on their own, then TERM, then KILL them."""
+    for sig, wait in ((None, grace), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        end = time.monotonic() + wait
+        alive = [p for p in procs if _alive(p)]
+        for pid, _ in alive if sig else ():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        while alive and time.monotonic() < end:
+            time.sleep(0.1)
+            alive = [p for p in alive if _alive(p)]
+        if not alive:
+            return

@@ -1,0 +1,135 @@
+"""The JSON entrypoint: request ids, size limit, error bodies, and the route table for OpenAPI.
+
+Every error a client sees has the body ``{"error", "message", "request_id", "fields"?}`` and
+one HTTP status per code; unknown errors are logged with the request id and answered as a
+bare ``INTERNAL`` 500, never with a traceback.
+"""
+import json
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import partial
+
+from eventlet.event import Event
+from marshmallow import ValidationError
+from nameko.web.handlers import HttpRequestHandler
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response
+
+from gongwen_common.errors import DomainError, ValidationFailed
+from gongwen_common.logging import set_correlation_id
+
+log = logging.getLogger("gongwen.gateway")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+class MalformedJson(DomainError):
+    code, status = "MALFORMED_JSON", 400
+
+
+class PayloadTooLarge(DomainError):
+    code, status = "PAYLOAD_TOO_LARGE", 413
+
+
+@dataclass
+class Route:
+    method: str
+    url: str
+    summary: str
+    tag: str
+    request_schema: object = None
+    response_schema: object = None
+    status: int = 200
+    query: dict = field(default_factory=dict)
+    errors: tuple = ()
+
+
+# Keyed by (method, url): nameko re-instantiates entrypoints per container.
+ROUTES: dict[tuple, Route] = {}
+
+
+def json_response(status, payload, headers=None):
+    return Response(json.dumps(payload, ensure_ascii=False, default=str), status=status,
+                    headers=headers, mimetype="application/json")
+
+
+def error_body(code, message, request_id, fields=None):
+    body = {"error": code, "message": message, "request_id": request_id}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def json_body(request, schema):
+    """Parse and validate a JSON object body; 400 with field errors, nothing else happens."""
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw or b"")
+    except ValueError:
+        raise MalformedJson(message="The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ValidationFailed({"_schema": ["Expected a JSON object."]})
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise ValidationFailed(exc.normalized_messages()) from None
+
+
+class ApiEntrypoint(HttpRequestHandler):
+    def __init__(self, method, url, summary="", tag="system", request_schema=None,
+                 response_schema=None, status=200, query=None, errors=(), document=True, **kwargs):
+        super().__init__(method, url, **kwargs)
+        if document:
+            for one in method.split(","):
+                ROUTES[(one, url)] = Route(one, url, summary, tag, request_schema, response_schema,
+                                           status, query or {}, errors)
+
+    def handle_request(self, request):
+        started = time.monotonic()
+        supplied = request.headers.get("X-Request-Id", "")
+        request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        request.max_content_length = int(self.container.config.get("MAX_BODY_BYTES", 1048576))
+        request.shallow = False
+        try:
+            if (request.content_length or 0) > request.max_content_length:
+                raise PayloadTooLarge(message=f"The body exceeds {request.max_content_length} bytes.")
+            args, kwargs = self.get_entrypoint_parameters(request)
+            self.check_signature(args, kwargs)
+            done = Event()
+            self.container.spawn_worker(self, args, kwargs,
+                                        context_data={"correlation_id": request_id},
+                                        handle_result=partial(self.handle_result, done))
+            response = self.response_from_result(done.wait())
+        except Exception as exc:
+            response = self.error_response(exc, request_id)
+        response.headers["X-Request-Id"] = request_id
+        set_correlation_id(request_id)
+        log.info("%s %s %s", request.method, request.path, response.status_code,
+                 extra={"request_id": request_id, "status": response.status_code,
+                        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                        "remote_addr": request.remote_addr})
+        set_correlation_id(None)
+        return response
+
+    def response_from_result(self, result):
+        if isinstance(result, Response):
+            return result
+        status, payload = result if isinstance(result, tuple) else (200, result)
+        if status == 204:
+            return Response(status=204)
+        return json_response(status, payload)
+
+    def error_response(self, exc, request_id):
+        if isinstance(exc, RequestEntityTooLarge):
+            exc = PayloadTooLarge(message="The body is too large.")
+        if isinstance(exc, DomainError):
+            return json_response(exc.status, error_body(exc.code, exc.message, request_id, exc.fields))
+        log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__),
+                  extra={"request_id": request_id})
+        return json_response(500, error_body("INTERNAL", "Internal error.", request_id))
+
+
+api = ApiEntrypoint.decorator

@@ -1,0 +1,53 @@
+"""HTTP-only schemas; payload schemas of a service come from that service's ``schemas``."""
+from marshmallow import Schema, fields, validate
+
+from gongwen_registry.schemas import UnitSchema
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True, metadata={"example": "VALIDATION_ERROR"})
+    message = fields.String(required=True)
+    request_id = fields.String(required=True)
+    fields_ = fields.Dict(data_key="fields", keys=fields.String(), values=fields.Raw())
+
+
+class ServiceHealthSchema(Schema):
+    service = fields.String()
+    status = fields.String(validate=validate.OneOf(["ok", "down"]))
+    database = fields.String()
+    instance = fields.String()
+    outbox_pending = fields.Integer()
+    dead_letters = fields.Integer()
+    error = fields.String()
+
+
+class HealthSchema(Schema):
+    status = fields.String(validate=validate.OneOf(["ok", "degraded"]))
+    services = fields.Dict(keys=fields.String(), values=fields.Nested(ServiceHealthSchema))
+
+
+class UnitPageSchema(Schema):
+    items = fields.List(fields.Nested(UnitSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class DeadLetterSchema(Schema):
+    id = fields.Integer()
+    service = fields.String()
+    queue = fields.String()
+    event_type = fields.String(allow_none=True)
+    event_id = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    dead_at = fields.DateTime()
+    replayed_at = fields.DateTime(allow_none=True)
+    replay_count = fields.Integer()
+    body = fields.Dict()
+
+
+class DeadLetterListSchema(Schema):
+    items = fields.List(fields.Nested(DeadLetterSchema))
+
+
+class ListQuerySchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None)

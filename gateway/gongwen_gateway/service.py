@@ -1,0 +1,139 @@
+"""Gateway entrypoints: HTTP in, RPC out. Thin: parsing at the edge, rules in the services."""
+import logging
+import mimetypes
+from pathlib import Path
+
+import eventlet
+from nameko.dependency_providers import Config
+from nameko.exceptions import UnknownService
+from nameko.rpc import RpcProxy
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.utils import safe_join
+from werkzeug.wrappers import Response
+
+from gongwen_common.errors import NotFound, ServiceUnavailable
+from gongwen_common.logging import CorrelationId
+from gongwen_registry.schemas import UnitApplicationSchema, UnitSchema
+
+from .http import api, json_body
+from .openapi import build_spec
+from .schemas import DeadLetterListSchema, DeadLetterSchema, HealthSchema, ListQuerySchema, UnitPageSchema
+
+log = logging.getLogger("gongwen.gateway")
+
+SERVICES = ("registry", "identity", "seal", "exchange", "notify", "archive")
+
+_SWAGGER_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Gongwen API</title>
+<link rel="stylesheet" href="/api/v1/docs/static/swagger-ui.css"></head><body><div id="ui"></div>
+<script src="/api/v1/docs/static/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/api/v1/openapi.json", dom_id: "#ui"});</script></body></html>"""
+
+
+class GatewayService:
+    name = "gateway"
+
+    config = Config()
+    correlation_id = CorrelationId()
+    registry = RpcProxy("registry")
+    identity = RpcProxy("identity")
+    seal = RpcProxy("seal")
+    exchange = RpcProxy("exchange")
+    notify = RpcProxy("notify")
+    archive = RpcProxy("archive")
+
+    def call(self, service, method, *args, timeout=None, **kwargs):
+        """An RPC with a deadline: nameko's proxies would otherwise wait forever."""
+        timeout = timeout or float(self.config.get("RPC_TIMEOUT", 10))
+        try:
+            with eventlet.Timeout(timeout):
+                return getattr(getattr(self, service), method).call_async(*args, **kwargs).result()
+        except eventlet.Timeout:
+            raise ServiceUnavailable(message=f"{service} did not answer within {timeout:g}s") from None
+        except (UnknownService, OSError) as exc:
+            raise ServiceUnavailable(message=f"{service} is unavailable ({type(exc).__name__})") from None
+
+    def _query(self, request):
+        return ListQuerySchema().load({k: v for k, v in request.args.items() if k in ("limit", "cursor")})
+
+    # -- system ---------------------------------------------------------------------------
+
+    @api("GET", "/api/v1/health", summary="Health of every service (each over RPC, with its database)",
+         response_schema=HealthSchema, errors=(503,))
+    def health(self, request):
+        def probe(service):
+            try:
+                return service, self.call(service, "health", timeout=5)
+            except Exception as exc:
+                return service, {"service": service, "status": "down", "error": str(exc)}
+
+        pile = eventlet.GreenPile()
+        for service in SERVICES:
+            pile.spawn(probe, service)
+        services = dict(pile)
+        healthy = all(h.get("status") == "ok" for h in services.values())
+        return (200 if healthy else 503), {"status": "ok" if healthy else "degraded", "services": services}
+
+    @api("GET", "/api/v1/openapi.json", summary="This OpenAPI document")
+    def openapi(self, request):
+        return 200, build_spec()
+
+    @api("GET", "/api/v1/docs", summary="Swagger UI for this API")
+    def docs(self, request):
+        return Response(_SWAGGER_PAGE, mimetype="text/html")
+
+    @api("GET", "/api/v1/docs/static/<name>", document=False)
+    def docs_static(self, request, name):
+        path = safe_join(swagger_ui_path, name)
+        if path is None or not Path(path).is_file():
+            raise NotFound(message="no such file")
+        return Response(Path(path).read_bytes(), mimetype=mimetypes.guess_type(path)[0] or "application/octet-stream")
+
+    # -- units (registry) -----------------------------------------------------------------
+
+    @api("POST", "/api/v1/units", summary="Apply to register a unit (使用单位)", tag="units",
+         request_schema=UnitApplicationSchema, response_schema=UnitSchema, status=201,
+         errors=(400, 409, 413, 422, 503))
+    def register_unit(self, request):
+        application = json_body(request, UnitApplicationSchema())
+        unit = self.call("registry", "register_unit", application,
+                         idempotency_key=request.headers.get("Idempotency-Key"))
+        return 201, unit
+
+    @api("GET", "/api/v1/units", summary="Unit directory", tag="units", response_schema=UnitPageSchema,
+         query={"q": "string", "parent": "string", "limit": "integer", "cursor": "string"}, errors=(400, 503))
+    def list_units(self, request):
+        page = self._query(request)
+        return 200, self.call("registry", "list_units", q=request.args.get("q"),
+                              parent=request.args.get("parent"), **page)
+
+    @api("GET", "/api/v1/units/<code>", summary="One unit", tag="units", response_schema=UnitSchema,
+         errors=(404, 503))
+    def get_unit(self, request, code):
+        return 200, self.call("registry", "get_unit", code)
+
+    # -- operations -----------------------------------------------------------------------
+
+    @api("GET", "/api/v1/admin/dead-letters", summary="Events that kept failing, per service",
+         tag="operations", response_schema=DeadLetterListSchema,
+         query={"service": "string", "include_replayed": "boolean"}, errors=(400, 503))
+    def dead_letters(self, request):
+        wanted = request.args.get("service")
+        if wanted and wanted not in SERVICES:
+            raise NotFound(message=f"no service {wanted!r}")
+        include = request.args.get("include_replayed") in ("1", "true")
+        items = [dict(letter, service=service)
+                 for service in ([wanted] if wanted else SERVICES)
+                 for letter in self.call(service, "list_dead_letters", include_replayed=include)]
+        return 200, {"items": items}
+
+    @api("POST", "/api/v1/admin/dead-letters/<service>/<int:letter_id>/replay",
+         summary="Put a dead letter back on its queue", tag="operations",
+         response_schema=DeadLetterSchema, errors=(404, 503))
+    def replay_dead_letter(self, request, service, letter_id):
+        if service not in SERVICES:
+            raise NotFound(message=f"no service {service!r}")
+        return 200, self.call(service, "replay_dead_letter", letter_id)
+
+    @api("GET,POST,PUT,PATCH,DELETE", "/<path:path>", document=False)
+    def not_found(self, request, path):
+        raise NotFound(message=f"no resource at /{path}")

@@ -1,0 +1,1 @@
+"""Archive service: archival packages, the tamper-evident ledger and reports (归档)."""

@@ -1,0 +1,1 @@
+"""Exchange service: documents (公文), their receipts and deadlines."""

@@ -1,0 +1,1 @@
+"""Identity service: users, U_Key device keys, sessions and proxies."""

@@ -1,0 +1,1 @@
+"""Notify service: reminders, escalation and SMS (短信提醒)."""

@@ -1,0 +1,4 @@
+from gongwen_common.migrate import run_env
+from gongwen_notify.models import Base
+
+run_env(Base.metadata)

@@ -1,0 +1,4 @@
+from gongwen_common.migrate import run_env
+from gongwen_registry.models import Base
+
+run_env(Base.metadata)
