@@ -44,13 +44,18 @@ class CorrelationId(DependencyProvider):
     forwards context data as message headers, so RPC callees and event consumers see it too.
     """
 
-    def worker_setup(self, worker_ctx):
+    # nameko injects dependencies before it calls ``worker_setup``: assign the id in both.
+    @staticmethod
+    def _assign(worker_ctx):
         cid = worker_ctx.data.get("correlation_id") or worker_ctx.call_id
         worker_ctx.data["correlation_id"] = cid
-        set_correlation_id(cid)
+        return cid
+
+    def get_dependency(self, worker_ctx):
+        return self._assign(worker_ctx)
+
+    def worker_setup(self, worker_ctx):
+        set_correlation_id(self._assign(worker_ctx))
 
     def worker_teardown(self, worker_ctx):
         set_correlation_id(None)
-
-    def get_dependency(self, worker_ctx):
-        return worker_ctx.data["correlation_id"]

@@ -4,6 +4,7 @@ import mimetypes
 from pathlib import Path
 
 import eventlet
+from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
@@ -11,7 +12,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.utils import safe_join
 from werkzeug.wrappers import Response
 
-from gongwen_common.errors import NotFound, ServiceUnavailable
+from gongwen_common.errors import NotFound, ServiceUnavailable, ValidationFailed
 from gongwen_common.logging import CorrelationId
 from gongwen_registry.schemas import UnitApplicationSchema, UnitSchema
 
@@ -53,7 +54,10 @@ class GatewayService:
             raise ServiceUnavailable(message=f"{service} is unavailable ({type(exc).__name__})") from None
 
     def _query(self, request):
-        return ListQuerySchema().load({k: v for k, v in request.args.items() if k in ("limit", "cursor")})
+        try:
+            return ListQuerySchema().load({k: v for k, v in request.args.items() if k in ("limit", "cursor")})
+        except ValidationError as exc:
+            raise ValidationFailed(exc.normalized_messages()) from None
 
     # -- system ---------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ def _bin_dir() -> Path:
 
 class PostgresCluster:
     def __init__(self, base_dir: Path, port: int | None = None):
-        self.base_dir = Path(base_dir).absolute()
+        self.base_dir = Path(base_dir).resolve()
         self.port = port or free_port()
         self.data_dir = self.base_dir / "data"
         self.socket_dir = self.base_dir / "run"
@@ -30,6 +30,7 @@ class PostgresCluster:
         self.bin_dir = _bin_dir()
         # PostgreSQL refuses to run as root.
         self._as = service_user("postgres")
+        self.pid: int | None = None  # the postmaster
         self._server: subprocess.Popen | None = None
 
     def url(self, dbname: str) -> str:
@@ -43,7 +44,11 @@ class PostgresCluster:
             return
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         prepare_dir(self.base_dir, self._as)
-        if not (self.data_dir / "PG_VERSION").exists():  # keep data across restarts
+        if (self.data_dir / "PG_VERSION").exists():  # keep data across restarts
+            # A postmaster left by a crashed run would hold the data dir.
+            if self._run("pg_ctl", "status", "-D", str(self.data_dir), check=False).returncode == 0:
+                self._run("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w")
+        else:
             self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
                       "--encoding=UTF8", "--no-locale", "--no-instructions")
             with open(self.data_dir / "postgresql.conf", "a") as conf:
@@ -66,6 +71,7 @@ class PostgresCluster:
                 cwd=self.base_dir, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True, **self._as,
             )
+        self.pid = self._server.pid
         try:
             self._await_ready(time.monotonic() + timeout)
         except BaseException:
@@ -90,7 +96,7 @@ class PostgresCluster:
                 except subprocess.TimeoutExpired:
                     self._server.kill()
                     self._server.wait()
-        self._server = None
+        self._server = self.pid = None
 
     def __enter__(self) -> "PostgresCluster":
         self.start()

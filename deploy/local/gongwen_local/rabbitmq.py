@@ -43,7 +43,7 @@ class RabbitNode:
         dist_port: int | None = None,
         mgmt_port: int | None = None,
     ):
-        self.base_dir = Path(base_dir).absolute()
+        self.base_dir = Path(base_dir).resolve()
         # "localhost" always resolves to loopback, unlike the machine's hostname.
         self.node = f"{node_name}@localhost"
         self.amqp_port = amqp_port or free_port()
@@ -71,6 +71,9 @@ class RabbitNode:
         if self.is_running():
             return
         deadline = time.monotonic() + timeout
+        # A crashed run (e.g. a killed test runner) may have left a node on
+        # this base_dir, holding its ports and the Mnesia lock.
+        _terminate(self._processes(), grace=0)
         self._write_files()
         prepare_dir(self.base_dir, self._as)
         try:
@@ -80,7 +83,7 @@ class RabbitNode:
                     [str(RABBIT_BIN / "rabbitmq-server")],
                     cwd=self.base_dir, env=self._env(), stdin=subprocess.DEVNULL,
                     stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True,  # own process group: lets stop() reap everything
+                    start_new_session=True,  # a terminal's Ctrl-C must not hit it before stop()
                     **self._as,
                 )
             self.pid = self._server.pid
@@ -94,7 +97,7 @@ class RabbitNode:
         if self._server is not None and self._server.poll() is None:
             # Snapshot first: once beam.smp is gone its helpers are reparented
             # to init and can no longer be found from our pid.
-            procs = self._processes()
+            procs = self._processes(with_epmd=False)  # epmd only goes when told to
             try:
                 stopping = self._ctl("stop", timeout=timeout, check=False).returncode == 0
             except subprocess.TimeoutExpired:
@@ -240,16 +243,20 @@ class RabbitNode:
         self._server = self._epmd = None
         self.pid = None
 
-    def _processes(self) -> set[tuple[int, int]]:
-        """This node's processes, including CLI VMs and a beam.smp orphaned by its wrapper.
-
-        Every Erlang VM we start gets `-home <base_dir>/home` on its command line.
-        """
-        roots = {p.pid for p in (self._server, self._epmd) if p is not None}
+    def _processes(self, with_epmd: bool = True) -> set[tuple[int, int]]:
+        """This node's processes: those we spawned, and, found through /proc,
+        CLI VMs, a beam.smp orphaned by its wrapper and leftovers of a crashed run."""
+        roots = {p.pid for p in (self._server, with_epmd and self._epmd) if p}
         home = str(self.base_dir / "home").encode()
         for d in Path("/proc").iterdir():
             try:
-                if d.name.isdigit() and home in (d / "cmdline").read_bytes().split(b"\0"):
+                # Every Erlang VM we start has `-home <base_dir>/home` in its
+                # command line; our epmd runs in base_dir.
+                if d.name.isdigit() and (
+                    home in (d / "cmdline").read_bytes().split(b"\0")
+                    or with_epmd and (d / "comm").read_text() == "epmd\n"
+                    and os.readlink(d / "cwd") == str(self.base_dir)
+                ):
                     roots.add(int(d.name))
             except OSError:
                 pass

@@ -52,11 +52,15 @@ class ServiceProcess:
     def alive(self):
         return self.process is not None and self.process.poll() is None
 
+    def terminate(self):
+        """SIGTERM lets nameko finish its running workers before it exits."""
+        if self.alive:
+            self.process.send_signal(signal.SIGTERM)
+
     def stop(self, timeout=15):
-        """SIGTERM lets nameko finish running workers; SIGKILL if it does not end in time."""
-        if not self.alive:
+        self.terminate()
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -115,8 +119,14 @@ class Stack:
         return [p for p in self.processes if p.name == name and p.alive]
 
     def stop_service(self, name, kill=False):
-        for proc in self.of(name):
-            proc.kill() if kill else proc.stop()
+        self._stop(self.of(name), kill)
+
+    @staticmethod
+    def _stop(processes, kill=False):
+        for proc in processes:
+            proc.kill() if kill else proc.terminate()
+        for proc in processes:
+            proc.stop()
 
     def start(self, wait=True, timeout=90):
         self.prepare()
@@ -151,6 +161,5 @@ class Stack:
         raise TimeoutError(f"the stack did not become healthy in {timeout}s: {last}")
 
     def stop(self):
-        for proc in reversed(self.processes):
-            proc.stop()
+        self._stop(self.processes)
         self.processes.clear()

@@ -1,0 +1,46 @@
+# Gongwen: `make run` starts the suite locally, `make test` runs every suite.
+# Both install what is missing first (Debian packages as root, the virtualenv, pinned packages).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PACKAGES := common services/registry services/identity services/seal services/exchange \
+            services/notify services/archive gateway deploy/local
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench lint install system-packages clean
+
+run: install
+	$(PY) -m gongwen_local run $(ARGS)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/rpc_roundtrip.py
+
+lint: install
+	$(PY) -m ruff check .
+
+install: system-packages $(STAMP)
+
+# RabbitMQ and PostgreSQL come from Debian; services are started by the project, never by apt.
+system-packages:
+	@missing=""; \
+	command -v rabbitmq-server >/dev/null 2>&1 || missing="$$missing rabbitmq-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install$$missing yourself)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,87 @@
+"""Unit tests of the shared infrastructure (SQLite, no broker)."""
+import json
+import logging
+
+import pytest
+from nameko.exceptions import deserialize, serialize
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from gongwen_common import faults
+from gongwen_common.clock import utcnow
+from gongwen_common.db import Session as OutboxSession
+from gongwen_common.errors import Conflict, DomainError
+from gongwen_common.idempotency import once
+from gongwen_common.logging import JsonFormatter, set_correlation_id
+from gongwen_common.tables import InfraBase, OutboxEvent
+
+
+class SealRevoked(DomainError):
+    code, status = "SEAL_REVOKED", 422
+
+
+def test_a_domain_error_crosses_rpc_with_code_status_and_fields():
+    original = SealRevoked(message="revoked on 2026-01-02", fields={"seal": ["revoked"]})
+    received = deserialize(json.loads(json.dumps(serialize(original.flatten()))))
+    assert type(received) is DomainError
+    assert (received.code, received.status, received.message, received.fields) == (
+        "SEAL_REVOKED", 422, "revoked on 2026-01-02", {"seal": ["revoked"]})
+
+
+def test_log_lines_are_json_with_the_correlation_id():
+    record = logging.LogRecord("gongwen.test", logging.INFO, __file__, 1, "sent %s", ("doc",), None)
+    record.event_id = "e-1"
+    set_correlation_id("req-7")
+    try:
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        set_correlation_id(None)
+    assert line["message"] == "sent doc" and line["correlation_id"] == "req-7" and line["event_id"] == "e-1"
+
+
+def test_faults_are_inert_unless_named(monkeypatch):
+    faults.hit("outbox.before_publish")  # nothing configured: no effect
+    monkeypatch.setenv("GONGWEN_FAULTS", "point.a=fail:2")
+    for _ in range(2):
+        with pytest.raises(faults.InjectedFault):
+            faults.hit("point.a")
+    faults.hit("point.a")
+
+
+@pytest.fixture
+def session():
+    engine = create_engine("sqlite://")
+    InfraBase.metadata.create_all(engine)
+    with OutboxSession(engine) as s:
+        yield s
+
+
+def test_emit_writes_an_enveloped_event_in_the_same_transaction(session):
+    set_correlation_id("req-9")
+    try:
+        event_id = session.emit("unit_registered", {"code": "a"})
+    finally:
+        set_correlation_id(None)
+    session.rollback()  # the state change failed: its event goes with it
+    assert session.scalars(select(OutboxEvent)).all() == []
+    event_id = session.emit("unit_registered", {"code": "a"})
+    session.commit()
+    row = session.scalars(select(OutboxEvent)).one()
+    assert row.event_id == event_id and row.sent_at is None
+    assert row.payload["data"] == {"code": "a"} and row.payload["event_type"] == "unit_registered"
+
+
+def test_once_returns_the_first_answer_and_refuses_a_different_request(session: Session):
+    calls = []
+
+    def perform():
+        calls.append(1)
+        return {"n": len(calls), "at": utcnow().isoformat()}
+
+    first = once(session, "op", "k1", {"a": 1}, perform)
+    session.commit()
+    assert once(session, "op", "k1", {"a": 1}, perform) == first
+    assert len(calls) == 1
+    with pytest.raises(Conflict):
+        once(session, "op", "k1", {"a": 2}, perform)
+    assert once(session, "op", None, {"a": 1}, perform)["n"] == 2  # no key: no memory

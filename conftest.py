@@ -1,0 +1,151 @@
+"""Fixtures for every suite: a real RabbitMQ node and PostgreSQL cluster per test session,
+and stacks of real service processes, each stack on its own vhost and databases.
+
+nameko code runs on eventlet; patch before anything imports sockets (``nameko run`` does the
+same for the service processes).
+"""
+import warnings
+
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()
+
+import shutil  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+
+import pytest  # noqa: E402
+import requests  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
+
+from gongwen_local.ports import free_port  # noqa: E402
+from gongwen_local.postgres import PostgresCluster  # noqa: E402
+from gongwen_local.rabbitmq import RabbitNode  # noqa: E402
+from gongwen_local.stack import ROOT, SERVICES, Stack  # noqa: E402
+
+# Faster retries and relay polling than production defaults, so failure tests stay short.
+TEST_ENV = {"EVENT_RETRY_BASE_DELAY": "0.05", "OUTBOX_POLL_INTERVAL": "0.5", "RPC_TIMEOUT": "5"}
+
+
+def wait_until(predicate, timeout=30.0, interval=0.2, message="condition"):
+    """Poll a condition on real processes (never a fixed sleep standing in for a result)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def test_var():
+    path = ROOT / "var" / "test" / uuid.uuid4().hex[:8]
+    path.mkdir(parents=True)
+    yield path
+    for child in path.iterdir():  # keep the service logs for reading after a failure
+        if child.name != "logs":
+            shutil.rmtree(child, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def rabbit(test_var):
+    node = RabbitNode(test_var / "rabbit", node_name=f"gwtest{test_var.name}")
+    node.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(test_var):
+    cluster = PostgresCluster(test_var / "postgres")
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+class StackFactory:
+    def __init__(self, rabbit, postgres, log_dir):
+        self.rabbit, self.postgres, self.log_dir = rabbit, postgres, log_dir
+        self.stacks = []
+
+    def __call__(self, start=True, scale=None, env=None, rabbit=None):
+        tag = uuid.uuid4().hex[:8]
+        node = rabbit or self.rabbit
+        node.add_vhost(tag)
+        databases = {}
+        for service in SERVICES:
+            name = f"t{tag}_{service}"
+            self.postgres.create_database(name)
+            databases[service] = self.postgres.url(name)
+        stack = Stack(node.amqp_uri(tag), databases, free_port(), self.log_dir / tag,
+                      scale=scale or {}, env={**TEST_ENV, **(env or {})})
+        self.stacks.append(stack)
+        if start:
+            stack.start()
+        return stack
+
+    def close(self):
+        for stack in self.stacks:
+            stack.stop()
+
+
+@pytest.fixture
+def make_stack(rabbit, postgres, test_var):
+    factory = StackFactory(rabbit, postgres, test_var / "logs")
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="module")
+def stack(rabbit, postgres, test_var):
+    factory = StackFactory(rabbit, postgres, test_var / "logs")
+    yield factory()
+    factory.close()
+
+
+class Api:
+    """A department system's view: plain HTTP against the gateway."""
+
+    def __init__(self, base_url):
+        self.base_url = base_url
+        self.http = requests.Session()
+
+    def __getattr__(self, method):
+        if method not in ("get", "post", "put", "delete", "patch"):
+            raise AttributeError(method)
+        return lambda path, **kw: self.http.request(method.upper(), self.base_url + path, timeout=30, **kw)
+
+
+@pytest.fixture
+def api(stack):
+    return Api(stack.gateway_url)
+
+
+class Databases:
+    """Read each service's own database directly: the tests may look where services may not."""
+
+    def __init__(self, stack):
+        self.engines = {s: create_engine(url, poolclass=NullPool) for s, url in stack.database_urls.items()}
+
+    def rows(self, service, sql, **params):
+        with self.engines[service].connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql), params)]
+
+    def scalar(self, service, sql, **params):
+        with self.engines[service].connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+
+    def unit_revisions(self, code):
+        """``revision`` of unit ``code`` in every consumer's read model (None where absent)."""
+        return {s: self.scalar(s, "SELECT revision FROM unit_views WHERE code = :c", c=code)
+                for s in SERVICES if s != "registry"}
+
+
+@pytest.fixture
+def dbs(stack):
+    return Databases(stack)

@@ -1,0 +1,59 @@
+"""RabbitMQ stops and starts again mid-test: no unit is lost and no service is restarted."""
+import threading
+import time
+import uuid
+
+import pytest
+from conftest import Api, Databases, wait_until
+from test_reliability import everywhere, register
+
+from gongwen_local.rabbitmq import RabbitNode
+
+
+@pytest.fixture
+def own_rabbit(test_var):
+    """A node of this test's own, so restarting it disturbs no other test's stack."""
+    node = RabbitNode(test_var / f"rabbit-restart-{uuid.uuid4().hex[:6]}", node_name=f"gwrestart{uuid.uuid4().hex[:6]}")
+    node.start()
+    yield node
+    node.stop()
+
+
+@pytest.mark.slow
+def test_units_registered_before_during_and_after_a_broker_restart_reach_every_read_model(make_stack, own_rabbit):
+    stack = make_stack(rabbit=own_rabbit)
+    api, dbs = Api(stack.gateway_url), Databases(stack)
+    pids = {p.process.pid for p in stack.processes}
+    before, during, after = (f"{when}-{uuid.uuid4().hex[:8]}" for when in ("before", "during", "after"))
+
+    assert register(api, before).status_code == 201
+    everywhere(dbs, before)
+
+    own_rabbit.stop()
+    outcomes = []
+
+    def department_system_keeps_trying():
+        """A client retries with one Idempotency-Key until the suite answers again."""
+        key = uuid.uuid4().hex
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            reply = register(api, during, key)
+            outcomes.append(reply.status_code)
+            if reply.status_code == 201:
+                return
+            time.sleep(0.5)
+
+    client = threading.Thread(target=department_system_keeps_trying)
+    client.start()
+    wait_until(lambda: outcomes, timeout=30, message="a first answer while the broker is down")
+    assert outcomes[0] == 503  # refused clearly while the broker is away, nothing half-done
+    own_rabbit.start()
+    client.join(150)
+    assert outcomes[-1] == 201, outcomes
+
+    assert register(api, after).status_code == 201
+    for code in (before, during, after):
+        assert set(everywhere(dbs, code, timeout=60).values()) == {1}
+    assert dbs.scalar("registry", "SELECT count(*) FROM units WHERE code = :c", c=during) == 1
+    assert {p.process.pid for p in stack.processes if p.alive} == pids  # nobody was restarted
+    assert stack.health()[0] == 200
