@@ -143,13 +143,16 @@ class PostgresCluster:
 
     def _await_ready(self, deadline: float) -> None:
         while True:
+            if self._server.poll() is not None:
+                raise self._failure(f"postgres exited with code {self._server.returncode}")
             try:
-                self.connect().close()
+                # The timeout matters when someone else holds the port: the
+                # TCP connect succeeds and then nobody ever answers.
+                psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres",
+                                 dbname="postgres", connect_timeout=2).close()
                 return
             except psycopg2.OperationalError:
                 pass
-            if self._server.poll() is not None:
-                raise self._failure(f"postgres exited with code {self._server.returncode}")
             if time.monotonic() > deadline:
                 raise self._failure("timed out waiting for connections")
             time.sleep(0.1)

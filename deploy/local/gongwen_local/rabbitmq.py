@@ -50,7 +50,7 @@ class RabbitNode:
         self.dist_port = dist_port or free_port()
         self.mgmt_port = mgmt_port or free_port()
         self.epmd_port = free_port()
-        self.pid: int | None = None  # rabbitmq-server's pid == the node's process group
+        self.pid: int | None = None  # the rabbitmq-server script; beam.smp is its child
         self._as = service_user("rabbitmq")
         self._server: subprocess.Popen | None = None
         self._epmd: subprocess.Popen | None = None

@@ -5,6 +5,7 @@ kill and scale services through the same code.
 """
 import importlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -13,6 +14,8 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -41,10 +44,12 @@ class ServiceProcess:
     env: dict
     log_path: Path
     process: subprocess.Popen | None = None
+    terminating: bool = False
 
     def start(self):
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
+            self.terminating = False
             self.process = subprocess.Popen(self.command, env=self.env, cwd=ROOT, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -53,8 +58,13 @@ class ServiceProcess:
         return self.process is not None and self.process.poll() is None
 
     def terminate(self):
-        """SIGTERM lets nameko finish its running workers before it exits."""
-        if self.alive:
+        """SIGTERM lets nameko finish its running workers before it exits.
+
+        Only once: nameko answers each SIGTERM with another concurrent runner stop, and two
+        of those deadlock.
+        """
+        if self.alive and not self.terminating:
+            self.terminating = True
             self.process.send_signal(signal.SIGTERM)
 
     def stop(self, timeout=15):
@@ -64,6 +74,8 @@ class ServiceProcess:
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
+            log.warning("%s-%d did not stop within %ss; killing it (see %s)", self.name, self.index,
+                        timeout, self.log_path)
             self.kill()
 
     def kill(self):

@@ -40,10 +40,14 @@ def _ps() -> dict[int, tuple[int, str, str]]:
     return procs
 
 
-def _node_processes(roots: list[int], needle: str) -> dict[int, str]:
-    """Live processes mentioning `needle`, plus all descendants of them and of `roots`."""
+def _mentions(args: str, needles: tuple[str, ...]) -> bool:
+    return any(n in args for n in needles)
+
+
+def _node_processes(roots: list[int], *needles: str) -> dict[int, str]:
+    """Live processes mentioning a needle, plus all descendants of them and of `roots`."""
     procs = {p: v for p, v in _ps().items() if not v[1].startswith("Z")}
-    found = {p for p in roots if p in procs} | {p for p, v in procs.items() if needle in v[2]}
+    found = {p for p in roots if p in procs} | {p for p, v in procs.items() if _mentions(v[2], needles)}
     while True:
         more = {p for p, v in procs.items() if v[0] in found} - found
         if not more:
@@ -51,11 +55,17 @@ def _node_processes(roots: list[int], needle: str) -> dict[int, str]:
         found |= more
 
 
-def _assert_gone(before: dict[int, str], needle: str) -> None:
+def _assert_gone(before: dict[int, str], *needles: str) -> None:
+    # Zombies are ignored: they are dead, merely waiting for init to reap them.
     now = {p: v[2] for p, v in _ps().items() if not v[1].startswith("Z")}
     left = {p: a for p, a in before.items() if now.get(p) == a}
-    left.update({p: a for p, a in now.items() if needle in a})
+    left.update({p: a for p, a in now.items() if _mentions(a, needles)})
     assert not left, f"processes left behind: {left}"
+
+
+def _rabbit_needles(node: RabbitNode) -> tuple[str, ...]:
+    # Erlang VMs carry `-home <base_dir>/home`; the node's private epmd its port.
+    return str(node.base_dir), f"epmd -port {node.epmd_port} "
 
 
 def _pika(node: RabbitNode, vhost: str) -> pika.BlockingConnection:
@@ -64,7 +74,6 @@ def _pika(node: RabbitNode, vhost: str) -> pika.BlockingConnection:
 
 def test_rabbit_quorum_message_survives_restart(scratch):
     node = RabbitNode(scratch / "rabbit", node_name="gongwen-test")
-    base = str(node.base_dir)
     try:
         node.start()
         assert node.is_running()
@@ -93,11 +102,11 @@ def test_rabbit_quorum_message_survives_restart(scratch):
         node.add_vhost("scratch")
         node.delete_vhost("scratch")
         node.delete_vhost("scratch")  # idempotent
-        before = _node_processes([node.pid], base)
-        assert before
+        before = _node_processes([node.pid], *_rabbit_needles(node))
+        assert len(before) > 2  # wrapper, beam.smp, erl_child_setup, epmd, ...
     finally:
         node.stop()
-    _assert_gone(before, base)
+    _assert_gone(before, *_rabbit_needles(node))
 
 
 def test_two_rabbit_nodes_at_once(scratch):
@@ -109,12 +118,12 @@ def test_two_rabbit_nodes_at_once(scratch):
             conn = _pika(node, "/")
             conn.channel().queue_declare(node.node, exclusive=True)
             conn.close()
-        before = {n.node: _node_processes([n.pid], str(n.base_dir)) for n in nodes}
+        before = {n.node: _node_processes([n.pid], *_rabbit_needles(n)) for n in nodes}
     finally:
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(lambda n: n.stop(), nodes))
     for node in nodes:
-        _assert_gone(before[node.node], str(node.base_dir))
+        _assert_gone(before[node.node], *_rabbit_needles(node))
 
 
 def test_postgres_data_survives_restart(scratch):
