@@ -42,6 +42,18 @@ def wait_until(predicate, timeout=30.0, interval=0.2, message="condition"):
         time.sleep(interval)
 
 
+def register(api, code, key=None):
+    headers = {"Idempotency-Key": key} if key else {}
+    return api.post("/api/v1/units", json={"code": code, "name": f"单位 {code}", "kind": "department"},
+                    headers=headers)
+
+
+def everywhere(dbs, code, timeout=30):
+    """Wait until every consumer's read model has the unit; return the revisions."""
+    return wait_until(lambda: (r := dbs.unit_revisions(code)) and all(r.values()) and r,
+                      timeout=timeout, message=f"{code} in every read model")
+
+
 @pytest.fixture(scope="session")
 def test_var():
     path = ROOT / "var" / "test" / uuid.uuid4().hex[:8]

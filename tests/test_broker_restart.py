@@ -4,8 +4,7 @@ import time
 import uuid
 
 import pytest
-from conftest import Api, Databases, wait_until
-from test_reliability import everywhere, register
+from conftest import Api, Databases, everywhere, register, wait_until
 
 from gongwen_local.rabbitmq import RabbitNode
 
@@ -20,7 +19,8 @@ def own_rabbit(test_var):
 
 
 @pytest.mark.slow
-def test_units_registered_before_during_and_after_a_broker_restart_reach_every_read_model(make_stack, own_rabbit):
+def test_units_registered_before_during_and_after_a_broker_restart_reach_every_read_model(own_rabbit, make_stack):
+    # own_rabbit first: fixtures tear down in reverse, and services stop cleanly only with a broker
     stack = make_stack(rabbit=own_rabbit)
     api, dbs = Api(stack.gateway_url), Databases(stack)
     pids = {p.process.pid for p in stack.processes}

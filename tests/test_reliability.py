@@ -3,22 +3,10 @@ and several instances, each against real service processes, RabbitMQ and Postgre
 import uuid
 
 import pytest
-from conftest import Api, Databases, wait_until
+from conftest import Api, Databases, everywhere, register, wait_until
 from kombu import Connection
 
 from gongwen_common.topology import event_exchange
-
-
-def register(api, code, key=None):
-    headers = {"Idempotency-Key": key} if key else {}
-    return api.post("/api/v1/units", json={"code": code, "name": f"单位 {code}", "kind": "department"},
-                    headers=headers)
-
-
-def everywhere(dbs, code, timeout=30):
-    """Wait until every consumer's read model has the unit; return the revisions."""
-    return wait_until(lambda: (r := dbs.unit_revisions(code)) and all(r.values()) and r,
-                      timeout=timeout, message=f"{code} in every read model")
 
 
 def outbox_rows(dbs, code):

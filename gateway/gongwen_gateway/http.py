@@ -80,8 +80,9 @@ def json_body(request, schema):
 
 class ApiEntrypoint(HttpRequestHandler):
     def __init__(self, method, url, summary="", tag="system", request_schema=None,
-                 response_schema=None, status=200, query=None, errors=(), document=True, **kwargs):
-        super().__init__(method, url, **kwargs)
+                 response_schema=None, status=200, query=None, errors=(), document=True,
+                 expected_exceptions=DomainError, **kwargs):
+        super().__init__(method, url, expected_exceptions=expected_exceptions, **kwargs)
         if document:
             for one in method.split(","):
                 ROUTES[(one, url)] = Route(one, url, summary, tag, request_schema, response_schema,

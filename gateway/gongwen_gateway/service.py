@@ -4,6 +4,8 @@ import mimetypes
 from pathlib import Path
 
 import eventlet
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu.exceptions import OperationalError
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from nameko.exceptions import UnknownService
@@ -50,7 +52,7 @@ class GatewayService:
                 return getattr(getattr(self, service), method).call_async(*args, **kwargs).result()
         except eventlet.Timeout:
             raise ServiceUnavailable(message=f"{service} did not answer within {timeout:g}s") from None
-        except (UnknownService, OSError) as exc:
+        except (UnknownService, OperationalError, AmqpConnectionError, OSError) as exc:
             raise ServiceUnavailable(message=f"{service} is unavailable ({type(exc).__name__})") from None
 
     def _query(self, request):

@@ -74,8 +74,8 @@ class ServiceProcess:
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            log.warning("%s-%d did not stop within %ss; killing it (see %s)", self.name, self.index,
-                        timeout, self.log_path)
+            log.warning("%s-%d did not stop in time; killing it (see %s)", self.name, self.index,
+                        self.log_path)
             self.kill()
 
     def kill(self):
@@ -134,11 +134,12 @@ class Stack:
         self._stop(self.of(name), kill)
 
     @staticmethod
-    def _stop(processes, kill=False):
+    def _stop(processes, kill=False, timeout=15):
         for proc in processes:
             proc.kill() if kill else proc.terminate()
+        deadline = time.monotonic() + timeout
         for proc in processes:
-            proc.stop()
+            proc.stop(timeout=max(0.1, deadline - time.monotonic()))
 
     def start(self, wait=True, timeout=90):
         self.prepare()
