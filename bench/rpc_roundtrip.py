@@ -1,0 +1,152 @@
+"""Gateway→service RPC round trip beside a raw AMQP round trip, measured in the same run.
+
+Starts its own RabbitMQ node and the suite (SQLite), then measures, on one broker:
+  floor      raw AMQP request/reply with pika: publish to a queue, an echo process in another
+             process replies on a reply queue (no nameko, no database)
+  rpc        nameko RPC to a service, as the gateway makes it (``registry.get_unit``: one
+             primary-key read in the service's database)
+  http       the whole path a department system sees: GET /api/v1/units/{code} through the
+             gateway (HTTP → gateway worker → RPC → registry → database and back)
+and prints p50/p99 and the ratio of each to the floor. Usage: ``make bench`` (or
+``python bench/rpc_roundtrip.py --calls 2000``).
+"""
+import warnings
+
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ECHO_QUEUE = "bench.echo"
+
+
+def echo_server(amqp_url):
+    """The floor's other side: a separate process, as a service is."""
+    import pika
+
+    channel = pika.BlockingConnection(pika.URLParameters(amqp_url)).channel()
+    channel.queue_declare(ECHO_QUEUE, auto_delete=True)
+
+    def reply(ch, method, props, body):
+        ch.basic_publish("", props.reply_to, body, pika.BasicProperties(correlation_id=props.correlation_id))
+        ch.basic_ack(method.delivery_tag)
+
+    channel.basic_qos(prefetch_count=10)
+    channel.basic_consume(ECHO_QUEUE, reply)
+    channel.start_consuming()
+
+
+def percentiles(samples):
+    ordered = sorted(samples)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
+    return {"p50": pick(0.50), "p99": pick(0.99), "mean": statistics.fmean(ordered) * 1000}
+
+
+def time_calls(call, calls, warmup=50):
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return percentiles(samples)
+
+
+def measure_floor(amqp_url, calls):
+    import pika
+
+    channel = pika.BlockingConnection(pika.URLParameters(amqp_url)).channel()
+    reply_queue = channel.queue_declare("", exclusive=True).method.queue
+    deadline = time.monotonic() + 20
+    while channel.queue_declare(ECHO_QUEUE, auto_delete=True).method.consumer_count == 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the echo process did not start")
+        time.sleep(0.1)
+    got = {}
+
+    def on_reply(ch, method, props, body):
+        got[props.correlation_id] = body
+
+    channel.basic_consume(reply_queue, on_reply, auto_ack=True)
+
+    def round_trip():
+        cid = uuid.uuid4().hex
+        channel.basic_publish("", ECHO_QUEUE, b'{"args": [], "kwargs": {}}',
+                              pika.BasicProperties(reply_to=reply_queue, correlation_id=cid))
+        while cid not in got:
+            channel.connection.process_data_events(time_limit=None)
+        del got[cid]
+
+    return time_calls(round_trip, calls)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--echo-server", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.echo_server:
+        return echo_server(args.echo_server)
+
+    from gongwen_local.ports import free_port
+    from gongwen_local.rabbitmq import RabbitNode
+    from gongwen_local.stack import SERVICES, Stack
+
+    work = Path(tempfile.mkdtemp(prefix="gongwen-bench-"))
+    rabbit = RabbitNode(work / "rabbit", node_name=f"gwbench{uuid.uuid4().hex[:6]}")
+    stack = echo = None
+    try:
+        rabbit.start()
+        uri = rabbit.amqp_uri()
+        stack = Stack(uri, {s: f"sqlite:///{work}/db/{s}.sqlite3" for s in SERVICES}, free_port(), work / "log")
+        stack.start()
+        code = "bench-unit"
+        request = urllib.request.Request(f"{stack.gateway_url}/api/v1/units", method="POST",
+                                         data=json.dumps({"code": code, "name": "基准测试单位", "kind": "department"}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request).read()
+
+        amqp_url = uri.replace("pyamqp://", "amqp://")
+        echo = subprocess.Popen([sys.executable, __file__, "--echo-server", amqp_url])
+        floor = measure_floor(amqp_url, args.calls)
+
+        import eventlet
+
+        eventlet.monkey_patch()
+        from nameko.standalone.rpc import ClusterRpcProxy
+
+        with ClusterRpcProxy({"AMQP_URI": uri}) as cluster:
+            rpc = time_calls(lambda: cluster.registry.get_unit(code), args.calls)
+
+        def http_get():
+            with urllib.request.urlopen(f"{stack.gateway_url}/api/v1/units/{code}") as reply:
+                reply.read()
+
+        http = time_calls(http_get, args.calls)
+
+        print(f"\nRPC round trip, {args.calls} sequential calls each, one broker, 2-core machine")
+        print(f"{'path':<46}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'p50 ×floor':>12}")
+        for label, figures in (("floor: raw AMQP request/reply (pika)", floor),
+                               ("nameko RPC → registry.get_unit (DB read)", rpc),
+                               ("HTTP GET /api/v1/units/{code} via gateway", http)):
+            print(f"{label:<46}{figures['p50']:>9.2f}{figures['p99']:>9.2f}{figures['mean']:>9.2f}"
+                  f"{figures['p50'] / floor['p50']:>12.1f}")
+    finally:
+        if echo:
+            echo.kill()
+        if stack:
+            stack.stop()
+        rabbit.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

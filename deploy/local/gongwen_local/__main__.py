@@ -1,0 +1,105 @@
+"""``python -m gongwen_local run``: the whole suite on loopback, stopped by Ctrl-C.
+
+Starts a project-local RabbitMQ node under ``var/rabbitmq`` (and, with ``--postgres``, a
+project-local PostgreSQL cluster under ``var/postgres``), migrates each service's database,
+declares every queue, runs each service as its own ``nameko run`` process and the gateway,
+waits until ``/api/v1/health`` is 200 and prints where everything listens.
+"""
+import argparse
+import warnings
+
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from .ports import free_port
+from .postgres import PostgresCluster
+from .rabbitmq import RabbitNode
+from .stack import ROOT, SERVICES, Stack
+
+
+def _scale(values):
+    scale = {}
+    for item in values:
+        name, _, count = item.partition("=")
+        if name not in SERVICES or not count.isdigit() or int(count) < 1:
+            raise argparse.ArgumentTypeError(f"--scale wants SERVICE=N with SERVICE in {', '.join(SERVICES)}")
+        scale[name] = int(count)
+    return scale
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM stops the suite the same way Ctrl-C does
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="gongwen_local")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start the suite and keep it running until Ctrl-C")
+    run.add_argument("--var", default=os.environ.get("GONGWEN_VAR", str(ROOT / "var")))
+    run.add_argument("--gateway-port", type=int, default=int(os.environ.get("GATEWAY_PORT", 8080)))
+    run.add_argument("--amqp-port", type=int, default=int(os.environ.get("AMQP_PORT", 5673)))
+    run.add_argument("--management-port", type=int, default=int(os.environ.get("RABBITMQ_MANAGEMENT_PORT", 15673)))
+    run.add_argument("--postgres", action="store_true", help="PostgreSQL instead of the embedded SQLite")
+    run.add_argument("--postgres-port", type=int, default=int(os.environ.get("POSTGRES_PORT", 5433)))
+    run.add_argument("--scale", nargs="*", default=[], metavar="SERVICE=N",
+                     help="run several instances of a service, e.g. --scale exchange=3")
+    args = parser.parse_args(argv)
+    try:
+        scale = _scale(args.scale)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+
+    var = os.path.abspath(args.var)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    rabbit = RabbitNode(os.path.join(var, "rabbitmq"), node_name="gongwen", amqp_port=args.amqp_port,
+                        dist_port=free_port(), mgmt_port=args.management_port)
+    postgres = PostgresCluster(os.path.join(var, "postgres"), port=args.postgres_port) if args.postgres else None
+    stack = None
+    try:
+        print(f"starting RabbitMQ on 127.0.0.1:{args.amqp_port} …", flush=True)
+        rabbit.start()
+        if postgres:
+            postgres.start()
+            for name in SERVICES:
+                postgres.create_database(f"gongwen_{name}")
+            databases = {name: postgres.url(f"gongwen_{name}") for name in SERVICES}
+        else:
+            databases = {name: f"sqlite:///{var}/db/{name}.sqlite3" for name in SERVICES}
+        stack = Stack(rabbit.amqp_uri(), databases, args.gateway_port, Path(var) / "log",
+                      scale=scale)
+        print("starting services …", flush=True)
+        stack.start()
+        print(f"""
+Gongwen is running.
+  gateway        {stack.gateway_url}/api/v1/health
+  API docs       {stack.gateway_url}/api/v1/docs   (OpenAPI: {stack.gateway_url}/api/v1/openapi.json)
+  RabbitMQ UI    {rabbit.mgmt_url}   user guest / password guest (loopback only)
+  databases      {'PostgreSQL on 127.0.0.1:%d' % args.postgres_port if postgres else var + '/db/*.sqlite3'}
+  service logs   {var}/log/
+  demo accounts  none yet: the API has no authentication until units and people land (issue 3)
+Ctrl-C stops everything this started.""", flush=True)
+        while True:
+            dead = [p for p in stack.processes if not p.alive]
+            if dead:
+                print(f"{dead[0].name}-{dead[0].index} exited; see {dead[0].log_path}", file=sys.stderr)
+                return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping …", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if stack:
+            stack.stop()
+        if postgres:
+            postgres.stop()
+        rabbit.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
