@@ -21,6 +21,8 @@ import requests  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
+from gongwen_common.db import Session as OutboxSession  # noqa: E402
+from gongwen_common.tables import InfraBase  # noqa: E402
 from gongwen_local.ports import free_port  # noqa: E402
 from gongwen_local.postgres import PostgresCluster  # noqa: E402
 from gongwen_local.rabbitmq import RabbitNode  # noqa: E402
@@ -52,6 +54,24 @@ def everywhere(dbs, code, timeout=30):
     """Wait until every consumer's read model has the unit; return the revisions."""
     return wait_until(lambda: (r := dbs.unit_revisions(code)) and all(r.values()) and r,
                       timeout=timeout, message=f"{code} in every read model")
+
+
+@pytest.fixture
+def sqlite_session():
+    """``sqlite_session(*model_bases)``: an in-memory database with the infrastructure tables
+    and the given models, for worker tests (nameko's ``worker_factory``, no broker)."""
+    sessions = []
+
+    def make(*bases):
+        engine = create_engine("sqlite://")
+        for metadata in (InfraBase.metadata, *(base.metadata for base in bases)):
+            metadata.create_all(engine)
+        sessions.append(OutboxSession(engine))
+        return sessions[-1]
+
+    yield make
+    for session in sessions:
+        session.close()
 
 
 @pytest.fixture(scope="session")

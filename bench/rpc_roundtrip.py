@@ -110,9 +110,9 @@ def main():
         stack = Stack(uri, {s: f"sqlite:///{work}/db/{s}.sqlite3" for s in SERVICES}, free_port(), work / "log")
         stack.start()
         code = "bench-unit"
+        unit = {"code": code, "name": "基准测试单位", "kind": "department"}
         request = urllib.request.Request(f"{stack.gateway_url}/api/v1/units", method="POST",
-                                         data=json.dumps({"code": code, "name": "基准测试单位", "kind": "department"}).encode(),
-                                         headers={"Content-Type": "application/json"})
+                                         data=json.dumps(unit).encode(), headers={"Content-Type": "application/json"})
         urllib.request.urlopen(request).read()
 
         amqp_url = uri.replace("pyamqp://", "amqp://")

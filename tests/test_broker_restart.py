@@ -4,8 +4,8 @@ import time
 import uuid
 
 import pytest
-from conftest import Api, Databases, everywhere, register, wait_until
 
+from conftest import Api, Databases, everywhere, register, wait_until
 from gongwen_local.rabbitmq import RabbitNode
 
 

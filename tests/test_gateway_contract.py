@@ -3,7 +3,6 @@ import json
 import uuid
 
 from conftest import wait_until
-
 from gongwen_local.stack import SERVICES
 
 

@@ -3,9 +3,9 @@ and several instances, each against real service processes, RabbitMQ and Postgre
 import uuid
 
 import pytest
-from conftest import Api, Databases, everywhere, register, wait_until
 from kombu import Connection
 
+from conftest import Api, Databases, everywhere, register, wait_until
 from gongwen_common.topology import event_exchange
 
 

@@ -1,7 +1,7 @@
 """Idempotent mutations: a repeat with the same key and body returns the first answer."""
 import hashlib
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from .clock import utcnow
 from .errors import Conflict

@@ -1,6 +1,6 @@
 """Infrastructure tables every service database has: outbox, handled events, dead letters,
 idempotency records. Each service's first migration creates them (``migrate.create_infra_tables``)."""
-from datetime import timezone
+from datetime import UTC
 
 from sqlalchemy import JSON, DateTime, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -16,12 +16,12 @@ class UtcDateTime(TypeDecorator):
         if value is not None:
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column")
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
         return value
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 

@@ -4,16 +4,15 @@ import logging
 
 import pytest
 from nameko.exceptions import deserialize, serialize
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gongwen_common import faults
 from gongwen_common.clock import utcnow
-from gongwen_common.db import Session as OutboxSession
 from gongwen_common.errors import Conflict, DomainError
 from gongwen_common.idempotency import once
 from gongwen_common.logging import JsonFormatter, set_correlation_id
-from gongwen_common.tables import InfraBase, OutboxEvent
+from gongwen_common.tables import OutboxEvent
 
 
 class SealRevoked(DomainError):
@@ -49,11 +48,8 @@ def test_faults_are_inert_unless_named(monkeypatch):
 
 
 @pytest.fixture
-def session():
-    engine = create_engine("sqlite://")
-    InfraBase.metadata.create_all(engine)
-    with OutboxSession(engine) as s:
-        yield s
+def session(sqlite_session):
+    return sqlite_session()
 
 
 def test_emit_writes_an_enveloped_event_in_the_same_transaction(session):

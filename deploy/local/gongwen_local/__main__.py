@@ -6,13 +6,11 @@ declares every queue, runs each service as its own ``nameko run`` process and th
 waits until ``/api/v1/health`` is 200 and prints where everything listens.
 """
 import argparse
-import warnings
-
-warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 import os
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from .ports import free_port
@@ -36,6 +34,8 @@ def _interrupt(signum, frame):
 
 
 def main(argv=None):
+    # nameko is imported later (migrations, topology); its eventlet notice is not for operators
+    warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
     parser = argparse.ArgumentParser(prog="gongwen_local")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="start the suite and keep it running until Ctrl-C")
@@ -79,7 +79,7 @@ Gongwen is running.
   gateway        {stack.gateway_url}/api/v1/health
   API docs       {stack.gateway_url}/api/v1/docs   (OpenAPI: {stack.gateway_url}/api/v1/openapi.json)
   RabbitMQ UI    {rabbit.mgmt_url}   user guest / password guest (loopback only)
-  databases      {'PostgreSQL on 127.0.0.1:%d' % args.postgres_port if postgres else var + '/db/*.sqlite3'}
+  databases      {f'PostgreSQL on 127.0.0.1:{args.postgres_port}' if postgres else var + '/db/*.sqlite3'}
   service logs   {var}/log/
   demo accounts  none yet: the API has no authentication until units and people land (issue 3)
 Ctrl-C stops everything this started.""", flush=True)

@@ -195,7 +195,7 @@ class RabbitNode:
                 return
             except OSError:
                 if self._epmd.poll() is not None or time.monotonic() > deadline:
-                    raise self._failure("epmd did not start")
+                    raise self._failure("epmd did not start") from None
                 time.sleep(0.05)
 
     def _await_startup(self, deadline: float) -> None:

@@ -1,22 +1,18 @@
 """Registry rules through its worker (nameko's worker_factory, SQLite, no broker)."""
 import pytest
 from nameko.testing.services import worker_factory
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
-from gongwen_common.db import Session
 from gongwen_common.errors import DomainError
-from gongwen_common.tables import InfraBase, OutboxEvent
+from gongwen_common.tables import OutboxEvent
 from gongwen_registry.models import Base
 from gongwen_registry.service import RegistryService
 
 
 @pytest.fixture
-def registry():
-    engine = create_engine("sqlite://")
-    InfraBase.metadata.create_all(engine)
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        yield worker_factory(RegistryService, db=session), session
+def registry(sqlite_session):
+    session = sqlite_session(Base)
+    return worker_factory(RegistryService, db=session), session
 
 
 def test_register_unit_stores_an_application_and_emits_unit_registered(registry):

@@ -1,4 +1,4 @@
-from gongwen_common.migrate import run_env
 from gongwen_archive.models import Base
+from gongwen_common.migrate import run_env
 
 run_env(Base.metadata)
