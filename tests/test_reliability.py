@@ -142,3 +142,6 @@ def test_instances_share_rpc_load_and_handle_each_event_once_per_service(make_st
     assert dbs.scalar("exchange", "SELECT count(*) FROM handled_events") == len(codes)
     logs = [(stack.log_dir / f"exchange-{i}.log").read_text() for i in range(2)]
     assert all("handled unit_registered" in log for log in logs)  # both instances took a share
+    # Two registry relays claimed rows with SKIP LOCKED: no row was published twice.
+    assert not any("duplicate event" in log for log in logs)
+    assert dbs.scalar("registry", "SELECT count(*) FROM outbox_events WHERE sent_at IS NULL") == 0
