@@ -15,5 +15,6 @@ class UnitView(Base):
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16))
-    revision: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=0)  # the registry's version of this unit
+    revision: Mapped[int] = mapped_column(Integer, default=0)  # how many events were applied here
     updated_at = mapped_column(UtcDateTime, nullable=False)

@@ -1,0 +1,35 @@
+"""Contract: every consumer of the registry's unit events applies them once and in version
+order, whatever order the queues deliver them in (worker level, no broker)."""
+import importlib
+
+import pytest
+from nameko.testing.services import worker_factory
+
+from gongwen_local.stack import SERVICES, service_class
+
+CONSUMERS = [name for name in SERVICES if name not in ("registry", "identity")]
+
+
+def envelope(event_id, event_type, unit):
+    data = unit if event_type == "unit_registered" else {"unit": unit}
+    return {"event_id": event_id, "event_type": event_type, "occurred_at": "2026-11-21T08:00:00+00:00", "data": data}
+
+
+@pytest.mark.parametrize("consumer", CONSUMERS)
+def test_a_late_older_state_does_not_overwrite_a_newer_one(consumer, sqlite_session):
+    models = importlib.import_module(f"gongwen_{consumer}.models")
+    session = sqlite_session(models.Base)
+    service = worker_factory(service_class(consumer), db=session)
+    unit = {"code": "gz-fgw", "name": "广州市发改委", "kind": "department"}
+
+    service.on_unit_renamed(envelope("e-3", "unit_renamed", {**unit, "name": "广州市发展和改革委员会",
+                                                              "status": "active", "version": 3}))
+    service.on_unit_registered(envelope("e-1", "unit_registered", {**unit, "status": "applied", "version": 1}))
+    service.on_unit_approved(envelope("e-2", "unit_approved", {**unit, "status": "active", "version": 2}))
+    service.on_unit_renamed(envelope("e-3", "unit_renamed", {**unit, "name": "重复", "status": "active",
+                                                              "version": 3}))  # redelivered: ignored
+
+    view = session.get(models.UnitView, "gz-fgw")
+    assert (view.name, view.status, view.version, view.revision) == ("广州市发展和改革委员会", "active", 3, 1)
+    service.on_unit_revoked(envelope("e-4", "unit_revoked", {**unit, "status": "revoked", "version": 4}))
+    assert session.get(models.UnitView, "gz-fgw").status == "revoked"
