@@ -1,47 +1,60 @@
-"""Registry entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``."""
-from sqlalchemy import select
+"""Registry entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``.
 
+Every mutation takes ``actor`` (at least ``{"user_id"}``; None on the unauthenticated path is
+recorded as ``system``) and announces itself through the outbox in the same transaction.
+"""
 from gongwen_common.clock import utcnow
 from gongwen_common.entrypoints import rpc
-from gongwen_common.errors import NotFound
 from gongwen_common.idempotency import once
 from gongwen_common.service import ServiceBase
 
 from . import domain
-from .models import Unit
 
 
 class RegistryService(ServiceBase):
     name = "registry"
 
     @rpc
-    def register_unit(self, application, idempotency_key=None):
-        def perform():
-            unit = domain.register_unit(self.db, application, utcnow())
-            view = domain.unit_view(unit)
-            self.db.emit("unit_registered", view)
-            return view
+    def register_unit(self, application, idempotency_key=None, actor=None, active=False):
+        """Apply (申请) for a unit; an operator may register it as ``active`` at once."""
+        return once(self.db, "register_unit", idempotency_key, {"application": application, "active": active},
+                    lambda: domain.register_unit(self.db, application, utcnow(), actor, active))
 
-        return once(self.db, "register_unit", idempotency_key, application, perform)
+    @rpc
+    def approve_unit(self, code, actor=None):
+        return domain.approve_unit(self.db, code, utcnow(), actor)
+
+    @rpc
+    def rename_unit(self, code, name, actor=None):
+        return domain.rename_unit(self.db, code, name, utcnow(), actor)
+
+    @rpc
+    def revoke_unit(self, code, reason, documents, successor_code=None, actor=None):
+        """Revoke (撤销) a unit; ``documents`` is keep | transfer | archive."""
+        decision = {"reason": reason, "documents": documents, "successor_code": successor_code}
+        return domain.revoke_unit(self.db, code, decision, utcnow(), actor)
+
+    @rpc
+    def merge_units(self, from_codes, into_code=None, new=None, actor=None, idempotency_key=None):
+        """Merge (合并) units into one of them (``into_code``) or into a ``new`` unit."""
+        request = {"from_codes": from_codes, "into_code": into_code, "new": new}
+        return once(self.db, "merge_units", idempotency_key, request,
+                    lambda: domain.merge_units(self.db, request, utcnow(), actor))
+
+    @rpc
+    def set_contacts(self, code, contacts, actor=None):
+        """File (备案) the unit's admin, clerks, leader, mobiles and SMS choice."""
+        return domain.set_contacts(self.db, code, contacts, utcnow(), actor)
 
     @rpc
     def get_unit(self, code):
-        unit = self.db.get(Unit, code)
-        if unit is None:
-            raise NotFound(message=f"no unit {code!r}")
-        return domain.unit_view(unit)
+        return domain.get_unit(self.db, code)
 
     @rpc
-    def list_units(self, q=None, parent=None, limit=50, cursor=None):
-        """Directory page ordered by code; ``cursor`` is the last code of the previous page."""
-        query = select(Unit).order_by(Unit.code).limit(limit + 1)
-        if q:
-            query = query.where(Unit.name.contains(q))
-        if parent:
-            query = query.where(Unit.parent_code == parent)
-        if cursor:
-            query = query.where(Unit.code > cursor)
-        units = list(self.db.scalars(query))
-        page = units[:limit]
-        return {"items": [domain.unit_view(u) for u in page],
-                "next_cursor": page[-1].code if len(units) > limit else None}
+    def list_units(self, q=None, parent=None, limit=50, cursor=None, include_revoked=False):
+        return domain.list_units(self.db, q, parent, limit, cursor, include_revoked)
+
+    @rpc
+    def resolve_units(self, codes):
+        """Up to 1,000 units by code: ``{"units": {code: unit}, "missing": [...], "inactive": [...]}``."""
+        return domain.resolve_units(self.db, codes)

@@ -1,53 +1,50 @@
-"""Registry rules through its worker (nameko's worker_factory, SQLite, no broker)."""
+"""Registering units (申请, or directly by the operator) and who did it."""
 import pytest
-from nameko.testing.services import worker_factory
-from sqlalchemy import select
 
-from gongwen_common.errors import DomainError
-from gongwen_common.tables import OutboxEvent
-from gongwen_registry.models import Base
-from gongwen_registry.service import RegistryService
+APPLICATION = {"code": "gz-fgw", "name": "广州市发改委", "kind": "department"}
 
 
-@pytest.fixture
-def registry(sqlite_session):
-    session = sqlite_session(Base)
-    return worker_factory(RegistryService, db=session), session
+def test_register_unit_stores_an_application_and_emits_the_bare_unit_view(registry):
+    unit = registry.service.register_unit(APPLICATION)
+    assert unit["status"] == "applied" and unit["former_names"] == [] and unit["revocation"] is None
+    assert unit["sms_enabled"] is False
+    assert unit["contacts"] == {"admin_user_id": None, "clerk_user_ids": [], "leader_user_id": None, "mobiles": {}}
+    # Other services read unit_registered's data as the unit itself.
+    assert registry.events() == [("unit_registered", unit)]
+    assert registry.row("gz-fgw").registered_by == "system"
 
 
-def test_register_unit_stores_an_application_and_emits_unit_registered(registry):
-    service, session = registry
-    unit = service.register_unit({"code": "gz-fgw", "name": "广州市发改委", "kind": "department"})
-    assert unit["status"] == "applied" and unit["former_names"] == []
-    [event] = session.scalars(select(OutboxEvent)).all()
-    assert event.event_type == "unit_registered" and event.payload["data"]["code"] == "gz-fgw"
+def test_an_operator_registers_an_active_unit_at_once(registry):
+    unit = registry.service.register_unit(APPLICATION, actor=registry.operator, active=True)
+    assert unit["status"] == "active"
+    assert registry.events() == [("unit_registered", unit)]
+    row = registry.row("gz-fgw")
+    assert (row.registered_by, row.approved_by) == ("op-1", "op-1") and row.approved_at is not None
 
 
-@pytest.mark.parametrize("application, code", [
-    ({"code": "a1", "name": "某单位", "kind": "department", "parent_code": "nowhere"}, "UNKNOWN_PARENT_UNIT"),
-    ({"code": "a1", "name": "某单位"}, "VALIDATION_ERROR"),
-    ({"code": "bad code!", "name": "某单位", "kind": "department"}, "VALIDATION_ERROR"),
+@pytest.mark.parametrize("application, code, status", [
+    ({**APPLICATION, "parent_code": "nowhere"}, "UNKNOWN_PARENT_UNIT", 422),
+    ({"code": "a1", "name": "某单位"}, "VALIDATION_ERROR", 400),
+    ({**APPLICATION, "code": "bad code!"}, "VALIDATION_ERROR", 400),
 ])
-def test_invalid_applications_are_refused_with_a_stable_code(registry, application, code):
-    service, session = registry
-    with pytest.raises(DomainError) as refused:
-        service.register_unit(application)
-    assert refused.value.code == code
-    assert session.scalars(select(OutboxEvent)).all() == []
+def test_invalid_applications_are_refused_with_a_stable_code(registry, application, code, status):
+    registry.refuses(code, status, registry.service.register_unit, application)
+
+
+def test_an_actor_without_a_user_id_is_refused(registry):
+    refused = registry.refuses("VALIDATION_ERROR", 400, registry.service.register_unit, APPLICATION,
+                               actor={"roles": ["operator"]})
+    assert "actor" in refused.fields
 
 
 def test_a_unit_code_is_registered_once(registry):
-    service, _ = registry
-    service.register_unit({"code": "gz-fgw", "name": "广州市发改委", "kind": "department"})
-    with pytest.raises(DomainError) as refused:
-        service.register_unit({"code": "gz-fgw", "name": "另一个", "kind": "department"})
-    assert refused.value.code == "UNIT_CODE_TAKEN" and refused.value.status == 409
+    registry.service.register_unit(APPLICATION)
+    registry.refuses("UNIT_CODE_TAKEN", 409, registry.service.register_unit, {**APPLICATION, "name": "另一个"})
 
 
-def test_directory_pages_by_code(registry):
-    service, _ = registry
-    for code in ("c", "a", "b"):
-        service.register_unit({"code": f"{code}1", "name": f"单位{code}", "kind": "department"})
-    first = service.list_units(limit=2)
-    assert [u["code"] for u in first["items"]] == ["a1", "b1"]
-    assert [u["code"] for u in service.list_units(limit=2, cursor=first["next_cursor"])["items"]] == ["c1"]
+def test_a_repeated_registration_with_the_same_key_answers_the_first_result(registry):
+    first = registry.service.register_unit(APPLICATION, idempotency_key="k-1")
+    assert registry.service.register_unit(APPLICATION, idempotency_key="k-1") == first
+    assert len(registry.events()) == 1
+    registry.refuses("IDEMPOTENCY_KEY_REUSED", 409, registry.service.register_unit, APPLICATION,
+                     idempotency_key="k-1", active=True)

@@ -1,0 +1,69 @@
+"""What every rule needs: who acts, validated input, the unit in question and its view."""
+from marshmallow import ValidationError
+from sqlalchemy.orm import object_session
+
+from gongwen_common.errors import ValidationFailed
+
+from ..models import Unit
+from ..schemas import ActorSchema, UnitSchema
+from .errors import UnitNotApproved, UnitNotFound, UnitRevoked
+
+SYSTEM_ACTOR = "system"
+_UNIT_SCHEMA = UnitSchema()
+
+
+def load(schema, data, under: str | None = None) -> dict:
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        messages = exc.normalized_messages()
+        raise ValidationFailed({under: messages} if under else messages) from None
+
+
+def actor_id(actor) -> str:
+    """The acting user's id, or ``system`` on the foundation's unauthenticated path."""
+    if actor is None:
+        return SYSTEM_ACTOR
+    return load(ActorSchema(), actor, under="actor")["user_id"]
+
+
+def find_unit(session, code) -> Unit:
+    """The unit, locked for this transaction so two changes to it cannot interleave."""
+    unit = session.get(Unit, code, with_for_update=True) if isinstance(code, str) else None
+    if unit is None:
+        raise UnitNotFound(message=f"no unit {code!r}")
+    return unit
+
+
+def refuse_revoked(unit: Unit) -> None:
+    if unit.status == "revoked":
+        raise UnitRevoked(message=f"unit {unit.code!r} was revoked")
+
+
+def require_active(unit: Unit) -> None:
+    refuse_revoked(unit)
+    if unit.status != "active":
+        raise UnitNotApproved(message=f"unit {unit.code!r} has not been approved yet")
+
+
+def contacts_view(unit: Unit) -> dict:
+    return {"admin_user_id": unit.admin_user_id, "clerk_user_ids": list(unit.clerk_user_ids or []),
+            "leader_user_id": unit.leader_user_id, "mobiles": dict(unit.mobiles or {})}
+
+
+def unit_view(unit: Unit) -> dict:
+    """The unit as every RPC answers and every event carries it."""
+    session = object_session(unit)
+    if session is not None and (unit in session.dirty or unit in session.new):
+        session.flush()  # the version is assigned at flush: the view must carry the new one
+    revocation = None
+    if unit.status == "revoked":
+        revocation = {"reason": unit.revocation_reason, "documents": unit.documents_policy,
+                      "successor_code": unit.successor_code, "revoked_at": unit.revoked_at,
+                      "revoked_by": unit.revoked_by}
+    return _UNIT_SCHEMA.dump({
+        "code": unit.code, "name": unit.name, "kind": unit.kind, "parent_code": unit.parent_code,
+        "status": unit.status, "former_names": [former.name for former in unit.name_history],
+        "sms_enabled": bool(unit.sms_enabled), "contacts": contacts_view(unit), "revocation": revocation,
+        "created_at": unit.created_at, "version": unit.version,
+    })

@@ -1,0 +1,72 @@
+"""A unit's contacts: admin, 1–2 clerks, leader, their mobiles and whether SMS is on.
+
+Every change is filed (备案) with the operator (000 §10, 001 §24). identity owns the users; the
+registry keeps who holds each role in the unit and the numbers SMS reminders go to (000 §11).
+"""
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+from ..models import ContactChange, Unit
+from ..schemas import ContactsSchema
+from .common import actor_id, contacts_view, find_unit, load, require_active, unit_view
+from .errors import InvalidPhoneNumber, MobileRequired
+
+DEFAULT_REGION = "CN"
+# A number that may be a mobile is accepted: some regions' plans cannot tell the two apart.
+_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def mobile_e164(raw: str) -> str | None:
+    """The number in E.164, or None when it is not a valid mobile number."""
+    try:
+        number = phonenumbers.parse(raw, DEFAULT_REGION)
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in _MOBILE_TYPES:
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def set_contacts(session, code, contacts: dict, now, actor=None) -> dict:
+    """File (备案) the unit's contacts. Filing the same contacts again is no change: nothing is
+    filed or announced."""
+    by = actor_id(actor)
+    filed = _checked(load(ContactsSchema(), contacts))
+    unit = find_unit(session, code)
+    require_active(unit)
+    before = filed_contacts(unit)
+    if before == filed:
+        return unit_view(unit)
+    for field, value in filed.items():
+        setattr(unit, field, value)
+    session.add(ContactChange(code=unit.code, before=before, after=filed, filed_by=by, filed_at=now))
+    view = unit_view(unit)
+    session.emit("contacts_changed", {"unit": view, "contacts": filed, "filed_by": by})
+    return view
+
+
+def filed_contacts(unit: Unit) -> dict | None:
+    """The contacts as last filed, in the shape they are filed in; None before the first filing."""
+    if unit.admin_user_id is None:
+        return None
+    return {**contacts_view(unit), "sms_enabled": bool(unit.sms_enabled)}
+
+
+def _checked(data: dict) -> dict:
+    mobiles, invalid = {}, {}
+    for user_id, raw in data["mobiles"].items():
+        number = mobile_e164(raw)
+        if number is None:
+            invalid[user_id] = [f"{raw!r} is not a valid mobile number"]
+        mobiles[user_id] = number
+    if invalid:
+        raise InvalidPhoneNumber(message="Some mobile numbers are not valid.", fields={"mobiles": invalid})
+    if data["sms_enabled"]:
+        # SMS needs the leader's and every clerk's mobile (000 §11).
+        missing = {user_id: ["needs a mobile number while SMS is enabled"]
+                   for user_id in (data["leader_user_id"], *data["clerk_user_ids"]) if user_id not in mobiles}
+        if missing:
+            raise MobileRequired(message="SMS needs the leader's and every clerk's mobile number.",
+                                 fields={"mobiles": missing})
+    return {"admin_user_id": data["admin_user_id"], "clerk_user_ids": data["clerk_user_ids"],
+            "leader_user_id": data["leader_user_id"], "mobiles": mobiles, "sms_enabled": data["sms_enabled"]}

@@ -1,0 +1,52 @@
+"""The registry's refusals, each with a stable code and HTTP status (see API.md, Units)."""
+from gongwen_common.errors import Conflict, DomainError, NotFound
+
+
+class UnitNotFound(NotFound):
+    code = "UNIT_NOT_FOUND"
+
+
+class UnitCodeTaken(Conflict):
+    code = "UNIT_CODE_TAKEN"
+
+
+class UnknownParentUnit(DomainError):
+    code, status = "UNKNOWN_PARENT_UNIT", 422
+
+
+class UnitNotApplied(Conflict):
+    """Only an application (申请) can be approved."""
+
+    code = "UNIT_NOT_APPLIED"
+
+
+class UnitNotApproved(Conflict):
+    """The unit is still an application: it has no contacts to file and cannot absorb others."""
+
+    code = "UNIT_NOT_APPROVED"
+
+
+class UnitRevoked(Conflict):
+    """The unit was revoked (撤销); it stays readable but can no longer change."""
+
+    code = "UNIT_REVOKED"
+
+
+class UnknownSuccessorUnit(DomainError):
+    code, status = "UNKNOWN_SUCCESSOR_UNIT", 422
+
+
+class InvalidSuccessor(DomainError):
+    code, status = "INVALID_SUCCESSOR", 422
+
+
+class MergeIntoSelf(DomainError):
+    code, status = "MERGE_INTO_SELF", 422
+
+
+class InvalidPhoneNumber(DomainError):
+    code, status = "INVALID_PHONE_NUMBER", 400
+
+
+class MobileRequired(DomainError):
+    code, status = "MOBILE_REQUIRED", 422

@@ -1,0 +1,56 @@
+"""The registry's worker on an in-memory SQLite database (nameko's worker_factory, no broker)."""
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy import func, select
+
+from gongwen_common.errors import DomainError
+from gongwen_common.tables import IdempotencyRecord, OutboxEvent
+from gongwen_registry.models import Base, ContactChange, Unit, UnitMerge, UnitName
+from gongwen_registry.service import RegistryService
+
+
+class Registry:
+    """The service as its callers see it, plus what it wrote, for the assertions."""
+
+    operator = {"user_id": "op-1", "roles": ["operator"]}
+
+    def __init__(self, session):
+        self.session = session
+        self.service = worker_factory(RegistryService, db=session)
+
+    def unit(self, code, status="active", parent_code=None):
+        """A unit brought to ``status`` through the service itself."""
+        application = {"code": code, "name": f"单位{code}", "kind": "department", "parent_code": parent_code}
+        view = self.service.register_unit(application, actor=self.operator, active=status != "applied")
+        if status == "revoked":
+            view = self.service.revoke_unit(code, "撤销", "archive", actor=self.operator)
+        return view
+
+    def events(self, *types):
+        """``(event_type, data)`` of the outbox rows, oldest first, optionally of some types only."""
+        rows = self.session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))
+        return [(row.event_type, row.payload["data"]) for row in rows if not types or row.event_type in types]
+
+    def row(self, code) -> Unit:
+        return self.session.get(Unit, code)
+
+    def snapshot(self):
+        """Everything a refused call must leave as it was."""
+        units = [self.service.get_unit(code) for code in self.session.scalars(select(Unit.code).order_by(Unit.code))]
+        counts = [self.session.scalar(select(func.count()).select_from(table))
+                  for table in (OutboxEvent, UnitName, ContactChange, UnitMerge, IdempotencyRecord)]
+        return units, counts
+
+    def refuses(self, code, status, call, *args, **kwargs) -> DomainError:
+        """Call, expect the refusal ``code``/``status``, and check that nothing was written."""
+        before = self.snapshot()
+        with pytest.raises(DomainError) as refused:
+            call(*args, **kwargs)
+        assert (refused.value.code, refused.value.status) == (code, status), refused.value
+        assert self.snapshot() == before
+        return refused.value
+
+
+@pytest.fixture
+def registry(sqlite_session):
+    return Registry(sqlite_session(Base))
