@@ -7,7 +7,7 @@ from nameko.testing.services import worker_factory
 
 from gongwen_local.stack import SERVICES, service_class
 
-CONSUMERS = [name for name in SERVICES if name not in ("registry", "identity")]
+CONSUMERS = [name for name in SERVICES if name != "registry"]
 
 
 def envelope(event_id, event_type, unit):

@@ -1,14 +1,157 @@
-"""Identity entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``."""
+"""Identity entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``.
+
+``actor`` arguments are the caller's verified token claims or ``{"user_id": …}``; identity
+reads the acting user's roles and unit from its own tables.
+"""
 from gongwen_common.clock import utcnow
-from gongwen_common.entrypoints import event_handler
+from gongwen_common.entrypoints import event_handler, rpc
+from gongwen_common.idempotency import once
 from gongwen_common.service import ServiceBase
 
-from . import domain
+from .dependencies import Clock
+from .domain import authentication, bootstrap, clients, proxies, tokens, unit_events, users
+from .domain.errors import AuthenticationFailed
+from .domain.policies import IdentitySettings
 
 
 class IdentityService(ServiceBase):
     name = "identity"
+    clock = Clock()
+
+    def _settings(self) -> IdentitySettings:
+        return IdentitySettings.from_config(self.config)
+
+    def _keeping_refusal(self, rule, *args):
+        """Commit a refused authentication's effects (consumed challenge, failure count, audit)
+        before the refusal rolls the worker's transaction back."""
+        try:
+            return rule(*args)
+        except AuthenticationFailed:
+            self.db.commit()
+            raise
+
+    # -- users ------------------------------------------------------------------------------
+
+    @rpc
+    def create_user(self, request, actor, idempotency_key=None):
+        settings = self._settings()
+        return once(self.db, "create_user", idempotency_key, users.idempotency_fingerprint(request, actor),
+                    lambda: users.create_user(self.db, request, actor, settings.password, self.clock()))
+
+    @rpc
+    def get_user(self, user_id, actor):
+        return users.get_user(self.db, user_id, actor)
+
+    @rpc
+    def me(self, user_id):
+        return users.me(self.db, user_id)
+
+    @rpc
+    def approve_user(self, user_id, actor):
+        return users.approve_user(self.db, user_id, actor, self.clock())
+
+    @rpc
+    def disable_user(self, user_id, actor, reason):
+        return users.disable_user(self.db, user_id, actor, reason, self.clock())
+
+    @rpc
+    def reset_password(self, user_id, new_initial_password, actor):
+        settings = self._settings()
+        return users.reset_password(self.db, user_id, new_initial_password, actor, settings.password,
+                                    settings.lockout, self.clock())
+
+    @rpc
+    def unlock_user(self, user_id, actor):
+        return users.unlock_user(self.db, user_id, actor, self._settings().lockout, self.clock())
+
+    @rpc
+    def replace_device(self, user_id, public_key_pem, actor):
+        return users.replace_device(self.db, user_id, public_key_pem, actor, self.clock())
+
+    @rpc
+    def bootstrap_operator(self, username, password, public_key_pem, name="Operator", unit_code="operator"):
+        return bootstrap.bootstrap_operator(self.db, username, password, public_key_pem, name, unit_code,
+                                            self._settings().password, self.clock())
+
+    # -- authentication ---------------------------------------------------------------------
+
+    @rpc
+    def issue_challenge(self, username):
+        return authentication.issue_challenge(self.db, username, self._settings(), self.clock())
+
+    @rpc
+    def login(self, username, password, challenge_id, signature_b64):
+        return self._keeping_refusal(authentication.login, self.db, username, password, challenge_id,
+                                     signature_b64, self._settings(), self.clock())
+
+    @rpc
+    def change_password(self, user_id, old_password, new_password):
+        self._keeping_refusal(authentication.change_password, self.db, user_id, old_password, new_password,
+                              self._settings(), self.clock())
+
+    @rpc
+    def logout(self, jti, exp):
+        return {"revoked": tokens.logout(self.db, jti, exp, self.clock())}
+
+    @rpc
+    def is_revoked(self, jti):
+        return tokens.is_revoked(self.db, jti)
+
+    @rpc
+    def jwks(self):
+        return tokens.jwks(self.db, self._settings().kek, self.clock())
+
+    @rpc
+    def purge_expired(self):
+        return tokens.purge_expired(self.db, self.clock())
+
+    # -- department systems -----------------------------------------------------------------
+
+    @rpc
+    def create_client(self, unit_code, actor):
+        # No idempotency record: it would keep the one-time secret in clear.
+        return clients.create_client(self.db, unit_code, actor, self.clock())
+
+    @rpc
+    def rotate_client(self, client_id, actor):
+        return clients.rotate_client(self.db, client_id, actor, self.clock())
+
+    @rpc
+    def client_token(self, client_id, client_secret):
+        return clients.client_token(self.db, client_id, client_secret, self._settings(), self.clock())
+
+    # -- proxies ----------------------------------------------------------------------------
+
+    @rpc
+    def set_proxy(self, principal_user_id, proxy_user_id, starts_at, ends_at, actor, idempotency_key=None):
+        request = proxies.idempotency_fingerprint(principal_user_id, proxy_user_id, starts_at, ends_at, actor)
+        return once(self.db, "set_proxy", idempotency_key, request,
+                    lambda: proxies.set_proxy(self.db, principal_user_id, proxy_user_id, starts_at, ends_at,
+                                              actor, self.clock()))
+
+    @rpc
+    def proxy_for(self, proxy_user_id, principal_user_id):
+        return proxies.proxy_for(self.db, proxy_user_id, principal_user_id, self.clock())
+
+    @rpc
+    def acting_as(self, proxy_user_id, principal_user_id):
+        return proxies.acting_as(self.db, proxy_user_id, principal_user_id, self.clock())
+
+    # -- the registry's unit events ---------------------------------------------------------
+    # Applied at the real time of handling (no time to move in tests; the clock stays for RPCs).
 
     @event_handler("registry", "unit_registered")
     def on_unit_registered(self, event):
-        domain.remember_unit(self.db, event.data, utcnow())
+        unit_events.unit_changed(self.db, event.data, utcnow())
+
+    @event_handler("registry", "unit_approved")
+    def on_unit_approved(self, event):
+        unit_events.unit_changed(self.db, event.data, utcnow())
+
+    @event_handler("registry", "unit_renamed")
+    def on_unit_renamed(self, event):
+        unit_events.unit_changed(self.db, event.data, utcnow())
+
+    @event_handler("registry", "unit_revoked")
+    def on_unit_revoked(self, event):
+        unit_events.unit_revoked(self.db, event.data, utcnow())

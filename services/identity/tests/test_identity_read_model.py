@@ -1,4 +1,5 @@
 """identity's unit read model through its worker (worker_factory, SQLite, no broker)."""
+import jwt
 from nameko.testing.services import worker_factory
 
 from gongwen_identity.models import Base, UnitView
@@ -14,3 +15,46 @@ def test_a_redelivered_unit_registered_event_is_applied_once(sqlite_session):
     service.on_unit_registered(envelope)
     view = session.get(UnitView, "gz-fgw")
     assert (view.name, view.status, view.revision) == ("广州市发改委", "applied", 1)
+
+
+def test_unit_events_apply_in_registry_version_order_whatever_the_queues_deliver(sqlite_session):
+    """The contract of ``tests/test_unit_event_contract.py``, which every other consumer meets."""
+    session = sqlite_session(Base)
+    service = worker_factory(IdentityService, db=session)  # the handlers need no injected clock
+    unit = {"code": "gz-fgw", "name": "广州市发改委", "kind": "department"}
+
+    def envelope(event_id, event_type, state):
+        data = state if event_type == "unit_registered" else {"unit": state}
+        return {"event_id": event_id, "event_type": event_type, "occurred_at": "2026-11-21T08:00:00+00:00",
+                "data": data}
+
+    service.on_unit_renamed(envelope("e-3", "unit_renamed", {**unit, "name": "广州市发展和改革委员会",
+                                                              "status": "active", "version": 3}))
+    service.on_unit_registered(envelope("e-1", "unit_registered", {**unit, "status": "applied", "version": 1}))
+    service.on_unit_approved(envelope("e-2", "unit_approved", {**unit, "status": "active", "version": 2}))
+    service.on_unit_renamed(envelope("e-3", "unit_renamed", {**unit, "name": "重复", "status": "active",
+                                                              "version": 3}))  # redelivered: ignored
+    view = session.get(UnitView, "gz-fgw")
+    assert (view.name, view.status, view.version, view.revision) == ("广州市发展和改革委员会", "active", 3, 1)
+    service.on_unit_revoked(envelope("e-4", "unit_revoked", {**unit, "status": "revoked", "version": 4}))
+    assert session.get(UnitView, "gz-fgw").status == "revoked"
+
+
+def test_a_revoked_unit_disables_its_users_and_ends_their_sessions(world):
+    alice, bob = world.user("alice"), world.user("bob")
+    session = jwt.decode(world.login("alice")["access_token"], options={"verify_signature": False})
+    world.unit_changed("unit_revoked", "gz-fgw", status="revoked")
+
+    for user in (alice, bob, world.user("dave")):
+        user = world.user(user.username)
+        assert (user.status, user.disabled_reason, user.disabled_by) == ("disabled", "unit revoked", "system:registry")
+    assert world.user("carol").status == "active"  # another unit
+    assert sorted(e["user"]["username"] for e in world.events("user_disabled")) == ["alice", "bob", "dave"]
+    assert [e["jti"] for e in world.events("token_revoked")] == [session["jti"]]
+    assert world.call("is_revoked", session["jti"]) is True
+    assert world.login_refused("alice").code == "ACCOUNT_DISABLED"
+    refusal = world.refused("create_user", {
+        "username": "new.one", "name": "新人", "unit_code": "gz-fgw", "roles": ["staff"],
+        "initial_password": "Orchid#2026-new", "device_public_key": world.public_pem(world.new_key())},
+        world.actor("operator"))
+    assert (refusal.code, refusal.status) == ("UNKNOWN_UNIT", 422)

@@ -1,0 +1,91 @@
+"""Identity's domain errors: stable ``code`` and HTTP ``status`` (API.md), human ``message``."""
+from gongwen_common.errors import Conflict, DomainError, NotFound, ValidationFailed
+
+__all__ = ["Conflict", "DomainError", "NotFound", "ValidationFailed"]
+
+
+class Unauthenticated(DomainError):
+    code, status = "UNAUTHENTICATED", 401
+
+
+class Forbidden(DomainError):
+    code, status = "FORBIDDEN", 403
+
+
+class PasswordChangeRequired(DomainError):
+    code, status = "PASSWORD_CHANGE_REQUIRED", 403
+
+
+class InvalidPhoneNumber(DomainError):
+    code, status = "INVALID_PHONE_NUMBER", 400
+
+
+class InvalidDeviceKey(DomainError):
+    code, status = "INVALID_DEVICE_KEY", 400
+
+
+class DeviceKeyInUse(Conflict):
+    code = "DEVICE_KEY_IN_USE"
+
+
+class PasswordTooWeak(DomainError):
+    code, status = "PASSWORD_TOO_WEAK", 400
+
+
+class UsernameTaken(Conflict):
+    code = "USERNAME_TAKEN"
+
+
+class UnknownUnit(DomainError):
+    code, status = "UNKNOWN_UNIT", 422
+
+
+class InvalidUserState(Conflict):
+    code = "INVALID_USER_STATE"
+
+
+class AlreadyBootstrapped(Conflict):
+    code = "ALREADY_BOOTSTRAPPED"
+
+
+class InvalidProxy(DomainError):
+    code, status = "INVALID_PROXY", 422
+
+
+class ProxyNotAllowed(DomainError):
+    code, status = "PROXY_NOT_ALLOWED", 403
+
+
+class AuthenticationFailed(DomainError):
+    """A refused login or password check. Its side effects (the consumed challenge, the failure
+    count, the audit record) must survive the refusal: the service commits before raising it."""
+
+    code, status = "AUTHENTICATION_FAILED", 401
+
+
+class ChallengeExpired(AuthenticationFailed):
+    code = "CHALLENGE_EXPIRED"
+
+
+class ChallengeUsed(AuthenticationFailed):
+    code = "CHALLENGE_USED"
+
+
+class DeviceSignatureInvalid(AuthenticationFailed):
+    code = "DEVICE_SIGNATURE_INVALID"
+
+
+class InvalidCredentials(AuthenticationFailed):
+    code = "INVALID_CREDENTIALS"
+
+
+class AccountLocked(AuthenticationFailed):
+    code = "ACCOUNT_LOCKED"
+
+
+class AccountDisabled(AuthenticationFailed):
+    code = "ACCOUNT_DISABLED"
+
+
+class SigningKeyUnavailable(RuntimeError):
+    """Configuration fault, not a client error: the KEK cannot open the stored signing key."""

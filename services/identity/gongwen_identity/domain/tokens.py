@@ -1,0 +1,194 @@
+"""Access tokens: ES256 JWTs signed with a key pair kept in the identity database.
+
+The private key is stored only as AES-256-GCM ciphertext under the key-encryption key (KEK,
+config ``IDENTITY_KEK``, base64 of 32 bytes), with the key id as associated data so a
+ciphertext cannot be moved to another row. Without a configured KEK a fixed development key is
+derived and a warning logged: such a database is not protected.
+"""
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from jwt.algorithms import ECAlgorithm
+from sqlalchemy import delete, select
+
+from ..models import AccessToken, Challenge, RevokedToken, SigningKey
+from . import audit
+from .errors import SigningKeyUnavailable, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+ALGORITHM = "ES256"
+_PURGE_GRACE = timedelta(hours=1)
+_warned_development_kek = False
+
+
+def key_encryption_key(configured: str | None) -> tuple[bytes, str]:
+    """(KEK, its id). The id (a hash of the key) tells which KEK encrypted a stored key."""
+    global _warned_development_kek
+    if configured:
+        try:
+            kek = base64.b64decode(configured, validate=True)
+        except (binascii.Error, ValueError):
+            raise SigningKeyUnavailable("IDENTITY_KEK is not valid base64") from None
+        if len(kek) != 32:
+            raise SigningKeyUnavailable("IDENTITY_KEK must be base64 of exactly 32 bytes")
+    else:
+        if not _warned_development_kek:
+            log.warning("IDENTITY_KEK is not set: token signing keys are encrypted under a fixed "
+                        "development key. Not for production: set IDENTITY_KEK to base64 of 32 random bytes.")
+            _warned_development_kek = True
+        kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=b"gongwen-identity development KEK").derive(b"not a secret: development only")
+    return kek, hashlib.sha256(b"gongwen-identity kek id|" + kek).hexdigest()[:16]
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _public_jwk(public_key: ec.EllipticCurvePublicKey) -> dict:
+    return ECAlgorithm.to_jwk(public_key, as_dict=True)
+
+
+def _thumbprint(public_key) -> str:
+    """RFC 7638 JWK thumbprint: a stable key id derived from the key itself."""
+    jwk = _public_jwk(public_key)
+    canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True)
+    return _b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def _generate(session, kek: bytes, kek_id: str, now) -> tuple[SigningKey, ec.EllipticCurvePrivateKey]:
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    kid = _thumbprint(private_key.public_key())
+    plain = private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
+    nonce = os.urandom(12)
+    row = SigningKey(
+        kid=kid, algorithm=ALGORITHM, status="active", created_at=now, kek_id=kek_id,
+        public_key_pem=private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
+        private_key_ciphertext=AESGCM(kek).encrypt(nonce, plain, kid.encode()), private_key_nonce=nonce,
+    )
+    session.add(row)
+    session.flush()
+    return row, private_key
+
+
+def _active_rows(session):
+    return list(session.scalars(select(SigningKey).where(SigningKey.status == "active")
+                                .order_by(SigningKey.created_at.desc(), SigningKey.kid)))
+
+
+def signing_key(session, configured_kek: str | None, now) -> tuple[str, ec.EllipticCurvePrivateKey]:
+    """The newest active signing key, generated at first use. Two workers racing at first use
+    may each create one; both are then published in the JWKS and either may sign."""
+    kek, kek_id = key_encryption_key(configured_kek)
+    rows = _active_rows(session)
+    if not rows:
+        row, private_key = _generate(session, kek, kek_id, now)
+        return row.kid, private_key
+    row = rows[0]
+    try:
+        plain = AESGCM(kek).decrypt(row.private_key_nonce, row.private_key_ciphertext, row.kid.encode())
+    except InvalidTag:
+        raise SigningKeyUnavailable(
+            f"signing key {row.kid} was encrypted under KEK {row.kek_id}, not the configured {kek_id}") from None
+    return row.kid, serialization.load_der_private_key(plain, password=None)
+
+
+def jwks(session, configured_kek: str | None, now) -> dict:
+    """The public keys tokens are signed with (RFC 7517 JWK Set)."""
+    if not _active_rows(session):
+        signing_key(session, configured_kek, now)
+    keys = []
+    for row in _active_rows(session):
+        public_key = serialization.load_pem_public_key(row.public_key_pem.encode())
+        keys.append({**_public_jwk(public_key), "kid": row.kid, "alg": ALGORITHM, "use": "sig"})
+    return {"keys": keys}
+
+
+def issue(session, claims: dict, ttl: timedelta, configured_kek: str | None, now) -> dict:
+    """Sign an access token for ``claims`` (sub, username, unit, roles, pwd) and record its jti."""
+    kid, private_key = signing_key(session, configured_kek, now)
+    jti = uuid.uuid4().hex
+    expires_at = now + ttl
+    payload = {**claims, "jti": jti, "iat": int(now.timestamp()), "exp": int(expires_at.timestamp())}
+    token = jwt.encode(payload, private_key, algorithm=ALGORITHM, headers={"kid": kid})
+    session.add(AccessToken(jti=jti, subject=claims["sub"], issued_at=now, expires_at=expires_at))
+    return {"access_token": token, "token_type": "Bearer", "expires_in": int(ttl.total_seconds()),
+            "must_change_password": bool(claims.get("pwd"))}
+
+
+def _instant(exp) -> datetime:
+    if isinstance(exp, datetime) and exp.tzinfo is not None:
+        return exp
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        return datetime.fromtimestamp(exp, UTC)
+    if isinstance(exp, str):
+        try:
+            parsed = datetime.fromisoformat(exp)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    raise ValidationFailed({"exp": ["expected the token's exp (seconds since the epoch or RFC 3339)"]})
+
+
+def revoke(session, jti, exp, reason: str, now) -> bool:
+    """Record ``jti`` as revoked until it would have expired; False if it already was."""
+    if not isinstance(jti, str) or not 0 < len(jti) <= 64:
+        raise ValidationFailed({"jti": ["expected the token's jti"]})
+    if session.get(RevokedToken, jti) is not None:
+        return False
+    expires_at = _instant(exp)
+    session.add(RevokedToken(jti=jti, expires_at=expires_at, revoked_at=now, reason=reason))
+    session.emit("token_revoked", {"jti": jti, "expires_at": expires_at.isoformat()})
+    return True
+
+
+def revoke_sessions(session, subject: str, reason: str, now) -> list[str]:
+    """Revoke every unexpired token of ``subject`` (a user id or ``client:<id>``)."""
+    revoked = []
+    for token in list(session.scalars(select(AccessToken).where(AccessToken.subject == subject,
+                                                                AccessToken.expires_at > now))):
+        if revoke(session, token.jti, token.expires_at, reason, now):
+            revoked.append(token.jti)
+    return revoked
+
+
+def logout(session, jti, exp, now) -> bool:
+    """Revoke the caller's own token (the gateway passes its jti and exp)."""
+    revoked = revoke(session, jti, exp, "logout", now)
+    if revoked:
+        audit.record(session, now, subject_of(session, jti), "logout", "token", jti)
+    return revoked
+
+
+def subject_of(session, jti) -> str | None:
+    token = session.get(AccessToken, jti) if isinstance(jti, str) else None
+    return token.subject if token else None
+
+
+def is_revoked(session, jti) -> bool:
+    return isinstance(jti, str) and session.get(RevokedToken, jti) is not None
+
+
+def purge_expired(session, now) -> dict:
+    """Drop what can no longer matter: expired challenges, and tokens (with their revocations)
+    expired an hour ago, which leaves room for a verifier's clock-skew leeway."""
+    counts = {"challenges": session.execute(delete(Challenge).where(Challenge.expires_at <= now)).rowcount}
+    for name, model in (("access_tokens", AccessToken), ("revoked_tokens", RevokedToken)):
+        counts[name] = session.execute(delete(model).where(model.expires_at <= now - _PURGE_GRACE)).rowcount
+    return counts

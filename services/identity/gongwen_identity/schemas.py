@@ -1,0 +1,59 @@
+"""Request and response shapes of identity (API.md "Users", "Authentication"); the gateway may
+use them to parse bodies at the edge, identity checks them again."""
+from marshmallow import Schema, fields, validate
+
+ROLES = ("admin", "clerk", "leader", "staff", "custodian", "operator", "secrecy_officer")
+USER_STATUSES = ("pending", "active", "disabled")
+# ASCII account names: they are typed on U_Key login screens and compared case-insensitively.
+USERNAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$",
+                           error="3–64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+
+
+class NewUserSchema(Schema):
+    """POST /api/v1/users."""
+
+    username = fields.String(required=True, validate=USERNAME, metadata={"example": "zhang.san"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={"example": "张三"})
+    unit_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True,
+                        validate=validate.Length(min=1, max=len(ROLES)))
+    mobile = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32),
+                           metadata={"description": "mainland numbers may omit +86", "example": "13800138000"})
+    initial_password = fields.String(required=True, load_only=True)
+    device_public_key = fields.String(required=True, metadata={"description": "EC P-256 public key, PEM"})
+
+
+class UserSchema(Schema):
+    user_id = fields.String(required=True)
+    username = fields.String(required=True)
+    name = fields.String(required=True)
+    unit_code = fields.String(required=True)
+    roles = fields.List(fields.String())
+    mobile = fields.String(allow_none=True, metadata={"description": "E.164"})
+    status = fields.String(validate=validate.OneOf(USER_STATUSES))
+    must_change_password = fields.Boolean()
+    created_by = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    approved_at = fields.DateTime(allow_none=True)
+    disabled_at = fields.DateTime(allow_none=True)
+
+
+class LoginSchema(Schema):
+    username = fields.String(required=True)
+    password = fields.String(required=True, load_only=True)
+    challenge_id = fields.String(required=True)
+    signature = fields.String(required=True, metadata={"description": "base64 DER ECDSA-P256-SHA256 over the nonce"})
+
+
+class LoginResultSchema(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True)
+    expires_in = fields.Integer(required=True)
+    must_change_password = fields.Boolean(required=True)
+
+
+class ProxySchema(Schema):
+    principal_user_id = fields.String(required=True)
+    proxy_user_id = fields.String(required=True)
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)

@@ -1,0 +1,43 @@
+"""Client credentials of a unit's department system."""
+import jwt
+from sqlalchemy import select
+
+from gongwen_identity.models import Client
+
+
+def claims(world, token):
+    return jwt.decode(token, jwt.PyJWK(world.call("jwks")["keys"][0]).key, algorithms=["ES256"])
+
+
+def test_a_unit_system_gets_tokens_with_its_client_credentials(world):
+    admin = world.actor("dave")
+    created = world.call("create_client", "gz-fgw", admin)
+    client_id, secret = created["client_id"], created["client_secret"]
+    assert len(secret) >= 43  # 32 random bytes, URL-safe base64
+    stored = world.session.scalars(select(Client)).one()
+    assert stored.secret_hash.startswith("$argon2id$") and secret not in stored.secret_hash
+
+    result = world.call("client_token", client_id, secret)
+    assert (result["token_type"], result["expires_in"], result["must_change_password"]) == ("Bearer", 900, False)
+    token = claims(world, result["access_token"])
+    assert {k: token[k] for k in ("sub", "unit", "roles", "pwd")} == {
+        "sub": f"client:{client_id}", "unit": "gz-fgw", "roles": ["system"], "pwd": False}
+
+    for wrong_id, wrong_secret in ((client_id, secret[:-1] + "x"), ("no-such-client", secret)):
+        refusal = world.refused("client_token", wrong_id, wrong_secret)
+        assert (refusal.code, refusal.status) == ("INVALID_CREDENTIALS", 401)
+    assert world.refused("create_client", "gz-cz", admin).code == "FORBIDDEN"  # not dave's unit
+    as_system = {"sub": f"client:{client_id}", "roles": ["system"]}
+    assert world.refused("rotate_client", client_id, as_system).code == "FORBIDDEN"  # systems manage no accounts
+
+    rotated = world.call("rotate_client", client_id, admin)
+    assert rotated["client_id"] == client_id and rotated["client_secret"] != secret
+    assert world.call("is_revoked", token["jti"]) is True  # the old secret's tokens end with it
+    assert world.refused("client_token", client_id, secret).code == "INVALID_CREDENTIALS"
+    fresh = claims(world, world.call("client_token", client_id, rotated["client_secret"])["access_token"])
+
+    world.unit_changed("unit_revoked", "gz-fgw", status="revoked")
+    refusal = world.refused("client_token", client_id, rotated["client_secret"])
+    assert (refusal.code, refusal.status) == ("ACCOUNT_DISABLED", 401)
+    assert world.call("is_revoked", fresh["jti"]) is True
+    assert world.refused("create_client", "gz-fgw", world.actor("operator")).code == "UNKNOWN_UNIT"
