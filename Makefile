@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PACKAGES := common services/registry services/identity services/seal services/exchange \
-            services/notify services/archive gateway deploy/local
+            services/notify services/archive gateway deploy/local cli
 STAMP := $(VENV)/.installed
 
 .PHONY: run test bench lint install system-packages clean

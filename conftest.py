@@ -12,12 +12,15 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
+import base64  # noqa: E402
 import shutil  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 
 import pytest  # noqa: E402
 import requests  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
@@ -54,6 +57,36 @@ def everywhere(dbs, code, timeout=30):
     """Wait until every consumer's read model has the unit; return the revisions."""
     return wait_until(lambda: (r := dbs.unit_revisions(code)) and all(r.values()) and r,
                       timeout=timeout, message=f"{code} in every read model")
+
+
+# -- U_Key login, as a department system or the CLI does it ----------------------------------
+
+def device_key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def public_pem(key):
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def challenge(api, username):
+    reply = api.post("/api/v1/auth/challenge", json={"username": username})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert len(base64.b64decode(body["nonce"])) >= 32
+    return body
+
+
+def signed(key, nonce_b64):
+    return base64.b64encode(key.sign(base64.b64decode(nonce_b64), ec.ECDSA(hashes.SHA256()))).decode()
+
+
+def login(api, username, password, key, issued=None):
+    issued = issued or challenge(api, username)
+    return api.post("/api/v1/auth/login", json={"username": username, "password": password,
+                                                 "challenge_id": issued["challenge_id"],
+                                                 "signature": signed(key, issued["nonce"])})
 
 
 @pytest.fixture

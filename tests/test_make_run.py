@@ -1,11 +1,14 @@
 """`make run`'s own command: the suite on the embedded SQLite default answers health 200,
 and SIGTERM (as Ctrl-C) stops everything it started."""
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
-from conftest import Api, wait_until
+from conftest import Api, login, wait_until
 from gongwen_local.ports import free_port
 
 
@@ -26,6 +29,14 @@ def test_run_starts_on_sqlite_answers_health_and_stops_cleanly(test_var):
         api = Api(f"http://127.0.0.1:{gateway_port}")
         health = api.get("/api/v1/health")
         assert health.status_code == 200 and len(health.json()["services"]) == 6
+        accounts = json.loads((var / "demo" / "accounts.json").read_text())
+        operator = accounts["operator"]
+        assert f"demo operator  {operator['username']} / {operator['password']}" in output
+        key = serialization.load_pem_private_key(Path(operator["key_file"]).read_bytes(), None)
+        assert login(api, operator["username"], operator["password"], key).status_code == 200
+        clerk = accounts["clerk"]
+        key = serialization.load_pem_private_key(Path(clerk["key_file"]).read_bytes(), None)
+        assert login(api, clerk["username"], clerk["password"], key).json()["must_change_password"] is True
         unit = {"code": "demo-run", "name": "示范单位", "kind": "department"}
         assert api.post("/api/v1/units", json=unit).status_code == 201
         assert sorted(p.name for p in (var / "db").glob("*.sqlite3")) == sorted(

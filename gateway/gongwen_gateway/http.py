@@ -21,6 +21,8 @@ from werkzeug.wrappers import Response
 from gongwen_common.errors import DomainError, ValidationFailed
 from gongwen_common.logging import set_correlation_id
 
+from .auth import Forbidden, Keyring, PasswordChangeRequired, security_log
+
 log = logging.getLogger("gongwen.gateway")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -45,6 +47,7 @@ class Route:
     status: int = 200
     query: dict = field(default_factory=dict)
     errors: tuple = ()
+    roles: object = None
 
 
 # Keyed by (method, url): nameko re-instantiates entrypoints per container.
@@ -79,14 +82,34 @@ def json_body(request, schema):
 
 
 class ApiEntrypoint(HttpRequestHandler):
+    keyring = Keyring()
+
     def __init__(self, method, url, summary="", tag="system", request_schema=None,
                  response_schema=None, status=200, query=None, errors=(), document=True,
-                 expected_exceptions=DomainError, **kwargs):
+                 roles=None, during_password_change=False, expected_exceptions=DomainError, **kwargs):
+        """``roles``: None for a public route, ``ANY_ROLE`` for any authenticated caller, or the
+        roles that may call it; ``during_password_change``: still allowed before the initial
+        password is changed."""
         super().__init__(method, url, expected_exceptions=expected_exceptions, **kwargs)
+        self.roles = roles
+        self.during_password_change = during_password_change
         if document:
+            if roles is not None:
+                errors = tuple(sorted({401, 403, *errors}))
             for one in method.split(","):
                 ROUTES[(one, url)] = Route(one, url, summary, tag, request_schema, response_schema,
-                                           status, query or {}, errors)
+                                           status, query or {}, errors, roles)
+
+    def authorise(self, request):
+        """The verified caller, or the refusal: 401 without a valid token, 403 without the role."""
+        if self.roles is None:
+            return None
+        principal = request.principal = self.keyring.authenticate(request.headers.get("Authorization", ""))
+        if principal.must_change_password and not self.during_password_change:
+            raise PasswordChangeRequired(message="Change the initial password first (POST /api/v1/auth/password).")
+        if not principal.may(self.roles):
+            raise Forbidden(message="Your role may not do this.")
+        return principal
 
     def handle_request(self, request):
         started = time.monotonic()
@@ -97,15 +120,19 @@ class ApiEntrypoint(HttpRequestHandler):
         try:
             if (request.content_length or 0) > request.max_content_length:
                 raise PayloadTooLarge(message=f"The body exceeds {request.max_content_length} bytes.")
+            request.principal = None
+            principal = self.authorise(request)
+            context = {"correlation_id": request_id}
+            if principal:
+                context.update(user_id=principal.user_id, unit_code=principal.unit_code)
             args, kwargs = self.get_entrypoint_parameters(request)
             self.check_signature(args, kwargs)
             done = Event()
-            self.container.spawn_worker(self, args, kwargs,
-                                        context_data={"correlation_id": request_id},
+            self.container.spawn_worker(self, args, kwargs, context_data=context,
                                         handle_result=partial(self.handle_result, done))
             response = self.response_from_result(done.wait())
         except Exception as exc:
-            response = self.error_response(exc, request_id)
+            response = self.error_response(exc, request, request_id)
         response.headers["X-Request-Id"] = request_id
         set_correlation_id(request_id)
         log.info("%s %s %s", request.method, request.path, response.status_code,
@@ -123,9 +150,16 @@ class ApiEntrypoint(HttpRequestHandler):
             return Response(status=204)
         return json_response(status, payload)
 
-    def error_response(self, exc, request_id):
+    def error_response(self, exc, request, request_id):
         if isinstance(exc, RequestEntityTooLarge):
             exc = PayloadTooLarge(message="The body is too large.")
+        if isinstance(exc, DomainError) and exc.status in (401, 403):
+            principal = getattr(request, "principal", None)
+            security_log.warning("%s refused: %s", request.path, exc.code, extra={
+                "request_id": request_id, "method": request.method, "path": request.path,
+                "remote_addr": request.remote_addr, "code": exc.code,
+                "user_id": principal.user_id if principal else None,
+                "unit_code": principal.unit_code if principal else None})
         if isinstance(exc, DomainError):
             return json_response(exc.status, error_body(exc.code, exc.message, request_id, exc.fields))
         log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__),

@@ -22,6 +22,7 @@ def build_spec() -> dict:
                    info={"description": "Electronic official-document exchange (电子公文交换). "
                                         "Errors: {error, message, request_id, fields?}."})
     spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     paths = {}
     for (method, url), route in sorted(ROUTES.items(), key=lambda item: (item[0][1], item[0][0])):
         params = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
@@ -30,6 +31,9 @@ def build_spec() -> dict:
                    for name, kind in route.query.items()]
         op = {"summary": route.summary, "tags": [route.tag], "parameters": params,
               "responses": {str(route.status): {"description": "OK"}}}
+        if route.roles is not None:
+            op["security"] = [{"bearerAuth": []}]
+            op["x-roles"] = "any" if isinstance(route.roles, str) else sorted(route.roles)
         if route.response_schema is not None:
             op["responses"][str(route.status)]["content"] = {"application/json": {"schema": route.response_schema}}
         if route.request_schema is not None:

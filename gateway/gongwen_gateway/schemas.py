@@ -51,3 +51,35 @@ class DeadLetterListSchema(Schema):
 class ListQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(load_default=None)
+
+
+class ChallengeRequestSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class ChallengeSchema(Schema):
+    challenge_id = fields.String(required=True)
+    nonce = fields.String(required=True, metadata={"description": "base64 of 32 random bytes; sign the raw bytes"})
+    expires_at = fields.DateTime()
+
+
+class ClientCredentialsSchema(Schema):
+    client_id = fields.String(required=True)
+    client_secret = fields.String(required=True, load_only=True)
+
+
+class PasswordChangeSchema(Schema):
+    old_password = fields.String(required=True, load_only=True)
+    new_password = fields.String(required=True, load_only=True)
+
+
+class JwksSchema(Schema):
+    keys = fields.List(fields.Dict(), required=True)
+
+
+class MeSchema(Schema):
+    user_id = fields.String(required=True)
+    username = fields.String(required=True)
+    name = fields.String()
+    unit_code = fields.String()
+    roles = fields.List(fields.String())

@@ -8,6 +8,7 @@ from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu.exceptions import OperationalError
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
+from nameko.events import BROADCAST, event_handler
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 from swagger_ui_bundle import swagger_ui_path
@@ -16,11 +17,25 @@ from werkzeug.wrappers import Response
 
 from gongwen_common.errors import NotFound, ServiceUnavailable, ValidationFailed
 from gongwen_common.logging import CorrelationId
+from gongwen_identity.schemas import LoginResultSchema, LoginSchema
 from gongwen_registry.schemas import UnitApplicationSchema, UnitSchema
 
+from .auth import ANY_ROLE, Revocations
 from .http import api, json_body
 from .openapi import build_spec
-from .schemas import DeadLetterListSchema, DeadLetterSchema, HealthSchema, ListQuerySchema, UnitPageSchema
+from .schemas import (
+    ChallengeRequestSchema,
+    ChallengeSchema,
+    ClientCredentialsSchema,
+    DeadLetterListSchema,
+    DeadLetterSchema,
+    HealthSchema,
+    JwksSchema,
+    ListQuerySchema,
+    MeSchema,
+    PasswordChangeSchema,
+    UnitPageSchema,
+)
 
 log = logging.getLogger("gongwen.gateway")
 
@@ -43,6 +58,7 @@ class GatewayService:
     exchange = RpcProxy("exchange")
     notify = RpcProxy("notify")
     archive = RpcProxy("archive")
+    revocations = Revocations()
 
     def call(self, service, method, *args, timeout=None, **kwargs):
         """An RPC with a deadline: nameko's proxies would otherwise wait forever."""
@@ -93,6 +109,63 @@ class GatewayService:
         if path is None or not Path(path).is_file():
             raise NotFound(message="no such file")
         return Response(Path(path).read_bytes(), mimetype=mimetypes.guess_type(path)[0] or "application/octet-stream")
+
+    # -- authentication (identity) ----------------------------------------------------------
+
+    @event_handler("identity", "token_revoked", handler_type=BROADCAST, reliable_delivery=False)
+    def on_token_revoked(self, envelope):
+        """Every gateway instance learns of a logout at once; one starting later loads them all."""
+        self.revocations.revoke(envelope["data"]["jti"], envelope["data"]["expires_at"])
+
+    @api("POST", "/api/v1/auth/challenge", summary="A single-use login challenge for the U_Key to sign",
+         tag="auth", request_schema=ChallengeRequestSchema, response_schema=ChallengeSchema, errors=(400, 503))
+    def challenge(self, request):
+        body = json_body(request, ChallengeRequestSchema())
+        return 200, self.call("identity", "issue_challenge", body["username"])
+
+    @api("POST", "/api/v1/auth/login", summary="Password + U_Key signature over the challenge → access token",
+         tag="auth", request_schema=LoginSchema, response_schema=LoginResultSchema, errors=(400, 401, 503))
+    def login(self, request):
+        body = json_body(request, LoginSchema())
+        return 200, self.call("identity", "login", body["username"], body["password"], body["challenge_id"],
+                              body["signature"])
+
+    @api("POST", "/api/v1/auth/token", summary="Client credentials of a unit's system → access token",
+         tag="auth", request_schema=ClientCredentialsSchema, response_schema=LoginResultSchema,
+         errors=(400, 401, 503))
+    def client_token(self, request):
+        body = json_body(request, ClientCredentialsSchema())
+        return 200, self.call("identity", "client_token", body["client_id"], body["client_secret"])
+
+    @api("POST", "/api/v1/auth/password", summary="Change one's own password", tag="auth", status=204,
+         request_schema=PasswordChangeSchema, roles=ANY_ROLE, during_password_change=True, errors=(400, 503))
+    def change_password(self, request):
+        body = json_body(request, PasswordChangeSchema())
+        self.call("identity", "change_password", request.principal.user_id, body["old_password"],
+                  body["new_password"])
+        return 204, None
+
+    @api("POST", "/api/v1/auth/logout", summary="Revoke the access token used for this call", tag="auth",
+         status=204, roles=ANY_ROLE, during_password_change=True, errors=(503,))
+    def logout(self, request):
+        principal = request.principal
+        self.call("identity", "logout", principal.jti, principal.expires_at)
+        self.revocations.revoke(principal.jti, principal.expires_at)  # this instance, before the event
+        return 204, None
+
+    @api("GET", "/api/v1/auth/keys", summary="The public keys access tokens are signed with (JWKS)", tag="auth",
+         response_schema=JwksSchema, errors=(503,))
+    def keys(self, request):
+        return 200, self.call("identity", "jwks")
+
+    @api("GET", "/api/v1/me", summary="Who the access token belongs to", tag="auth", response_schema=MeSchema,
+         roles=ANY_ROLE, during_password_change=True, errors=(404, 503))
+    def me(self, request):
+        principal = request.principal
+        if principal.user_id.startswith("client:"):
+            return 200, {"user_id": principal.user_id, "username": principal.username, "name": principal.username,
+                         "unit_code": principal.unit_code, "roles": list(principal.roles)}
+        return 200, self.call("identity", "me", principal.user_id)
 
     # -- units (registry) -----------------------------------------------------------------
 

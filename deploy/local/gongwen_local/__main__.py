@@ -13,6 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
+from .demo import ensure_demo_accounts
 from .ports import free_port
 from .postgres import PostgresCluster
 from .rabbitmq import RabbitNode
@@ -74,6 +75,8 @@ def main(argv=None):
                       scale=scale)
         print("starting services …", flush=True)
         stack.start()
+        accounts = ensure_demo_accounts(rabbit.amqp_uri(), Path(var))
+        operator, clerk = accounts["operator"], accounts["clerk"]
         print(f"""
 Gongwen is running.
   gateway        {stack.gateway_url}/api/v1/health
@@ -81,7 +84,9 @@ Gongwen is running.
   RabbitMQ UI    {rabbit.mgmt_url}   user guest / password guest (loopback only)
   databases      {f'PostgreSQL on 127.0.0.1:{args.postgres_port}' if postgres else var + '/db/*.sqlite3'}
   service logs   {var}/log/
-  demo accounts  none yet: the API has no authentication until units and people land (issue 3)
+  demo operator  {operator['username']} / {operator['password']}   U_Key {operator['key_file']}
+  demo clerk     {clerk['username']} / {clerk['password']} (change at first login)   U_Key {clerk['key_file']}
+                 unit {clerk['unit_code']}; all of this is in {var}/demo/accounts.json
 Ctrl-C stops everything this started.""", flush=True)
         while True:
             dead = [p for p in stack.processes if not p.alive]

@@ -94,6 +94,10 @@ class IdentityService(ServiceBase):
         return {"revoked": tokens.logout(self.db, jti, exp, self.clock())}
 
     @rpc
+    def active_revocations(self):
+        return tokens.active_revocations(self.db, self.clock())
+
+    @rpc
     def is_revoked(self, jti):
         return tokens.is_revoked(self.db, jti)
 

@@ -181,6 +181,12 @@ def subject_of(session, jti) -> str | None:
     return token.subject if token else None
 
 
+def active_revocations(session, now) -> list[dict]:
+    """Revoked tokens that have not expired yet: what a starting verifier must refuse."""
+    rows = session.scalars(select(RevokedToken).where(RevokedToken.expires_at > now))
+    return [{"jti": row.jti, "expires_at": row.expires_at.isoformat()} for row in rows]
+
+
 def is_revoked(session, jti) -> bool:
     return isinstance(jti, str) and session.get(RevokedToken, jti) is not None
 

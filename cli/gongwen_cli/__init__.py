@@ -1,0 +1,1 @@
+"""``gongwen``: the command line of the exchange, for people and scripts."""

@@ -1,0 +1,82 @@
+"""Logging in with password + U_Key over HTTP, tokens verified at the gateway, logout, and the
+first operator made by ``gongwen admin bootstrap`` (real services, broker and PostgreSQL)."""
+import subprocess
+import sys
+import uuid
+
+import jwt
+import pytest
+
+from conftest import challenge, device_key, login, public_pem
+
+PASSWORD = "Gw-operator-2026!"
+
+
+@pytest.fixture(scope="module")
+def operator(stack, tmp_path_factory):
+    """The first operator, made with the CLI exactly as an exchange centre would."""
+    key = device_key()
+    pem = tmp_path_factory.mktemp("operator") / "operator.pub.pem"
+    pem.write_text(public_pem(key))
+    username = f"op-{uuid.uuid4().hex[:6]}"
+    command = [sys.executable, "-m", "gongwen_cli", "admin", "bootstrap", "--username", username,
+               "--password", PASSWORD, "--public-key", str(pem), "--amqp-uri", stack.amqp_uri]
+    made = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    again = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "ALREADY_BOOTSTRAPPED" in again.stderr
+    return username, key
+
+
+def test_login_with_password_and_u_key_gives_a_token_the_gateway_accepts(api, operator):
+    username, key = operator
+    reply = login(api, username, PASSWORD, key)
+    assert reply.status_code == 200, reply.text
+    token = reply.json()
+    assert token["token_type"] == "Bearer" and token["must_change_password"] is False and token["expires_in"] > 0
+    me = api.get("/api/v1/me", headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert me.status_code == 200 and me.json()["username"] == username and "operator" in me.json()["roles"]
+
+    jwks = api.get("/api/v1/auth/keys").json()
+    kid = jwt.get_unverified_header(token["access_token"])["kid"]
+    [published] = [k for k in jwks["keys"] if k["kid"] == kid]
+    claims = jwt.decode(token["access_token"], jwt.PyJWK(published).key, algorithms=["ES256"])
+    assert claims["username"] == username  # anyone can verify with the published key
+
+
+def test_each_login_failure_has_its_code_and_an_unknown_user_looks_like_a_known_one(api, operator):
+    username, key = operator
+    issued = challenge(api, username)
+    assert login(api, username, "wrong-Password-1!", key, issued).json()["error"] == "INVALID_CREDENTIALS"
+    assert login(api, username, PASSWORD, key, issued).json()["error"] == "CHALLENGE_USED"  # replay
+    assert login(api, username, PASSWORD, device_key()).json()["error"] == "DEVICE_SIGNATURE_INVALID"
+    unknown = login(api, f"nobody-{uuid.uuid4().hex[:6]}", PASSWORD, device_key())
+    assert (unknown.status_code, unknown.json()["error"]) == (401, "DEVICE_SIGNATURE_INVALID")
+    expired = api.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD,
+                                                    "challenge_id": str(uuid.uuid4()), "signature": "AA=="})
+    assert (expired.status_code, expired.json()["error"]) == (401, "CHALLENGE_EXPIRED")
+    assert login(api, username, PASSWORD, key).status_code == 200  # a failure or two does not lock
+
+
+def test_tokens_that_are_missing_forged_or_logged_out_are_refused(api, operator):
+    username, key = operator
+    assert api.get("/api/v1/me").json()["error"] == "UNAUTHENTICATED"
+    assert api.get("/api/v1/me", headers={"Authorization": "Bearer not.a.jwt"}).status_code == 401
+    forged = jwt.encode({"sub": "x", "jti": "j", "iat": 0, "exp": 4102444800, "roles": ["operator"]},
+                        device_key(), algorithm="ES256", headers={"kid": "ours?"})
+    assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+
+    bearer = {"Authorization": f"Bearer {login(api, username, PASSWORD, key).json()['access_token']}"}
+    assert api.post("/api/v1/auth/logout", headers=bearer).status_code == 204
+    refused = api.get("/api/v1/me", headers=bearer)
+    assert (refused.status_code, refused.json()["error"]) == (401, "UNAUTHENTICATED")
+
+
+def test_every_route_that_needs_a_token_refuses_a_call_without_one(api):
+    spec = api.get("/api/v1/openapi.json").json()
+    protected = [(method, path) for path, ops in spec["paths"].items() for method, op in ops.items()
+                 if op.get("security")]
+    assert ("post", "/api/v1/auth/logout") in protected and ("get", "/api/v1/me") in protected
+    for method, path in protected:
+        reply = api.http.request(method.upper(), api.base_url + path.replace("{", "x").replace("}", ""), timeout=30)
+        assert (reply.status_code, reply.json()["error"]) == (401, "UNAUTHENTICATED"), (method, path)
