@@ -188,7 +188,36 @@ class Api:
 
 @pytest.fixture
 def api(stack):
+    """Anonymous: no token."""
     return Api(stack.gateway_url)
+
+
+OPERATOR_PASSWORD = "Gw-Exchange-2026!"
+
+
+def operator_login(stack) -> Api:
+    """An Api logged in as the stack's operator, bootstrapped on first use (as `gongwen admin
+    bootstrap` would: over RPC, before any account exists)."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    if getattr(stack, "operator", None) is None:
+        key = device_key()
+        with ClusterRpcProxy({"AMQP_URI": stack.amqp_uri}, timeout=30) as suite:
+            suite.identity.bootstrap_operator("operator", OPERATOR_PASSWORD, public_pem(key))
+        stack.operator = ("operator", OPERATOR_PASSWORD, key)
+    return logged_in(Api(stack.gateway_url), *stack.operator)
+
+
+def logged_in(api, username, password, key) -> Api:
+    reply = login(api, username, password, key)
+    assert reply.status_code == 200, reply.text
+    api.http.headers["Authorization"] = f"Bearer {reply.json()['access_token']}"
+    return api
+
+
+@pytest.fixture
+def operator_api(stack):
+    return operator_login(stack)
 
 
 class Databases:

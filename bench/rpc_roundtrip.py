@@ -6,7 +6,8 @@ Starts its own RabbitMQ node and the suite (SQLite), then measures, on one broke
   rpc        nameko RPC to a service, as the gateway makes it (``registry.get_unit``: one
              primary-key read in the service's database)
   http       the whole path a department system sees: GET /api/v1/units/{code} through the
-             gateway (HTTP → gateway worker → RPC → registry → database and back)
+             gateway with a bearer token (HTTP → token check → gateway worker → RPC →
+             registry → database and back)
 and prints p50/p99 and the ratio of each to the floor. Usage: ``make bench`` (or
 ``python bench/rpc_roundtrip.py --calls 2000``).
 """
@@ -89,6 +90,31 @@ def measure_floor(amqp_url, calls):
     return time_calls(round_trip, calls)
 
 
+def operator_token(gateway_url, amqp_uri, work):
+    """Log in as the demo operator with password + U_Key signature, as a department system does."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from gongwen_local.demo import ensure_demo_accounts
+
+    operator = ensure_demo_accounts(amqp_uri, work)["operator"]
+    key = serialization.load_pem_private_key(Path(operator["key_file"]).read_bytes(), None)
+
+    def post(path, body):
+        request = urllib.request.Request(f"{gateway_url}{path}", method="POST", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request) as reply:
+            return json.load(reply)
+
+    challenge = post("/api/v1/auth/challenge", {"username": operator["username"]})
+    signature = key.sign(base64.b64decode(challenge["nonce"]), ec.ECDSA(hashes.SHA256()))
+    return post("/api/v1/auth/login", {"username": operator["username"], "password": operator["password"],
+                                       "challenge_id": challenge["challenge_id"],
+                                       "signature": base64.b64encode(signature).decode()})["access_token"]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1000)
@@ -110,9 +136,11 @@ def main():
         stack = Stack(uri, {s: f"sqlite:///{work}/db/{s}.sqlite3" for s in SERVICES}, free_port(), work / "log")
         stack.start()
         code = "bench-unit"
+        bearer = {"Authorization": f"Bearer {operator_token(stack.gateway_url, uri, work)}"}
         unit = {"code": code, "name": "基准测试单位", "kind": "department"}
         request = urllib.request.Request(f"{stack.gateway_url}/api/v1/units", method="POST",
-                                         data=json.dumps(unit).encode(), headers={"Content-Type": "application/json"})
+                                         data=json.dumps(unit).encode(),
+                                         headers={"Content-Type": "application/json", **bearer})
         urllib.request.urlopen(request).read()
 
         amqp_url = uri.replace("pyamqp://", "amqp://")
@@ -128,7 +156,8 @@ def main():
             rpc = time_calls(lambda: cluster.registry.get_unit(code), args.calls)
 
         def http_get():
-            with urllib.request.urlopen(f"{stack.gateway_url}/api/v1/units/{code}") as reply:
+            get = urllib.request.Request(f"{stack.gateway_url}/api/v1/units/{code}", headers=bearer)
+            with urllib.request.urlopen(get) as reply:
                 reply.read()
 
         http = time_calls(http_get, args.calls)

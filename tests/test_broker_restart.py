@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from conftest import Api, Databases, everywhere, register, wait_until
+from conftest import Databases, everywhere, operator_login, register, wait_until
 from gongwen_local.rabbitmq import RabbitNode
 
 
@@ -22,7 +22,7 @@ def own_rabbit(test_var):
 def test_units_registered_before_during_and_after_a_broker_restart_reach_every_read_model(own_rabbit, make_stack):
     # own_rabbit first: fixtures tear down in reverse, and services stop cleanly only with a broker
     stack = make_stack(rabbit=own_rabbit)
-    api, dbs = Api(stack.gateway_url), Databases(stack)
+    api, dbs = operator_login(stack), Databases(stack)
     pids = {p.process.pid for p in stack.processes}
     before, during, after = (f"{when}-{uuid.uuid4().hex[:8]}" for when in ("before", "during", "after"))
 

@@ -2,8 +2,16 @@
 import json
 import uuid
 
-from conftest import wait_until
+import pytest
+
+from conftest import operator_login, wait_until
 from gongwen_local.stack import SERVICES
+
+
+@pytest.fixture
+def api(stack):
+    """These tests act as the operator."""
+    return operator_login(stack)
 
 
 def unit_body(code=None, **overrides):

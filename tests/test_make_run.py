@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from conftest import Api, login, wait_until
+from conftest import Api, logged_in, login, wait_until
 from gongwen_local.ports import free_port
 
 
@@ -33,7 +33,7 @@ def test_run_starts_on_sqlite_answers_health_and_stops_cleanly(test_var):
         operator = accounts["operator"]
         assert f"demo operator  {operator['username']} / {operator['password']}" in output
         key = serialization.load_pem_private_key(Path(operator["key_file"]).read_bytes(), None)
-        assert login(api, operator["username"], operator["password"], key).status_code == 200
+        logged_in(api, operator["username"], operator["password"], key)
         clerk = accounts["clerk"]
         key = serialization.load_pem_private_key(Path(clerk["key_file"]).read_bytes(), None)
         assert login(api, clerk["username"], clerk["password"], key).json()["must_change_password"] is True

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from kombu import Connection
 
-from conftest import Api, Databases, everywhere, register, wait_until
+from conftest import Databases, everywhere, operator_login, register, wait_until
 from gongwen_common.topology import event_exchange
 
 
@@ -17,7 +17,7 @@ def outbox_rows(dbs, code):
 @pytest.mark.parametrize("crash_point", ["outbox.before_publish", "outbox.after_publish"])
 def test_relay_crash_after_commit_publishes_exactly_once_in_effect(make_stack, crash_point):
     stack = make_stack()
-    api, dbs = Api(stack.gateway_url), Databases(stack)
+    api, dbs = operator_login(stack), Databases(stack)
     stack.stop_service("registry")
     [crashing] = stack.start_service("registry", env={"GONGWEN_FAULTS": f"{crash_point}=exit"})
     code, key = f"crash-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
@@ -41,7 +41,7 @@ def test_relay_crash_after_commit_publishes_exactly_once_in_effect(make_stack, c
 
 
 def test_the_same_event_delivered_twice_changes_a_read_model_once(stack, dbs):
-    api = Api(stack.gateway_url)
+    api = operator_login(stack)
     code = f"dup-{uuid.uuid4().hex[:8]}"
     assert register(api, code).status_code == 201
     everywhere(dbs, code)
@@ -59,7 +59,7 @@ def test_the_same_event_delivered_twice_changes_a_read_model_once(stack, dbs):
 
 def test_failing_handler_is_retried_then_dead_lettered_and_replayable(make_stack):
     stack = make_stack(env={"GONGWEN_FAULTS": "event.exchange.on_unit_registered=fail:2"})
-    api, dbs = Api(stack.gateway_url), Databases(stack)
+    api, dbs = operator_login(stack), Databases(stack)
 
     transient = f"flaky-{uuid.uuid4().hex[:8]}"
     assert register(api, transient).status_code == 201
@@ -94,8 +94,8 @@ def test_events_wait_for_a_consumer_that_is_stopped_or_never_started(make_stack)
     stack.prepare()  # queues are declared before any service runs
     for name in ("registry", "identity", "seal", "notify", "archive", "gateway"):
         stack.start_service(name)
-    wait_until(lambda: _services_up(stack, "registry", "archive"), message="registry and archive up")
-    api, dbs = Api(stack.gateway_url), Databases(stack)
+    wait_until(lambda: _services_up(stack, "registry", "identity", "archive"), message="registry, identity, archive up")
+    api, dbs = operator_login(stack), Databases(stack)
 
     early = f"early-{uuid.uuid4().hex[:8]}"
     assert register(api, early).status_code == 201
@@ -124,7 +124,7 @@ def _services_up(stack, *names):
 
 def test_instances_share_rpc_load_and_handle_each_event_once_per_service(make_stack):
     stack = make_stack(scale={"registry": 2, "exchange": 2})
-    api, dbs = Api(stack.gateway_url), Databases(stack)
+    api, dbs = operator_login(stack), Databases(stack)
     assert len(stack.of("registry")) == len(stack.of("exchange")) == 2
 
     answered_by = {s: set() for s in ("registry", "exchange")}

@@ -83,3 +83,20 @@ class MeSchema(Schema):
     name = fields.String()
     unit_code = fields.String()
     roles = fields.List(fields.String())
+
+
+class DisableSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class ResetPasswordSchema(Schema):
+    initial_password = fields.String(required=True, load_only=True)
+
+
+class DeviceSchema(Schema):
+    public_key = fields.String(required=True, metadata={"description": "EC P-256 public key, PEM"})
+
+
+class ClientSchema(Schema):
+    client_id = fields.String(required=True)
+    client_secret = fields.String(required=True, metadata={"description": "shown once"})

@@ -17,27 +17,46 @@ from werkzeug.wrappers import Response
 
 from gongwen_common.errors import NotFound, ServiceUnavailable, ValidationFailed
 from gongwen_common.logging import CorrelationId
-from gongwen_identity.schemas import LoginResultSchema, LoginSchema
-from gongwen_registry.schemas import UnitApplicationSchema, UnitSchema
+from gongwen_identity.schemas import LoginResultSchema, LoginSchema, NewUserSchema, ProxySchema, UserSchema
+from gongwen_registry.schemas import (
+    ContactsSchema,
+    MergeSchema,
+    RenameSchema,
+    RevocationSchema,
+    UnitApplicationSchema,
+    UnitSchema,
+)
 
-from .auth import ANY_ROLE, Revocations
+from .auth import ANY_ROLE, Forbidden, Revocations
 from .http import api, json_body
 from .openapi import build_spec
 from .schemas import (
     ChallengeRequestSchema,
     ChallengeSchema,
     ClientCredentialsSchema,
+    ClientSchema,
     DeadLetterListSchema,
     DeadLetterSchema,
+    DeviceSchema,
+    DisableSchema,
     HealthSchema,
     JwksSchema,
     ListQuerySchema,
     MeSchema,
     PasswordChangeSchema,
+    ResetPasswordSchema,
     UnitPageSchema,
 )
 
 log = logging.getLogger("gongwen.gateway")
+
+OPERATOR = ("operator",)
+
+
+def actor_of(principal):
+    """Who acts, as services record it (they look the person up in their own records)."""
+    return {"user_id": principal.user_id, "unit_code": principal.unit_code, "roles": list(principal.roles)}
+
 
 SERVICES = ("registry", "identity", "seal", "exchange", "notify", "archive")
 
@@ -171,29 +190,136 @@ class GatewayService:
 
     @api("POST", "/api/v1/units", summary="Apply to register a unit (使用单位)", tag="units",
          request_schema=UnitApplicationSchema, response_schema=UnitSchema, status=201,
-         errors=(400, 409, 413, 422, 503))
+         roles=("operator", "admin"), errors=(400, 409, 413, 422, 503))
     def register_unit(self, request):
+        """The operator files any application; a unit admin applies for a unit under their own."""
         application = json_body(request, UnitApplicationSchema())
-        unit = self.call("registry", "register_unit", application,
+        principal = request.principal
+        if not principal.may(OPERATOR) and application.get("parent_code") != principal.unit_code:
+            raise Forbidden(message="A unit admin may apply only for a unit under their own unit.")
+        unit = self.call("registry", "register_unit", application, actor=actor_of(principal),
                          idempotency_key=request.headers.get("Idempotency-Key"))
-        return 201, unit
+        return 201, self._visible(unit, principal)
 
     @api("GET", "/api/v1/units", summary="Unit directory", tag="units", response_schema=UnitPageSchema,
-         query={"q": "string", "parent": "string", "limit": "integer", "cursor": "string"}, errors=(400, 503))
+         query={"q": "string", "parent": "string", "limit": "integer", "cursor": "string"},
+         roles=ANY_ROLE, errors=(400, 503))
     def list_units(self, request):
-        page = self._query(request)
-        return 200, self.call("registry", "list_units", q=request.args.get("q"),
-                              parent=request.args.get("parent"), **page)
+        page = self.call("registry", "list_units", q=request.args.get("q"), parent=request.args.get("parent"),
+                         **self._query(request))
+        page["items"] = [self._visible(unit, request.principal) for unit in page["items"]]
+        return 200, page
 
     @api("GET", "/api/v1/units/<code>", summary="One unit", tag="units", response_schema=UnitSchema,
-         errors=(404, 503))
+         roles=ANY_ROLE, errors=(404, 503))
     def get_unit(self, request, code):
-        return 200, self.call("registry", "get_unit", code)
+        return 200, self._visible(self.call("registry", "get_unit", code), request.principal)
+
+    @staticmethod
+    def _visible(unit, principal):
+        """The directory is for every sender; contact mobiles only for the operator and the unit."""
+        if not principal.may(OPERATOR) and principal.unit_code != unit["code"] and unit.get("contacts"):
+            unit = {**unit, "contacts": {**unit["contacts"], "mobiles": {}}}
+        return unit
+
+    @api("POST", "/api/v1/units/<code>/approve", summary="Approve a unit's application", tag="units",
+         response_schema=UnitSchema, roles=OPERATOR, errors=(404, 409, 503))
+    def approve_unit(self, request, code):
+        return 200, self.call("registry", "approve_unit", code, actor=actor_of(request.principal))
+
+    @api("POST", "/api/v1/units/<code>/rename", summary="Rename a unit (the old name stays in its history)",
+         tag="units", request_schema=RenameSchema, response_schema=UnitSchema, roles=OPERATOR,
+         errors=(400, 404, 409, 503))
+    def rename_unit(self, request, code):
+        body = json_body(request, RenameSchema())
+        return 200, self.call("registry", "rename_unit", code, body["name"], actor=actor_of(request.principal))
+
+    @api("POST", "/api/v1/units/<code>/revoke", summary="Revoke a unit (撤销) and say what becomes of its documents",
+         tag="units", request_schema=RevocationSchema, response_schema=UnitSchema, roles=OPERATOR,
+         errors=(400, 404, 409, 422, 503))
+    def revoke_unit(self, request, code):
+        body = json_body(request, RevocationSchema())
+        return 200, self.call("registry", "revoke_unit", code, body["reason"], body["documents"],
+                              successor_code=body.get("successor_code"), actor=actor_of(request.principal))
+
+    @api("POST", "/api/v1/units/merge", summary="Merge units (合并) into one of them or into a new unit",
+         tag="units", request_schema=MergeSchema, roles=OPERATOR, errors=(400, 404, 409, 422, 503))
+    def merge_units(self, request):
+        body = json_body(request, MergeSchema())
+        return 200, self.call("registry", "merge_units", body["from_codes"], into_code=body.get("into_code"),
+                              new=body.get("new"), actor=actor_of(request.principal),
+                              idempotency_key=request.headers.get("Idempotency-Key"))
+
+    @api("PUT", "/api/v1/units/<code>/contacts", summary="File the unit's admin, clerks, leader and mobiles (备案)",
+         tag="units", request_schema=ContactsSchema, response_schema=UnitSchema, roles=("operator", "admin"),
+         errors=(400, 404, 409, 422, 503))
+    def set_contacts(self, request, code):
+        """A unit's admin files its own contacts; switching SMS on or off is the operator's approval."""
+        body = json_body(request, ContactsSchema())
+        principal = request.principal
+        if not principal.may(OPERATOR):
+            if principal.unit_code != code:
+                raise NotFound(message=f"no unit {code!r}")
+            if body["sms_enabled"] != self.call("registry", "get_unit", code)["sms_enabled"]:
+                raise Forbidden(message="Enabling or disabling SMS needs the operator's approval.")
+        return 200, self.call("registry", "set_contacts", code, request.get_json(), actor=actor_of(principal))
+
+    # -- users (identity) -----------------------------------------------------------------
+
+    @api("POST", "/api/v1/users", summary="Request (admin) or create (operator) a real-name account", tag="users",
+         request_schema=NewUserSchema, response_schema=UserSchema, status=201, roles=("operator", "admin"),
+         errors=(400, 404, 409, 422, 503))
+    def create_user(self, request):
+        json_body(request, NewUserSchema())
+        return 201, self.call("identity", "create_user", request.get_json(), actor_of(request.principal),
+                              idempotency_key=request.headers.get("Idempotency-Key"))
+
+    @api("POST", "/api/v1/users/<user_id>/approve", summary="Approve a requested account", tag="users",
+         response_schema=UserSchema, roles=OPERATOR, errors=(404, 409, 503))
+    def approve_user(self, request, user_id):
+        return 200, self.call("identity", "approve_user", user_id, actor_of(request.principal))
+
+    @api("POST", "/api/v1/users/<user_id>/disable", summary="Disable an account at once", tag="users",
+         request_schema=DisableSchema, response_schema=UserSchema, roles=("operator", "admin"),
+         errors=(400, 404, 409, 503))
+    def disable_user(self, request, user_id):
+        body = json_body(request, DisableSchema())
+        return 200, self.call("identity", "disable_user", user_id, actor_of(request.principal), body["reason"])
+
+    @api("POST", "/api/v1/users/<user_id>/reset-password", summary="Set a new initial password", tag="users",
+         request_schema=ResetPasswordSchema, status=204, roles=("operator", "admin"), errors=(400, 404, 503))
+    def reset_password(self, request, user_id):
+        body = json_body(request, ResetPasswordSchema())
+        self.call("identity", "reset_password", user_id, body["initial_password"], actor_of(request.principal))
+        return 204, None
+
+    @api("POST", "/api/v1/users/<user_id>/devices", summary="Replace the account's U_Key", tag="users",
+         request_schema=DeviceSchema, response_schema=UserSchema, roles=("operator", "admin"),
+         errors=(400, 404, 409, 503))
+    def replace_device(self, request, user_id):
+        body = json_body(request, DeviceSchema())
+        return 200, self.call("identity", "replace_device", user_id, body["public_key"], actor_of(request.principal))
+
+    @api("POST", "/api/v1/proxies", summary="Name a proxy (代理人) for a time window", tag="users",
+         request_schema=ProxySchema, status=201, roles=ANY_ROLE, errors=(400, 404, 422, 503))
+    def set_proxy(self, request):
+        body = json_body(request, ProxySchema())
+        return 201, self.call("identity", "set_proxy", body["principal_user_id"], body["proxy_user_id"],
+                              body["starts_at"].isoformat(), body["ends_at"].isoformat(),
+                              actor_of(request.principal), idempotency_key=request.headers.get("Idempotency-Key"))
+
+    @api("POST", "/api/v1/units/<code>/clients", summary="Client credentials for the unit's own system "
+         "(the secret is shown once)", tag="users", response_schema=ClientSchema, status=201,
+         roles=("operator", "admin"), errors=(404, 422, 503))
+    def create_client(self, request, code):
+        return 201, self.call("identity", "create_client", code, actor_of(request.principal))
+
+    # -- units (registry) -----
 
     # -- operations -----------------------------------------------------------------------
 
     @api("GET", "/api/v1/admin/dead-letters", summary="Events that kept failing, per service",
-         tag="operations", response_schema=DeadLetterListSchema,
+         tag="operations", response_schema=DeadLetterListSchema, roles=OPERATOR,
          query={"service": "string", "include_replayed": "boolean"}, errors=(400, 503))
     def dead_letters(self, request):
         wanted = request.args.get("service")
@@ -207,7 +333,7 @@ class GatewayService:
 
     @api("POST", "/api/v1/admin/dead-letters/<service>/<int:letter_id>/replay",
          summary="Put a dead letter back on its queue", tag="operations",
-         response_schema=DeadLetterSchema, errors=(404, 503))
+         response_schema=DeadLetterSchema, roles=OPERATOR, errors=(404, 503))
     def replay_dead_letter(self, request, service, letter_id):
         if service not in SERVICES:
             raise NotFound(message=f"no service {service!r}")

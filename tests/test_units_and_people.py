@@ -1,0 +1,179 @@
+"""Units and people through the gateway: unit lifecycles reaching every read model, and the
+authorisation matrix — every role of unit A against unit B's resources, for every endpoint
+the OpenAPI document lists (real services, broker and PostgreSQL)."""
+import re
+import uuid
+
+import pytest
+
+from conftest import Api, Databases, device_key, logged_in, login, operator_login, public_pem, wait_until
+
+ROLES = ("admin", "clerk", "leader", "staff", "custodian", "secrecy_officer")
+
+
+def new_unit(operator, code, parent=None):
+    reply = operator.post("/api/v1/units", json={"code": code, "name": f"单位 {code}", "kind": "department",
+                                                  "parent_code": parent})
+    assert reply.status_code == 201, reply.text
+    approved = operator.post(f"/api/v1/units/{code}/approve")
+    assert approved.status_code == 200 and approved.json()["status"] == "active", approved.text
+    return approved.json()
+
+
+def read_models_agree(dbs, code, status, name=None):
+    rows = {s: dbs.rows(s, "SELECT status, name FROM unit_views WHERE code = :c", c=code)
+            for s in ("identity", "seal", "exchange", "notify", "archive")}
+    return all(r and r[0][0] == status and (name is None or r[0][1] == name) for r in rows.values())
+
+
+def test_unit_lifecycles_reach_every_read_model(stack):
+    operator, dbs = operator_login(stack), Databases(stack)
+    tag = uuid.uuid4().hex[:6]
+    a = f"a-{tag}"
+    applied = operator.post("/api/v1/units", json={"code": a, "name": "甲局", "kind": "department"})
+    assert applied.json()["status"] == "applied"
+    wait_until(lambda: read_models_agree(dbs, a, "applied"), message="applied everywhere")
+    operator.post(f"/api/v1/units/{a}/approve")
+    renamed = operator.post(f"/api/v1/units/{a}/rename", json={"name": "甲局（新）"}).json()
+    assert renamed["former_names"] == ["甲局"]
+    wait_until(lambda: read_models_agree(dbs, a, "active", "甲局（新）"), message="approve + rename everywhere")
+
+    kept, absorbed = new_unit(operator, f"m1-{tag}"), new_unit(operator, f"m2-{tag}")
+    merged = operator.post("/api/v1/units/merge", json={"from_codes": [kept["code"], absorbed["code"]],
+                                                        "into_code": kept["code"]})
+    assert merged.status_code == 200, merged.text
+    first, second = new_unit(operator, f"n1-{tag}"), new_unit(operator, f"n2-{tag}")
+    fresh = f"n3-{tag}"
+    new = {"code": fresh, "name": "新局", "kind": "department"}
+    merged_new = operator.post("/api/v1/units/merge", json={"from_codes": [first["code"], second["code"]], "new": new})
+    assert merged_new.status_code == 200 and merged_new.json()["new_unit_created"] is True, merged_new.text
+
+    leaving = new_unit(operator, f"r-{tag}")
+    revoked = operator.post(f"/api/v1/units/{leaving['code']}/revoke",
+                            json={"reason": "机构改革", "documents": "transfer", "successor_code": a})
+    assert revoked.status_code == 200 and revoked.json()["revocation"]["successor_code"] == a, revoked.text
+
+    for code, status in ((kept["code"], "active"), (absorbed["code"], "revoked"), (first["code"], "revoked"),
+                         (second["code"], "revoked"), (fresh, "active"), (leaving["code"], "revoked")):
+        wait_until(lambda c=code, s=status: read_models_agree(dbs, c, s), message=f"{code} {status} everywhere")
+    directory = [u["code"] for u in operator.get("/api/v1/units", params={"limit": 200}).json()["items"]]
+    assert leaving["code"] not in directory and fresh in directory  # revoked units leave the directory
+
+    for refused, code in (
+        (operator.post(f"/api/v1/units/{leaving['code']}/rename", json={"name": "复活"}), "UNIT_REVOKED"),
+        (operator.post("/api/v1/units/merge", json={"from_codes": [a], "into_code": a}), "MERGE_INTO_SELF"),
+        (operator.post("/api/v1/units", json={"code": a, "name": "重复", "kind": "department"}), "UNIT_CODE_TAKEN"),
+        (operator.put(f"/api/v1/units/{a}/contacts", json={"admin_user_id": "u1", "clerk_user_ids": ["u2"],
+                                                          "leader_user_id": "u3", "sms_enabled": False,
+                                                          "mobiles": {"u2": "12345"}}), "INVALID_PHONE_NUMBER"),
+    ):
+        assert 400 <= refused.status_code < 500 and refused.json()["error"] == code, refused.text
+
+
+class Units:
+    """Two active units with one account per role in A, and an admin and clerk in B."""
+
+    def __init__(self, stack):
+        self.operator = operator_login(stack)
+        tag = uuid.uuid4().hex[:6]
+        self.a, self.b = new_unit(self.operator, f"ua-{tag}")["code"], new_unit(self.operator, f"ub-{tag}")["code"]
+        self.as_role = {role: self.person(stack, self.a, role) for role in ROLES}
+        self.b_admin_id = self.person(stack, self.b, "admin", id_only=True)
+        self.b_clerk_id = self.person(stack, self.b, "clerk", id_only=True)
+
+    def person(self, stack, unit, role, id_only=False):
+        key, username = device_key(), f"{role}-{uuid.uuid4().hex[:6]}"
+        first, final = "Gw-Initial-2026!", "Gw-Changed-2026?"
+        body = {"username": username, "name": "张三", "unit_code": unit, "roles": [role], "mobile": "13800138000",
+                "initial_password": first, "device_public_key": public_pem(key)}
+        made = wait_until(lambda: (r := self.operator.post("/api/v1/users", json=body)).json().get("error")
+                          != "UNKNOWN_UNIT" and r, message="identity to know the unit")
+        assert made.status_code == 201, made.text
+        if id_only:
+            return made.json()["user_id"]
+        api = logged_in(Api(stack.gateway_url), username, first, key)
+        assert api.get("/api/v1/units").json()["error"] == "PASSWORD_CHANGE_REQUIRED"
+        assert api.post("/api/v1/auth/password", json={"old_password": first, "new_password": final}).status_code == 204
+        return logged_in(Api(stack.gateway_url), username, final, key)
+
+
+@pytest.fixture(scope="module")
+def units(stack):
+    return Units(stack)
+
+
+def b_resources(u: Units):
+    """For each endpoint: unit B's resource as a unit A caller would try it — (path values, body),
+    and 'shared' (B's directory entry is for every sender) or 'self' (acts on the caller only)."""
+    b_user = {"user_id": u.b_clerk_id}
+    return {
+        ("post", "/api/v1/units"): ({}, {"code": f"x-{uuid.uuid4().hex[:6]}", "name": "下属单位", "kind": "department",
+                                         "parent_code": u.b}),
+        ("get", "/api/v1/units"): "shared",
+        ("get", "/api/v1/units/{code}"): "shared",
+        ("post", "/api/v1/units/{code}/approve"): ({"code": u.b}, None),
+        ("post", "/api/v1/units/{code}/rename"): ({"code": u.b}, {"name": "改名"}),
+        ("post", "/api/v1/units/{code}/revoke"): ({"code": u.b}, {"reason": "撤销", "documents": "archive"}),
+        ("post", "/api/v1/units/merge"): ({}, {"from_codes": [u.a, u.b], "into_code": u.a}),
+        ("put", "/api/v1/units/{code}/contacts"): ({"code": u.b}, {
+            "admin_user_id": u.b_admin_id, "clerk_user_ids": [u.b_clerk_id], "leader_user_id": u.b_admin_id,
+            "sms_enabled": False, "mobiles": {}}),
+        ("post", "/api/v1/units/{code}/clients"): ({"code": u.b}, None),
+        ("post", "/api/v1/users"): ({}, {"username": f"x-{uuid.uuid4().hex[:6]}", "name": "李四", "unit_code": u.b,
+                                         "roles": ["clerk"], "initial_password": "Gw-Initial-2026!",
+                                         "device_public_key": public_pem(device_key())}),
+        ("post", "/api/v1/users/{user_id}/approve"): (b_user, None),
+        ("post", "/api/v1/users/{user_id}/disable"): (b_user, {"reason": "离职"}),
+        ("post", "/api/v1/users/{user_id}/reset-password"): (b_user, {"initial_password": "Gw-Reset-2026!"}),
+        ("post", "/api/v1/users/{user_id}/devices"): (b_user, {"public_key": public_pem(device_key())}),
+        ("post", "/api/v1/proxies"): ({}, {"principal_user_id": u.b_admin_id, "proxy_user_id": u.b_clerk_id,
+                                           "starts_at": "2026-01-01T00:00:00+08:00",
+                                           "ends_at": "2030-01-01T00:00:00+08:00"}),
+        ("get", "/api/v1/admin/dead-letters"): ({}, None),
+        ("post", "/api/v1/admin/dead-letters/{service}/{letter_id}/replay"): ({"service": "registry", "letter_id": 1},
+                                                                              None),
+        ("post", "/api/v1/auth/password"): "self",
+        ("post", "/api/v1/auth/logout"): "self",
+        ("get", "/api/v1/me"): "self",
+    }
+
+
+def test_no_role_of_unit_a_can_act_on_unit_b(stack, units):
+    spec = operator_login(stack).get("/api/v1/openapi.json").json()
+    protected = {(method, path) for path, ops in spec["paths"].items() for method, op in ops.items()
+                 if op.get("security")}
+    rules = b_resources(units)
+    assert protected == set(rules), f"endpoints without an authorisation rule: {protected - set(rules)}"
+    for (method, path), rule in sorted(rules.items()):
+        for role, api in units.as_role.items():
+            if rule == "self":
+                continue
+            if rule == "shared":
+                url = path.replace("{code}", units.b)
+                reply = api.get(url)
+                assert reply.status_code == 200, (role, path, reply.text)
+                shown = reply.json()["items"] if "items" in reply.json() else [reply.json()]
+                assert all(not u["contacts"]["mobiles"] for u in shown if u["code"] != units.a), (role, path)
+                continue
+            values, body = rule
+            url = re.sub(r"{([a-z_]+)}", lambda m, v=values: str(v[m.group(1)]), path)
+            reply = api.http.request(method.upper(), api.base_url + url, json=body, timeout=30)
+            assert reply.status_code in (403, 404), (role, method, path, reply.status_code, reply.text)
+            assert reply.json()["error"] in ("FORBIDDEN", "NOT_FOUND") or reply.json()["error"].endswith("NOT_FOUND")
+    # and nothing of B's changed
+    b = operator_login(stack).get(f"/api/v1/units/{units.b}").json()
+    assert (b["status"], b["name"]) == ("active", f"单位 {units.b}")
+
+
+def test_a_units_admin_manages_only_its_own_people(stack, units):
+    admin = units.as_role["admin"]
+    key = device_key()
+    body = {"username": f"own-{uuid.uuid4().hex[:6]}", "name": "王五", "unit_code": units.a, "roles": ["clerk"],
+            "mobile": "13900139000", "initial_password": "Gw-Initial-2026!", "device_public_key": public_pem(key)}
+    requested = admin.post("/api/v1/users", json=body)
+    assert requested.status_code == 201 and requested.json()["status"] == "pending", requested.text
+    assert login(Api(stack.gateway_url), body["username"], body["initial_password"], key).json()["error"] == \
+        "ACCOUNT_DISABLED"  # awaits the operator's approval
+    assert admin.post(f"/api/v1/users/{requested.json()['user_id']}/approve").status_code == 403
+    approved = units.operator.post(f"/api/v1/users/{requested.json()['user_id']}/approve")
+    assert approved.status_code == 200 and approved.json()["status"] == "active"
