@@ -1,0 +1,44 @@
+"""The U_Key (身份锁): signs a login challenge with the user's device key, which never leaves it.
+
+Two holders: a PEM key file (development, tests) and a PKCS#11 token (a USB key in production,
+SoftHSM2 in tests) — the same code path, chosen by configuration.
+"""
+from hashlib import sha256
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+
+class KeyFileSigner:
+    def __init__(self, path: Path, password: bytes | None = None):
+        self.key = serialization.load_pem_private_key(Path(path).read_bytes(), password)
+
+    def sign(self, nonce: bytes) -> bytes:
+        """DER ECDSA-P256-SHA256 over the raw nonce (API.md)."""
+        return self.key.sign(nonce, ec.ECDSA(hashes.SHA256()))
+
+
+class Pkcs11Signer:
+    """The private key stays in the token; only the signature comes out."""
+
+    def __init__(self, module: str, token_label: str, pin: str, key_label: str | None = None):
+        import pkcs11
+
+        self._pkcs11 = pkcs11
+        self.token = pkcs11.lib(module).get_token(token_label=token_label)
+        self.pin, self.key_label = pin, key_label
+
+    def sign(self, nonce: bytes) -> bytes:
+        from pkcs11 import KeyType, Mechanism, ObjectClass
+        from pkcs11.exceptions import MechanismInvalid
+        from pkcs11.util.ec import encode_ecdsa_signature
+
+        with self.token.open(user_pin=self.pin) as session:
+            key = session.get_key(ObjectClass.PRIVATE_KEY, KeyType.EC, label=self.key_label)
+            try:
+                raw = key.sign(nonce, mechanism=Mechanism.ECDSA_SHA256)
+            except MechanismInvalid:
+                # Tokens without on-board hashing (SoftHSM2 among them): hash here, sign the digest.
+                raw = key.sign(sha256(nonce).digest(), mechanism=Mechanism.ECDSA)
+        return encode_ecdsa_signature(raw)  # PKCS#11 gives r‖s; the API wants DER
