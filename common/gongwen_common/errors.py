@@ -36,6 +36,20 @@ class ValidationFailed(DomainError):
         super().__init__(message=message, fields=fields)
 
 
+class Unauthenticated(DomainError):
+    code, status = "UNAUTHENTICATED", 401
+
+
+class Forbidden(DomainError):
+    code, status = "FORBIDDEN", 403
+
+
+class PasswordChangeRequired(DomainError):
+    """API.md: every call but changing it answers this until the initial password is changed."""
+
+    code, status = "PASSWORD_CHANGE_REQUIRED", 403
+
+
 class NotFound(DomainError):
     code, status = "NOT_FOUND", 404
 

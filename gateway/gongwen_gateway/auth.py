@@ -9,23 +9,11 @@ import jwt
 from nameko.extensions import DependencyProvider, SharedExtension
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from gongwen_common.errors import DomainError, ServiceUnavailable
+from gongwen_common.errors import ServiceUnavailable, Unauthenticated
 
 security_log = logging.getLogger("gongwen.security")
 
 ANY_ROLE = "any"  # a route for every authenticated caller
-
-
-class Unauthenticated(DomainError):
-    code, status = "UNAUTHENTICATED", 401
-
-
-class Forbidden(DomainError):
-    code, status = "FORBIDDEN", 403
-
-
-class PasswordChangeRequired(DomainError):
-    code, status = "PASSWORD_CHANGE_REQUIRED", 403
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from gongwen_common.errors import DomainError, ValidationFailed
+from gongwen_common.errors import DomainError, Forbidden, PasswordChangeRequired, ValidationFailed
 from gongwen_common.logging import set_correlation_id
 
-from .auth import Forbidden, Keyring, PasswordChangeRequired, security_log
+from .auth import Keyring, security_log
 
 log = logging.getLogger("gongwen.gateway")
 

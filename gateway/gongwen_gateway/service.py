@@ -15,7 +15,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.utils import safe_join
 from werkzeug.wrappers import Response
 
-from gongwen_common.errors import NotFound, ServiceUnavailable, ValidationFailed
+from gongwen_common.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from gongwen_common.logging import CorrelationId
 from gongwen_identity.schemas import LoginResultSchema, LoginSchema, NewUserSchema, ProxySchema, UserSchema
 from gongwen_registry.schemas import (
@@ -27,7 +27,7 @@ from gongwen_registry.schemas import (
     UnitSchema,
 )
 
-from .auth import ANY_ROLE, Forbidden, Revocations
+from .auth import ANY_ROLE, Revocations
 from .http import api, json_body
 from .openapi import build_spec
 from .schemas import (

@@ -1,26 +1,11 @@
-"""Exchange entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``."""
-from gongwen_common.clock import utcnow
-from gongwen_common.entrypoints import event_handler
+"""Exchange entrypoints (thin): infrastructure in ``gongwen_common``; the unit directory copy
+follows the registry's published events (``gongwen_registry.replica``)."""
 from gongwen_common.service import ServiceBase
+from gongwen_registry.replica import UnitDirectoryReplica
 
-from . import domain
+from .models import UnitView
 
 
-class ExchangeService(ServiceBase):
+class ExchangeService(UnitDirectoryReplica, ServiceBase):
     name = "exchange"
-
-    @event_handler("registry", "unit_registered")
-    def on_unit_registered(self, event):
-        domain.remember_unit(self.db, event.data, utcnow())
-
-    @event_handler("registry", "unit_approved")
-    def on_unit_approved(self, event):
-        domain.remember_unit(self.db, event.data["unit"], utcnow())
-
-    @event_handler("registry", "unit_renamed")
-    def on_unit_renamed(self, event):
-        domain.remember_unit(self.db, event.data["unit"], utcnow())
-
-    @event_handler("registry", "unit_revoked")
-    def on_unit_revoked(self, event):
-        domain.remember_unit(self.db, event.data["unit"], utcnow())
+    unit_view_model = UnitView

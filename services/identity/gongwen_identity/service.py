@@ -7,15 +7,18 @@ from gongwen_common.clock import utcnow
 from gongwen_common.entrypoints import event_handler, rpc
 from gongwen_common.idempotency import once
 from gongwen_common.service import ServiceBase
+from gongwen_registry.replica import UnitDirectoryReplica
 
 from .dependencies import Clock
 from .domain import authentication, bootstrap, clients, proxies, tokens, unit_events, users
 from .domain.errors import AuthenticationFailed
 from .domain.policies import IdentitySettings
+from .models import UnitView
 
 
-class IdentityService(ServiceBase):
+class IdentityService(UnitDirectoryReplica, ServiceBase):
     name = "identity"
+    unit_view_model = UnitView
     clock = Clock()
 
     def _settings(self) -> IdentitySettings:
@@ -141,20 +144,7 @@ class IdentityService(ServiceBase):
     def acting_as(self, proxy_user_id, principal_user_id):
         return proxies.acting_as(self.db, proxy_user_id, principal_user_id, self.clock())
 
-    # -- the registry's unit events ---------------------------------------------------------
-    # Applied at the real time of handling (no time to move in tests; the clock stays for RPCs).
-
-    @event_handler("registry", "unit_registered")
-    def on_unit_registered(self, event):
-        unit_events.unit_changed(self.db, event.data, utcnow())
-
-    @event_handler("registry", "unit_approved")
-    def on_unit_approved(self, event):
-        unit_events.unit_changed(self.db, event.data, utcnow())
-
-    @event_handler("registry", "unit_renamed")
-    def on_unit_renamed(self, event):
-        unit_events.unit_changed(self.db, event.data, utcnow())
+    # -- the registry's unit events (registered, approved, renamed: ``UnitDirectoryReplica``) --
 
     @event_handler("registry", "unit_revoked")
     def on_unit_revoked(self, event):

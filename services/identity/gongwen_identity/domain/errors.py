@@ -1,19 +1,16 @@
 """Identity's domain errors: stable ``code`` and HTTP ``status`` (API.md), human ``message``."""
-from gongwen_common.errors import Conflict, DomainError, NotFound, ValidationFailed
+from gongwen_common.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    PasswordChangeRequired,
+    Unauthenticated,
+    ValidationFailed,
+)
 
-__all__ = ["Conflict", "DomainError", "NotFound", "ValidationFailed"]
-
-
-class Unauthenticated(DomainError):
-    code, status = "UNAUTHENTICATED", 401
-
-
-class Forbidden(DomainError):
-    code, status = "FORBIDDEN", 403
-
-
-class PasswordChangeRequired(DomainError):
-    code, status = "PASSWORD_CHANGE_REQUIRED", 403
+__all__ = ["Conflict", "DomainError", "Forbidden", "NotFound", "PasswordChangeRequired", "Unauthenticated",
+           "ValidationFailed"]
 
 
 class InvalidPhoneNumber(DomainError):

@@ -1,20 +1,17 @@
-"""Effects of the registry's unit events on identity."""
+"""Effects of the registry's unit events on identity beyond keeping its copy of the directory."""
+from gongwen_registry.replica import remember_unit, unit_of
+
+from ..models import UnitView
 from . import audit
 from .clients import disable_unit_clients
-from .units import remember_unit, unit_of
 from .users import disable_unit_members
-
-
-def unit_changed(session, data: dict, now):
-    """unit_registered / unit_approved / unit_renamed: keep the read model current."""
-    return remember_unit(session, unit_of(data), now)
 
 
 def unit_revoked(session, data: dict, now) -> dict:
     """Revocation (003 §10(二), also of the units a merge absorbs): the unit leaves the directory
     and its users and systems are disabled at once, their sessions revoked. Revocation is final,
     so this holds even when the event arrives after a newer state of the unit."""
-    code = remember_unit(session, unit_of(data), now).code
+    code = remember_unit(session, UnitView, unit_of(data), now).code
     users = disable_unit_members(session, code, audit.REGISTRY, now)
     clients = disable_unit_clients(session, code, audit.REGISTRY, now)
     return {"unit_code": code, "disabled_users": users, "disabled_clients": clients}
