@@ -85,3 +85,36 @@ def test_login_through_the_cli_with_a_key_file(stack, tmp_path):
     refused = gongwen(*args, "--password", "Gw-Wrong-2026!", env={}, home=tmp_path)
     assert refused.returncode == 2 and "INVALID_CREDENTIALS" in refused.stderr
     assert gongwen(*args, "--password", PASSWORD, env={}, home=tmp_path).returncode == 0
+
+
+def test_the_operator_runs_units_and_users_through_the_cli(stack, tmp_path):
+    operator_login(stack)  # makes sure the stack's operator exists
+    username, password, key = stack.operator
+    key_file = tmp_path / "operator.pem"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    assert gongwen("login", "--username", username, "--password", password, "--key-file", str(key_file),
+                   "--gateway", stack.gateway_url, env={}, home=tmp_path).returncode == 0
+
+    def run(*args):
+        done = gongwen(*args, env={}, home=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    code = f"cli-{uuid.uuid4().hex[:6]}"
+    assert run("units", "apply", "--code", code, "--name", "命令行局", "--kind", "department")["status"] == "applied"
+    assert run("units", "approve", code)["status"] == "active"
+    assert run("units", "rename", code, "--name", "命令行局（新）")["former_names"] == ["命令行局"]
+    assert code in [u["code"] for u in run("units", "list", "--q", "命令行局")["items"]]
+    pem = tmp_path / "clerk.pub.pem"
+    pem.write_text(public_pem(device_key()))
+    created = wait_until(lambda: (d := gongwen("users", "create", "--username", f"c-{code}", "--name", "钱七",
+                                               "--unit", code, "--role", "clerk", "--mobile", "13600136000",
+                                               "--public-key", str(pem), "--initial-password", PASSWORD,
+                                               env={}, home=tmp_path)).returncode == 0 and d,
+                         message="identity to know the unit")
+    user = json.loads(created.stdout)
+    assert (user["status"], user["roles"]) == ("active", ["clerk"])
+    assert run("users", "disable", user["user_id"], "--reason", "调离")["status"] == "disabled"
+    refused = gongwen("units", "approve", code, env={}, home=tmp_path)
+    assert refused.returncode == 2 and "UNIT_NOT_APPLIED" in refused.stderr

@@ -8,6 +8,7 @@ the identity service directly over the broker (``AMQP_URI``), once.
 """
 import json
 import os
+import urllib.parse
 from pathlib import Path
 
 import typer
@@ -17,7 +18,13 @@ from .u_key import KeyFileSigner, Pkcs11Signer
 
 app = typer.Typer(help="Gongwen 公文: electronic official-document exchange.", no_args_is_help=True)
 admin = typer.Typer(help="Operator tasks on the exchange centre's own host.", no_args_is_help=True)
+units = typer.Typer(help="The unit directory and its lifecycle (使用单位).", no_args_is_help=True)
+users = typer.Typer(help="Real-name accounts.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
+app.add_typer(units, name="units")
+app.add_typer(users, name="users")
+
+PROFILE = typer.Option("default", help="whose kept token to use (see gongwen login)")
 
 DEFAULT_AMQP_URI = "pyamqp://guest:guest@127.0.0.1:5673/"
 DEFAULT_GATEWAY = os.environ.get("GONGWEN_GATEWAY", "http://127.0.0.1:8080")
@@ -58,15 +65,72 @@ def login(
                                               else ""))
 
 
-@app.command()
-def me(profile: str = typer.Option("default")):
-    """Who the kept token belongs to."""
+def _call(profile: str, method: str, path: str, body: dict | None = None, params: dict | None = None):
+    """One gateway call with the profile's token; prints the answer as JSON (for people and scripts)."""
+    query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
     try:
         saved = Profiles().get(profile)
-        typer.echo(json.dumps(Gateway(saved["gateway"], saved["access_token"]).request("GET", "/api/v1/me"),
-                              ensure_ascii=False))
+        answer = Gateway(saved["gateway"], saved["access_token"]).request(method, path + (f"?{query}" if query else ""),
+                                                                          body)
     except GatewayError as refused:
         _fail(refused)
+    typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
+
+
+@app.command()
+def me(profile: str = PROFILE):
+    """Who the kept token belongs to."""
+    _call(profile, "GET", "/api/v1/me")
+
+
+@units.command("list")
+def list_units(q: str = typer.Option(None, help="part of a name"), parent: str = typer.Option(None),
+               limit: int = 50, cursor: str = None, profile: str = PROFILE):
+    """The directory, one page at a time (``next_cursor`` gives the next)."""
+    _call(profile, "GET", "/api/v1/units", params={"q": q, "parent": parent, "limit": limit, "cursor": cursor})
+
+
+@units.command("show")
+def show_unit(code: str, profile: str = PROFILE):
+    _call(profile, "GET", f"/api/v1/units/{code}")
+
+
+@units.command("apply")
+def apply_unit(code: str = typer.Option(...), name: str = typer.Option(...), kind: str = typer.Option(...),
+               parent: str = typer.Option(None), profile: str = PROFILE):
+    """File a unit's application (the operator approves it)."""
+    _call(profile, "POST", "/api/v1/units", {"code": code, "name": name, "kind": kind, "parent_code": parent})
+
+
+@units.command("approve")
+def approve_unit(code: str, profile: str = PROFILE):
+    _call(profile, "POST", f"/api/v1/units/{code}/approve")
+
+
+@units.command("rename")
+def rename_unit(code: str, name: str = typer.Option(...), profile: str = PROFILE):
+    _call(profile, "POST", f"/api/v1/units/{code}/rename", {"name": name})
+
+
+@users.command("create")
+def create_user(username: str = typer.Option(...), name: str = typer.Option(..., help="real name"),
+                unit: str = typer.Option(...), role: list[str] = typer.Option(..., help="repeat for several"),
+                mobile: str = typer.Option(None), public_key: Path = typer.Option(..., exists=True, dir_okay=False),
+                initial_password: str = typer.Option(..., prompt=True, hide_input=True), profile: str = PROFILE):
+    """Request (unit admin) or create (operator) an account with its U_Key public key."""
+    _call(profile, "POST", "/api/v1/users", {
+        "username": username, "name": name, "unit_code": unit, "roles": role, "mobile": mobile,
+        "initial_password": initial_password, "device_public_key": public_key.read_text()})
+
+
+@users.command("approve")
+def approve_user(user_id: str, profile: str = PROFILE):
+    _call(profile, "POST", f"/api/v1/users/{user_id}/approve")
+
+
+@users.command("disable")
+def disable_user(user_id: str, reason: str = typer.Option(...), profile: str = PROFILE):
+    _call(profile, "POST", f"/api/v1/users/{user_id}/disable", {"reason": reason})
 
 
 @admin.command()
