@@ -215,6 +215,14 @@ def logged_in(api, username, password, key) -> Api:
     return api
 
 
+def new_account(api, body):
+    """POST /api/v1/users once identity has heard of the unit from registry's event."""
+    made = wait_until(lambda: (r := api.post("/api/v1/users", json=body)).json().get("error") != "UNKNOWN_UNIT" and r,
+                      message="identity to know the unit")
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
 @pytest.fixture
 def operator_api(stack):
     return operator_login(stack)

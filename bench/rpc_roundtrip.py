@@ -91,28 +91,14 @@ def measure_floor(amqp_url, calls):
 
 
 def operator_token(gateway_url, amqp_uri, work):
-    """Log in as the demo operator with password + U_Key signature, as a department system does."""
-    import base64
-
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
+    """Log in as the demo operator with password + U_Key signature, as the CLI does."""
+    from gongwen_cli.gateway import Gateway
+    from gongwen_cli.u_key import KeyFileSigner
     from gongwen_local.demo import ensure_demo_accounts
 
     operator = ensure_demo_accounts(amqp_uri, work)["operator"]
-    key = serialization.load_pem_private_key(Path(operator["key_file"]).read_bytes(), None)
-
-    def post(path, body):
-        request = urllib.request.Request(f"{gateway_url}{path}", method="POST", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request) as reply:
-            return json.load(reply)
-
-    challenge = post("/api/v1/auth/challenge", {"username": operator["username"]})
-    signature = key.sign(base64.b64decode(challenge["nonce"]), ec.ECDSA(hashes.SHA256()))
-    return post("/api/v1/auth/login", {"username": operator["username"], "password": operator["password"],
-                                       "challenge_id": challenge["challenge_id"],
-                                       "signature": base64.b64encode(signature).decode()})["access_token"]
+    signer = KeyFileSigner(Path(operator["key_file"]))
+    return Gateway(gateway_url).login(operator["username"], operator["password"], signer)["access_token"]
 
 
 def main():

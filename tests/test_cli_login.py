@@ -9,7 +9,7 @@ import uuid
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from conftest import device_key, operator_login, public_pem, wait_until
+from conftest import device_key, new_account, operator_login, public_pem, wait_until
 
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 PIN, PASSWORD = "246810", "Gw-Initial-2026!"
@@ -47,9 +47,7 @@ def enrol(stack, public_key_pem):
     assert operator.post(f"/api/v1/units/{unit}/approve").ok
     body = {"username": username, "name": "赵六", "unit_code": unit, "roles": ["clerk"], "mobile": "13700137000",
             "initial_password": PASSWORD, "device_public_key": public_key_pem}
-    made = wait_until(lambda: (r := operator.post("/api/v1/users", json=body)).json().get("error")
-                      != "UNKNOWN_UNIT" and r, message="identity to know the unit")
-    assert made.status_code == 201, made.text
+    new_account(operator, body)
     return username
 
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from conftest import Api, Databases, device_key, logged_in, login, operator_login, public_pem, wait_until
+from conftest import Api, Databases, device_key, logged_in, login, new_account, operator_login, public_pem, wait_until
 
 ROLES = ("admin", "clerk", "leader", "staff", "custodian", "secrecy_officer")
 
@@ -86,11 +86,9 @@ class Units:
         first, final = "Gw-Initial-2026!", "Gw-Changed-2026?"
         body = {"username": username, "name": "张三", "unit_code": unit, "roles": [role], "mobile": "13800138000",
                 "initial_password": first, "device_public_key": public_pem(key)}
-        made = wait_until(lambda: (r := self.operator.post("/api/v1/users", json=body)).json().get("error")
-                          != "UNKNOWN_UNIT" and r, message="identity to know the unit")
-        assert made.status_code == 201, made.text
+        made = new_account(self.operator, body)
         if id_only:
-            return made.json()["user_id"]
+            return made["user_id"]
         api = logged_in(Api(stack.gateway_url), username, first, key)
         assert api.get("/api/v1/units").json()["error"] == "PASSWORD_CHANGE_REQUIRED"
         assert api.post("/api/v1/auth/password", json={"old_password": first, "new_password": final}).status_code == 204

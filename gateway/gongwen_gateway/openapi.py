@@ -1,4 +1,5 @@
 """The OpenAPI document, generated from the route table and the marshmallow schemas."""
+import functools
 import re
 
 from apispec import APISpec
@@ -16,6 +17,7 @@ def _openapi_path(url):
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", url)
 
 
+@functools.cache  # the routes are fixed once the service module is imported
 def build_spec() -> dict:
     spec = APISpec(title="Gongwen gateway API", version="1.0.0", openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()],

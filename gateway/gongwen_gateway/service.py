@@ -262,7 +262,7 @@ class GatewayService:
                 raise NotFound(message=f"no unit {code!r}")
             if body["sms_enabled"] != self.call("registry", "get_unit", code)["sms_enabled"]:
                 raise Forbidden(message="Enabling or disabling SMS needs the operator's approval.")
-        return 200, self.call("registry", "set_contacts", code, request.get_json(), actor=actor_of(principal))
+        return 200, self.call("registry", "set_contacts", code, body, actor=actor_of(principal))
 
     # -- users (identity) -----------------------------------------------------------------
 
@@ -270,8 +270,8 @@ class GatewayService:
          request_schema=NewUserSchema, response_schema=UserSchema, status=201, roles=("operator", "admin"),
          errors=(400, 404, 409, 422, 503))
     def create_user(self, request):
-        json_body(request, NewUserSchema())
-        return 201, self.call("identity", "create_user", request.get_json(), actor_of(request.principal),
+        body = json_body(request, NewUserSchema())
+        return 201, self.call("identity", "create_user", body, actor_of(request.principal),
                               idempotency_key=request.headers.get("Idempotency-Key"))
 
     @api("POST", "/api/v1/users/<user_id>/approve", summary="Approve a requested account", tag="users",
