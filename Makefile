@@ -25,14 +25,15 @@ lint: install
 
 install: system-packages $(STAMP)
 
-# RabbitMQ, PostgreSQL and SoftHSM2 (a PKCS#11 U_Key for tests) come from Debian; servers are
-# started by the project, never by apt.
+# RabbitMQ, PostgreSQL, SoftHSM2 (a PKCS#11 U_Key for tests) and a CJK font (the seal image names the
+# unit in Chinese) come from Debian; servers are started by the project, never by apt.
 system-packages:
 	@missing=""; \
 	command -v rabbitmq-server >/dev/null 2>&1 || missing="$$missing rabbitmq-server"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	command -v softhsm2-util >/dev/null 2>&1 || missing="$$missing softhsm2"; \
+	test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install$$missing yourself)"; exit 1; fi; \

@@ -3,6 +3,7 @@ authorisation matrix — every role of unit A against unit B's resources, for ev
 the OpenAPI document lists (real services, broker and PostgreSQL)."""
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -130,6 +131,7 @@ def b_resources(u: Units):
         ("get", "/api/v1/admin/dead-letters"): ({}, None),
         ("post", "/api/v1/admin/dead-letters/{service}/{letter_id}/replay"): ({"service": "registry", "letter_id": 1},
                                                                               None),
+        ("post", "/api/v1/auth/act-for"): ({}, {"principal_user_id": u.b_admin_id}),
         ("post", "/api/v1/auth/password"): "self",
         ("post", "/api/v1/auth/logout"): "self",
         ("get", "/api/v1/me"): "self",
@@ -157,7 +159,8 @@ def test_no_role_of_unit_a_can_act_on_unit_b(stack, units):
             url = re.sub(r"{([a-z_]+)}", lambda m, v=values: str(v[m.group(1)]), path)
             reply = api.http.request(method.upper(), api.base_url + url, json=body, timeout=30)
             assert reply.status_code in (403, 404), (role, method, path, reply.status_code, reply.text)
-            assert reply.json()["error"] in ("FORBIDDEN", "NOT_FOUND") or reply.json()["error"].endswith("NOT_FOUND")
+            assert reply.json()["error"] in ("FORBIDDEN", "NOT_FOUND", "PROXY_NOT_ALLOWED") or \
+                reply.json()["error"].endswith("NOT_FOUND")
     # and nothing of B's changed
     b = operator_login(stack).get(f"/api/v1/units/{units.b}").json()
     assert (b["status"], b["name"]) == ("active", f"单位 {units.b}")
@@ -175,3 +178,65 @@ def test_a_units_admin_manages_only_its_own_people(stack, units):
     assert admin.post(f"/api/v1/users/{requested.json()['user_id']}/approve").status_code == 403
     approved = units.operator.post(f"/api/v1/users/{requested.json()['user_id']}/approve")
     assert approved.status_code == 200 and approved.json()["status"] == "active"
+
+
+def test_a_proxy_acts_for_the_principal_inside_the_window_and_records_name_both(stack, units):
+    """代理人 (000 §16, 003 §17): the admin names the clerk for a window; inside it the clerk acts
+    with the admin's authority, and identity's and the registry's audit records name both."""
+    admin, clerk, leader, staff = (units.as_role[r] for r in ("admin", "clerk", "leader", "staff"))
+    ids = {role: units.as_role[role].get("/api/v1/me").json()["user_id"] for role in ("admin", "clerk", "leader",
+                                                                                       "staff")}
+    now = datetime.now(UTC)
+
+    def name_proxy(principal, proxy, starts, ends):
+        reply = admin.post("/api/v1/proxies", json={"principal_user_id": ids[principal], "proxy_user_id": ids[proxy],
+                                                    "starts_at": starts.isoformat(), "ends_at": ends.isoformat()})
+        assert reply.status_code == 201, reply.text
+
+    def act_for(api, principal):
+        return api.post("/api/v1/auth/act-for", json={"principal_user_id": ids[principal]})
+
+    # Outside a window: none named, or one that has not begun.
+    assert act_for(clerk, "admin").json()["error"] == "PROXY_NOT_ALLOWED"
+    name_proxy("leader", "staff", now + timedelta(days=1), now + timedelta(days=2))
+    refused = act_for(staff, "leader")
+    assert (refused.status_code, refused.json()["error"]) == (403, "PROXY_NOT_ALLOWED")
+
+    # Inside: the token carries the admin's authority and never outlives the window.
+    name_proxy("admin", "clerk", now - timedelta(minutes=1), now + timedelta(minutes=10))
+    issued = act_for(clerk, "admin")
+    assert issued.status_code == 200, issued.text
+    assert issued.json()["proxy_user_id"] == ids["clerk"] and 0 < issued.json()["expires_in"] <= 600
+    as_proxy = Api(stack.gateway_url)
+    as_proxy.http.headers["Authorization"] = f"Bearer {issued.json()['access_token']}"
+    me = as_proxy.get("/api/v1/me").json()
+    assert (me["user_id"], me["roles"], me["proxy"]["user_id"]) == (ids["admin"], ["admin"], ids["clerk"])
+
+    key = device_key()
+    body = {"username": f"via-{uuid.uuid4().hex[:6]}", "name": "赵六", "unit_code": units.a, "roles": ["staff"],
+            "mobile": "13700137000", "initial_password": "Gw-Initial-2026!", "device_public_key": public_pem(key)}
+    assert clerk.post("/api/v1/users", json=body).status_code == 403  # the clerk alone may not
+    requested = as_proxy.post("/api/v1/users", json=body)
+    assert requested.status_code == 201, requested.text
+    contacts = {"admin_user_id": ids["admin"], "clerk_user_ids": [ids["clerk"]], "leader_user_id": ids["leader"],
+                "sms_enabled": False, "mobiles": {}}
+    assert as_proxy.put(f"/api/v1/units/{units.a}/contacts", json=contacts).status_code == 200
+
+    dbs = Databases(stack)
+    assert dbs.rows("identity", "SELECT actor, proxy_user_id FROM audit_records WHERE action = 'user_created' "
+                    "AND subject_id = :u", u=requested.json()["user_id"]) == [(ids["admin"], ids["clerk"])]
+    assert dbs.rows("registry", "SELECT actor, proxy_user_id FROM audit_records WHERE action = 'contacts_changed' "
+                    "AND subject_id = :c", c=units.a) == [(ids["admin"], ids["clerk"])]
+
+    # Credentials and delegation stay personal; no chains of proxies.
+    for path, payload in (("/api/v1/auth/password", {"old_password": "x", "new_password": "Gw-Other-2026?"}),
+                          ("/api/v1/proxies", {"principal_user_id": ids["admin"], "proxy_user_id": ids["staff"],
+                                               "starts_at": now.isoformat(),
+                                               "ends_at": (now + timedelta(hours=1)).isoformat()}),
+                          ("/api/v1/auth/act-for", {"principal_user_id": ids["leader"]})):
+        refused = as_proxy.post(path, json=payload)
+        assert (refused.status_code, refused.json()["error"]) == (403, "PROXY_NOT_ALLOWED"), (path, refused.text)
+
+    assert as_proxy.post("/api/v1/auth/logout").status_code == 204
+    assert as_proxy.get("/api/v1/me").status_code == 401
+    assert clerk.get("/api/v1/me").json()["user_id"] == ids["clerk"]  # the proxy's own session goes on

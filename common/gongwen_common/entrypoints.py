@@ -15,6 +15,7 @@ from nameko.containers import ContainerBeingKilled
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import Consumer
 from nameko.rpc import Rpc
+from nameko.timer import Timer
 
 from . import faults
 from .clock import utcnow
@@ -44,6 +45,18 @@ class TransactionalRpc(Rpc):
 
 
 rpc = TransactionalRpc.decorator
+
+
+class TransactionalTimer(Timer):
+    """A periodic job whose work is committed (or rolled back) like an RPC's. Several instances
+    of a service each run it: the job must be safe to run concurrently (claim rows, or be idempotent)."""
+
+    def handle_result(self, worker_ctx, result, exc_info):
+        exc_info = finish_transaction(worker_ctx, exc_info)
+        return super().handle_result(worker_ctx, None if exc_info else result, exc_info)
+
+
+timer = TransactionalTimer.decorator
 
 
 @dataclass(frozen=True)

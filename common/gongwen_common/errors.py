@@ -50,6 +50,12 @@ class PasswordChangeRequired(DomainError):
     code, status = "PASSWORD_CHANGE_REQUIRED", 403
 
 
+class ProxyNotAllowed(DomainError):
+    """A proxy (代理人) acting outside their window, or doing what only the principal may do."""
+
+    code, status = "PROXY_NOT_ALLOWED", 403
+
+
 class NotFound(DomainError):
     code, status = "NOT_FOUND", 404
 

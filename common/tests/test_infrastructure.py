@@ -81,3 +81,42 @@ def test_once_returns_the_first_answer_and_refuses_a_different_request(session: 
     with pytest.raises(Conflict):
         once(session, "op", "k1", {"a": 2}, perform)
     assert once(session, "op", None, {"a": 1}, perform)["n"] == 2  # no key: no memory
+
+
+def test_a_timer_job_commits_its_work_and_rolls_back_a_failed_run(tmp_path):
+    """``gongwen_common.entrypoints.timer`` settles the worker's transaction like an RPC does."""
+    import eventlet
+    from nameko.containers import ServiceContainer
+    from sqlalchemy import create_engine
+
+    from gongwen_common.db import Database
+    from gongwen_common.entrypoints import timer
+    from gongwen_common.tables import InfraBase
+
+    url = f"sqlite:///{tmp_path / 'timer.db'}"
+    InfraBase.metadata.create_all(create_engine(url))
+    runs = []
+
+    class Periodic:
+        name = "periodic"
+        db = Database()
+
+        @timer(interval=0.05)
+        def tick(self):
+            runs.append(len(runs))
+            self.db.emit("ticked", {"run": runs[-1]})
+            if len(runs) == 2:
+                raise RuntimeError("this run fails: its event must not be kept")
+
+    # The outbox relay cannot reach this broker; it only backs off, which is all this test needs.
+    container = ServiceContainer(Periodic, {"DATABASE_URL": url, "AMQP_URI": "amqp://guest:guest@127.0.0.1:1//"})
+    container.start()
+    try:
+        with eventlet.Timeout(10):
+            while len(runs) < 4:
+                eventlet.sleep(0.02)
+    finally:
+        container.kill()
+    with Session(create_engine(url)) as session:
+        kept = [e.payload["data"]["run"] for e in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))]
+    assert 1 not in kept and {0, 2}.issubset(kept)

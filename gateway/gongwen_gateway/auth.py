@@ -27,9 +27,16 @@ class Principal:
     must_change_password: bool
     jti: str
     expires_at: int
+    # A proxy (代理人) acting for this user: the token's RFC 8693 ``act`` claim.
+    proxy_user_id: str | None = None
+    proxy_username: str | None = None
 
     def may(self, roles) -> bool:
         return roles == ANY_ROLE or bool(set(self.roles) & set(roles))
+
+    @property
+    def is_client(self) -> bool:
+        return self.user_id.startswith("client:")
 
 
 class Keyring(SharedExtension):
@@ -83,8 +90,10 @@ class Keyring(SharedExtension):
             raise Unauthenticated(message="The access token is invalid.") from None
         if claims["jti"] in self.revoked:
             raise Unauthenticated(message="The access token was revoked.")
+        act = claims.get("act") if isinstance(claims.get("act"), dict) else {}
         return Principal(claims["sub"], claims.get("username", ""), claims.get("unit", ""),
-                         tuple(claims.get("roles", ())), bool(claims.get("pwd")), claims["jti"], claims["exp"])
+                         tuple(claims.get("roles", ())), bool(claims.get("pwd")), claims["jti"], claims["exp"],
+                         act.get("sub"), act.get("username"))
 
 
 class Revocations(DependencyProvider):

@@ -125,6 +125,8 @@ class ApiEntrypoint(HttpRequestHandler):
             context = {"correlation_id": request_id}
             if principal:
                 context.update(user_id=principal.user_id, unit_code=principal.unit_code)
+                if principal.proxy_user_id:
+                    context.update(proxy_user_id=principal.proxy_user_id)
             args, kwargs = self.get_entrypoint_parameters(request)
             self.check_signature(args, kwargs)
             done = Event()
@@ -159,7 +161,8 @@ class ApiEntrypoint(HttpRequestHandler):
                 "request_id": request_id, "method": request.method, "path": request.path,
                 "remote_addr": request.remote_addr, "code": exc.code,
                 "user_id": principal.user_id if principal else None,
-                "unit_code": principal.unit_code if principal else None})
+                "unit_code": principal.unit_code if principal else None,
+                "proxy_user_id": principal.proxy_user_id if principal else None})
         if isinstance(exc, DomainError):
             return json_response(exc.status, error_body(exc.code, exc.message, request_id, exc.fields))
         log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__),

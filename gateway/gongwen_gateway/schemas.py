@@ -77,12 +77,32 @@ class JwksSchema(Schema):
     keys = fields.List(fields.Dict(), required=True)
 
 
+class ActingProxySchema(Schema):
+    user_id = fields.String(required=True)
+    username = fields.String(required=True)
+
+
 class MeSchema(Schema):
     user_id = fields.String(required=True)
     username = fields.String(required=True)
     name = fields.String()
     unit_code = fields.String()
     roles = fields.List(fields.String())
+    proxy = fields.Nested(ActingProxySchema, allow_none=True,
+                          metadata={"description": "the proxy (代理人) acting with this user's authority, if any"})
+
+
+class ActForRequestSchema(Schema):
+    principal_user_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+
+
+class ActForResultSchema(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True)
+    expires_in = fields.Integer(required=True, metadata={"description": "never beyond the proxy window's end"})
+    must_change_password = fields.Boolean(required=True)
+    principal_user_id = fields.String(required=True)
+    proxy_user_id = fields.String(required=True)
 
 
 class DisableSchema(Schema):

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from gongwen_common.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from gongwen_common.logging import CorrelationId
+from gongwen_identity.domain.errors import ProxyNotAllowed
 from gongwen_identity.schemas import LoginResultSchema, LoginSchema, NewUserSchema, ProxySchema, UserSchema
 from gongwen_registry.schemas import (
     ContactsSchema,
@@ -31,6 +32,8 @@ from .auth import ANY_ROLE, Revocations
 from .http import api, json_body
 from .openapi import build_spec
 from .schemas import (
+    ActForRequestSchema,
+    ActForResultSchema,
     ChallengeRequestSchema,
     ChallengeSchema,
     ClientCredentialsSchema,
@@ -54,8 +57,18 @@ OPERATOR = ("operator",)
 
 
 def actor_of(principal):
-    """Who acts, as services record it (they look the person up in their own records)."""
-    return {"user_id": principal.user_id, "unit_code": principal.unit_code, "roles": list(principal.roles)}
+    """Who acts, as services record it (they look the person up in their own records); a proxy
+    acting for the user is passed along so every record names both (000 §16)."""
+    actor = {"user_id": principal.user_id, "unit_code": principal.unit_code, "roles": list(principal.roles)}
+    if principal.proxy_user_id:
+        actor["proxy_user_id"] = principal.proxy_user_id
+    return actor
+
+
+def in_person(principal, what: str) -> None:
+    """Credentials and delegation are personal: refused to a proxy's token."""
+    if principal.proxy_user_id:
+        raise ProxyNotAllowed(message=f"A proxy may not {what} for the principal.")
 
 
 SERVICES = ("registry", "identity", "seal", "exchange", "notify", "archive")
@@ -160,6 +173,7 @@ class GatewayService:
          request_schema=PasswordChangeSchema, roles=ANY_ROLE, during_password_change=True, errors=(400, 503))
     def change_password(self, request):
         body = json_body(request, PasswordChangeSchema())
+        in_person(request.principal, "change the password")
         self.call("identity", "change_password", request.principal.user_id, body["old_password"],
                   body["new_password"])
         return 204, None
@@ -181,10 +195,24 @@ class GatewayService:
          roles=ANY_ROLE, during_password_change=True, errors=(404, 503))
     def me(self, request):
         principal = request.principal
-        if principal.user_id.startswith("client:"):
+        if principal.is_client:
             return 200, {"user_id": principal.user_id, "username": principal.username, "name": principal.username,
                          "unit_code": principal.unit_code, "roles": list(principal.roles)}
-        return 200, self.call("identity", "me", principal.user_id)
+        me = self.call("identity", "me", principal.user_id)
+        if principal.proxy_user_id:
+            me["proxy"] = {"user_id": principal.proxy_user_id, "username": principal.proxy_username}
+        return 200, me
+
+    @api("POST", "/api/v1/auth/act-for", summary="A proxy's (代理人) token to act for the principal inside the "
+         "window; every record then names both", tag="auth", request_schema=ActForRequestSchema,
+         response_schema=ActForResultSchema, roles=ANY_ROLE, errors=(400, 403, 503))
+    def act_for(self, request):
+        body = json_body(request, ActForRequestSchema())
+        principal = request.principal
+        if principal.is_client:
+            raise ProxyNotAllowed(message="A department system cannot be a proxy.")
+        in_person(principal, "name a further proxy")  # no chains: act for someone with your own login
+        return 200, self.call("identity", "act_for", principal.user_id, body["principal_user_id"])
 
     # -- units (registry) -----------------------------------------------------------------
 
@@ -304,6 +332,7 @@ class GatewayService:
          request_schema=ProxySchema, status=201, roles=ANY_ROLE, errors=(400, 404, 422, 503))
     def set_proxy(self, request):
         body = json_body(request, ProxySchema())
+        in_person(request.principal, "name a proxy")
         return 201, self.call("identity", "set_proxy", body["principal_user_id"], body["proxy_user_id"],
                               body["starts_at"].isoformat(), body["ends_at"].isoformat(),
                               actor_of(request.principal), idempotency_key=request.headers.get("Idempotency-Key"))

@@ -1,8 +1,9 @@
 """Identity tables. ``migrations/versions`` creates the same schema with explicit ``op`` calls;
 ``tests/test_migrations.py`` keeps the two in step."""
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from gongwen_common.audit import AuditRecordColumns
 from gongwen_common.tables import UtcDateTime
 from gongwen_registry.replica import UnitViewColumns
 
@@ -106,6 +107,8 @@ class AccessToken(Base):
     __tablename__ = "access_tokens"
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     subject: Mapped[str] = mapped_column(String(80), index=True)
+    # Set on a proxy's token (代理人): disabling either person ends it.
+    proxy_user_id: Mapped[str | None] = mapped_column(String(36), index=True)
     issued_at = mapped_column(UtcDateTime, nullable=False)
     expires_at = mapped_column(UtcDateTime, nullable=False, index=True)
 
@@ -155,14 +158,5 @@ class BootstrapRecord(Base):
     bootstrapped_at = mapped_column(UtcDateTime, nullable=False)
 
 
-class AuditRecord(Base):
-    """Who changed what and when: every state change of this service."""
-
-    __tablename__ = "audit_records"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    occurred_at = mapped_column(UtcDateTime, nullable=False, index=True)
-    actor: Mapped[str] = mapped_column(String(80))
-    action: Mapped[str] = mapped_column(String(64))
-    subject_type: Mapped[str] = mapped_column(String(32))
-    subject_id: Mapped[str | None] = mapped_column(String(80), index=True)
-    details: Mapped[dict] = mapped_column(JSON)
+class AuditRecord(AuditRecordColumns, Base):
+    """Who changed what and when: every state change of this service (``gongwen_common.audit``)."""

@@ -3,8 +3,10 @@
 ``actor`` arguments are the caller's verified token claims or ``{"user_id": …}``; identity
 reads the acting user's roles and unit from its own tables.
 """
+import logging
+
 from gongwen_common.clock import utcnow
-from gongwen_common.entrypoints import event_handler, rpc
+from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.idempotency import once
 from gongwen_common.service import ServiceBase
 from gongwen_registry.replica import UnitDirectoryReplica
@@ -14,6 +16,8 @@ from .domain import authentication, bootstrap, clients, proxies, tokens, unit_ev
 from .domain.errors import AuthenticationFailed
 from .domain.policies import IdentitySettings
 from .models import UnitView
+
+log = logging.getLogger(__name__)
 
 
 class IdentityService(UnitDirectoryReplica, ServiceBase):
@@ -112,6 +116,13 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
     def purge_expired(self):
         return tokens.purge_expired(self.db, self.clock())
 
+    @timer(interval=600)
+    def purge_expired_regularly(self):
+        """Expired challenges and long-expired tokens go; every instance may run it (deletes only)."""
+        counts = tokens.purge_expired(self.db, self.clock())
+        if any(counts.values()):
+            log.info("purged expired login state", extra=counts)
+
     # -- department systems -----------------------------------------------------------------
 
     @rpc
@@ -141,8 +152,9 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
         return proxies.proxy_for(self.db, proxy_user_id, principal_user_id, self.clock())
 
     @rpc
-    def acting_as(self, proxy_user_id, principal_user_id):
-        return proxies.acting_as(self.db, proxy_user_id, principal_user_id, self.clock())
+    def act_for(self, proxy_user_id, principal_user_id):
+        """A token for the proxy to act with the principal's authority inside the window."""
+        return proxies.issue_proxy_token(self.db, proxy_user_id, principal_user_id, self._settings(), self.clock())
 
     # -- the registry's unit events (registered, approved, renamed: ``UnitDirectoryReplica``) --
 

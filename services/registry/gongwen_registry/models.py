@@ -1,6 +1,7 @@
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from gongwen_common.audit import AuditRecordColumns
 from gongwen_common.tables import UtcDateTime
 
 ACTOR_ID = String(64)
@@ -81,3 +82,7 @@ class UnitMerge(Base):
     new_unit_created: Mapped[bool] = mapped_column(Boolean)
     merged_at = mapped_column(UtcDateTime, nullable=False)
     merged_by: Mapped[str] = mapped_column(ACTOR_ID)
+
+
+class AuditRecord(AuditRecordColumns, Base):
+    """Every change to a unit, with who made it (and the proxy acting for them) and when."""

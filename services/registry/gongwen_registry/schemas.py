@@ -100,6 +100,7 @@ class ActorSchema(Schema):
         unknown = EXCLUDE
 
     user_id = UserId(required=True)
+    proxy_user_id = UserId(load_default=None, allow_none=True)  # a proxy (代理人) acting for user_id
 
 
 class ResolveSchema(Schema):

@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import select
 
-from gongwen_registry.models import ContactChange
+from gongwen_registry.models import AuditRecord, ContactChange
 
 CONTACTS = {"admin_user_id": "u-1", "clerk_user_ids": ["u-2", "u-3"], "leader_user_id": "u-4", "sms_enabled": True,
             "mobiles": {"u-2": "138-0013-8002", "u-3": "+86 138 0013 8003", "u-4": "13800138004"}}
@@ -70,3 +70,14 @@ def test_malformed_contacts_are_refused(registry, change):
 def test_only_an_active_unit_files_contacts(registry, code, status, error, http_status):
     registry.unit("aa", status=status)
     registry.refuses(error, http_status, registry.service.set_contacts, code, CONTACTS)
+
+
+def test_every_change_is_audited_with_the_proxy_beside_the_principal(registry):
+    registry.unit("aa")
+    by_proxy = {"user_id": "admin-aa", "proxy_user_id": "clerk-aa", "roles": ["admin"]}
+    registry.service.set_contacts("aa", CONTACTS, actor=by_proxy)
+    records = [(r.action, r.subject_id, r.actor, r.proxy_user_id)
+               for r in registry.session.scalars(select(AuditRecord).order_by(AuditRecord.id))]
+    assert records == [("unit_registered", "aa", "op-1", None),
+                       ("contacts_changed", "aa", "admin-aa", "clerk-aa")]
+    assert filings(registry) == [(None, FILED, "admin-aa")]

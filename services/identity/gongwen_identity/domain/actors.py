@@ -6,8 +6,10 @@ role taken away or an account disabled counts at once, whatever the token still 
 """
 from dataclasses import dataclass
 
+from gongwen_common.audit import Acting
+
 from ..models import User
-from .errors import Forbidden, NotFound, PasswordChangeRequired, Unauthenticated
+from .errors import Forbidden, NotFound, PasswordChangeRequired, ProxyNotAllowed, Unauthenticated
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,17 @@ class Actor:
     user_id: str
     unit_code: str
     roles: frozenset
+    proxy_user_id: str | None = None  # the proxy (代理人) acting with this user's authority
+
+    @property
+    def acting(self) -> Acting:
+        """For the audit trail: the principal and, if any, the proxy."""
+        return Acting(self.user_id, self.proxy_user_id)
+
+    def require_in_person(self) -> None:
+        """Credentials and delegation are personal: a proxy may not change them for the principal."""
+        if self.proxy_user_id is not None:
+            raise ProxyNotAllowed(message="A proxy may not do this for the principal.")
 
     @property
     def is_operator(self) -> bool:
@@ -35,16 +48,24 @@ def actor_id(actor) -> str | None:
 
 
 def resolve_actor(session, actor) -> Actor:
+    """The acting user from identity's own tables. A proxy's window is bounded by the token the
+    gateway verified (never issued before the window opens, never valid after it closes); here
+    both people must still be active members of the same unit."""
     user_id = actor_id(actor)
     if isinstance(user_id, str) and user_id.startswith("client:"):
         raise Forbidden(message="A department system may not manage accounts.")
     user = session.get(User, user_id) if user_id else None
     if user is None or user.status != "active":
         raise Unauthenticated(message="The acting user is unknown or not active.")
-    if user.must_change_password:
+    proxy_user_id = Acting.of(actor).proxy_user_id
+    if proxy_user_id is not None:
+        proxy = session.get(User, proxy_user_id)
+        if proxy is None or proxy.status != "active" or proxy.unit_code != user.unit_code:
+            raise Unauthenticated(message="The acting proxy is unknown or not active.")
+    elif user.must_change_password:
         # API.md: every other call answers this until the initial password is changed.
         raise PasswordChangeRequired(message="Change your initial password first.")
-    return Actor(user.id, user.unit_code, frozenset(user.roles))
+    return Actor(user.id, user.unit_code, frozenset(user.roles), proxy_user_id)
 
 
 def require_operator(actor: Actor) -> None:

@@ -30,7 +30,7 @@ def create_client(session, unit_code, actor, now) -> dict:
     client = Client(id=str(uuid.uuid4()), unit_code=unit_code, secret_hash=passwords.hash_password(secret),
                     status="active", created_by=actor.user_id, created_at=now)
     session.add(client)
-    audit.record(session, now, actor.user_id, "client_created", "client", client.id, unit_code=unit_code)
+    audit.record(session, now, actor.acting, "client_created", "client", client.id, unit_code=unit_code)
     return {"client_id": client.id, "client_secret": secret, "unit_code": unit_code}
 
 
@@ -52,7 +52,7 @@ def rotate_client(session, client_id, actor, now) -> dict:
     secret = secrets.token_urlsafe(32)
     client.secret_hash, client.rotated_by, client.rotated_at = passwords.hash_password(secret), actor.user_id, now
     tokens.revoke_sessions(session, subject(client.id), "client_rotated", now)
-    audit.record(session, now, actor.user_id, "client_rotated", "client", client.id)
+    audit.record(session, now, actor.acting, "client_rotated", "client", client.id)
     return {"client_id": client.id, "client_secret": secret, "unit_code": client.unit_code}
 
 

@@ -5,12 +5,13 @@ from gongwen_common.errors import (
     Forbidden,
     NotFound,
     PasswordChangeRequired,
+    ProxyNotAllowed,
     Unauthenticated,
     ValidationFailed,
 )
 
-__all__ = ["Conflict", "DomainError", "Forbidden", "NotFound", "PasswordChangeRequired", "Unauthenticated",
-           "ValidationFailed"]
+__all__ = ["Conflict", "DomainError", "Forbidden", "NotFound", "PasswordChangeRequired", "ProxyNotAllowed",
+           "Unauthenticated", "ValidationFailed"]
 
 
 class InvalidPhoneNumber(DomainError):
@@ -47,10 +48,6 @@ class AlreadyBootstrapped(Conflict):
 
 class InvalidProxy(DomainError):
     code, status = "INVALID_PROXY", 422
-
-
-class ProxyNotAllowed(DomainError):
-    code, status = "PROXY_NOT_ALLOWED", 403
 
 
 class AuthenticationFailed(DomainError):

@@ -3,13 +3,15 @@ of every act shows both (000 §16, 003 §17)."""
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+
+from gongwen_common.audit import Acting
 
 from ..models import Proxy, User
-from . import audit
+from . import audit, tokens
 from .actors import actor_id, resolve_actor
+from .authentication import user_claims
 from .errors import Forbidden, InvalidProxy, NotFound, ProxyNotAllowed, ValidationFailed
-from .users import identity_view
 
 
 def _instant(value, field: str) -> datetime:
@@ -38,6 +40,7 @@ def idempotency_fingerprint(principal_user_id, proxy_user_id, starts_at, ends_at
 def set_proxy(session, principal_user_id, proxy_user_id, starts_at, ends_at, actor, now) -> dict:
     """The principal names their proxy; the unit admin or the operator may do it for them."""
     actor = resolve_actor(session, actor)
+    actor.require_in_person()  # no delegation by a delegate
     starts, ends = _instant(starts_at, "starts_at"), _instant(ends_at, "ends_at")
     principal = session.get(User, principal_user_id) if isinstance(principal_user_id, str) else None
     if principal is None or not (actor.is_operator or principal.unit_code == actor.unit_code):
@@ -65,7 +68,7 @@ def set_proxy(session, principal_user_id, proxy_user_id, starts_at, ends_at, act
                   created_at=now)
     session.add(proxy)
     view = proxy_view(proxy)
-    audit.record(session, now, actor.user_id, "proxy_set", "user", principal.id, **view)
+    audit.record(session, now, actor.acting, "proxy_set", "user", principal.id, **view)
     session.emit("proxy_set", view)
     return view
 
@@ -85,8 +88,20 @@ def proxy_for(session, proxy_user_id, principal_user_id, now) -> bool:
     return found is not None
 
 
-def acting_as(session, proxy_user_id, principal_user_id, now) -> dict:
-    """The principal's identity for a proxy acting now, or ``PROXY_NOT_ALLOWED``."""
+def issue_proxy_token(session, proxy_user_id, principal_user_id, settings, now) -> dict:
+    """An access token with which the proxy acts for the principal (RFC 8693 ``act`` claim): the
+    principal's unit and roles, the proxy named in ``act``, and never valid beyond the window."""
     if not proxy_for(session, proxy_user_id, principal_user_id, now):
         raise ProxyNotAllowed(message="You are not this user's proxy at this time.")
-    return {**identity_view(session.get(User, principal_user_id)), "proxy_user_id": proxy_user_id}
+    proxy_user, principal = session.get(User, proxy_user_id), session.get(User, principal_user_id)
+    if proxy_user.must_change_password or principal.must_change_password:
+        raise ProxyNotAllowed(message="Both people must have changed their initial passwords first.")
+    window_end = session.scalar(select(func.max(Proxy.ends_at)).where(
+        Proxy.principal_user_id == principal.id, Proxy.proxy_user_id == proxy_user.id,
+        Proxy.starts_at <= now, Proxy.ends_at > now))
+    ttl = min(settings.tokens.access_ttl, window_end - now)
+    claims = {**user_claims(principal, False), "act": {"sub": proxy_user.id, "username": proxy_user.username}}
+    result = tokens.issue(session, claims, ttl, settings.kek, now)
+    audit.record(session, now, Acting(principal.id, proxy_user.id), "proxy_token_issued", "user", principal.id,
+                 expires_at=(now + ttl).isoformat())
+    return {**result, "principal_user_id": principal.id, "proxy_user_id": proxy_user.id}

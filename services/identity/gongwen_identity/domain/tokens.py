@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwt.algorithms import ECAlgorithm
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from ..models import AccessToken, Challenge, RevokedToken, SigningKey
 from . import audit
@@ -126,7 +126,9 @@ def issue(session, claims: dict, ttl: timedelta, configured_kek: str | None, now
     expires_at = now + ttl
     payload = {**claims, "jti": jti, "iat": int(now.timestamp()), "exp": int(expires_at.timestamp())}
     token = jwt.encode(payload, private_key, algorithm=ALGORITHM, headers={"kid": kid})
-    session.add(AccessToken(jti=jti, subject=claims["sub"], issued_at=now, expires_at=expires_at))
+    proxy_user_id = (claims.get("act") or {}).get("sub")
+    session.add(AccessToken(jti=jti, subject=claims["sub"], proxy_user_id=proxy_user_id, issued_at=now,
+                            expires_at=expires_at))
     return {"access_token": token, "token_type": "Bearer", "expires_in": int(ttl.total_seconds()),
             "must_change_password": bool(claims.get("pwd"))}
 
@@ -159,10 +161,11 @@ def revoke(session, jti, exp, reason: str, now) -> bool:
 
 
 def revoke_sessions(session, subject: str, reason: str, now) -> list[str]:
-    """Revoke every unexpired token of ``subject`` (a user id or ``client:<id>``)."""
+    """Revoke every unexpired token of ``subject`` (a user id or ``client:<id>``), including the
+    tokens a proxy holds for them and the ones they hold as someone's proxy."""
     revoked = []
-    for token in list(session.scalars(select(AccessToken).where(AccessToken.subject == subject,
-                                                                AccessToken.expires_at > now))):
+    held = or_(AccessToken.subject == subject, AccessToken.proxy_user_id == subject)
+    for token in list(session.scalars(select(AccessToken).where(held, AccessToken.expires_at > now))):
         if revoke(session, token.jti, token.expires_at, reason, now):
             revoked.append(token.jti)
     return revoked

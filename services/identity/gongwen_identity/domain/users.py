@@ -8,6 +8,8 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from gongwen_common.audit import Acting
+
 from ..models import User, UserRole
 from ..schemas import NewUserSchema
 from . import audit, devices, passwords, tokens
@@ -111,7 +113,7 @@ def create_user(session, request: dict, actor, policy: PasswordPolicy, now) -> d
                        device_key=device_key, status="active" if actor.is_operator else "pending",
                        must_change_password=True, created_by=actor.user_id, now=now)
     view = user_view(user)
-    audit.record(session, now, actor.user_id, "user_created", "user", user.id,
+    audit.record(session, now, actor.acting, "user_created", "user", user.id,
                  status=user.status, roles=user.roles, unit_code=user.unit_code)
     session.emit("user_created", {"user": view, "created_by": actor.user_id})
     return view
@@ -148,19 +150,21 @@ def approve_user(session, user_id, actor, now) -> dict:
     require_open_unit(session, user.unit_code)
     user.status, user.approved_by, user.approved_at = "active", actor.user_id, now
     view = user_view(user)
-    audit.record(session, now, actor.user_id, "user_approved", "user", user.id)
+    audit.record(session, now, actor.acting, "user_approved", "user", user.id)
     session.emit("user_approved", {"user": view, "approved_by": actor.user_id})
     return view
 
 
-def disable(session, user: User, by: str, reason: str, now) -> bool:
-    """Disable at once (001 §26) and end every session of the account; False if already disabled."""
+def disable(session, user: User, by, reason: str, now) -> bool:
+    """Disable at once (001 §26) and end every session of the account; False if already disabled.
+    ``by`` is an id or an ``Acting`` (a proxy acting for the unit admin)."""
     if user.status == "disabled":
         return False
-    user.status, user.disabled_by, user.disabled_at, user.disabled_reason = "disabled", by, now, reason
+    by = Acting.of(by)
+    user.status, user.disabled_by, user.disabled_at, user.disabled_reason = "disabled", by.user_id, now, reason
     revoked = tokens.revoke_sessions(session, user.id, "user_disabled", now)
     audit.record(session, now, by, "user_disabled", "user", user.id, reason=reason, revoked_tokens=len(revoked))
-    session.emit("user_disabled", {"user": user_view(user), "disabled_by": by, "reason": reason})
+    session.emit("user_disabled", {"user": user_view(user), "disabled_by": by.user_id, "reason": reason})
     return True
 
 
@@ -170,7 +174,7 @@ def disable_user(session, user_id, actor, reason, now) -> dict:
         raise ValidationFailed({"reason": ["a reason of at most 500 characters is required"]})
     if user.id == actor.user_id:
         raise Forbidden(message="An account cannot disable itself; ask the unit admin or the operator.")
-    disable(session, user, actor.user_id, reason.strip(), now)
+    disable(session, user, actor.acting, reason.strip(), now)
     return user_view(user)
 
 
@@ -178,6 +182,7 @@ def reset_password(session, user_id, new_initial_password, actor, policy: Passwo
     """A lost password (003 §14): a new initial password, to be changed at the next login; the
     account's lock and sessions end with the old password."""
     actor, user = _managed_user(session, actor, user_id)
+    actor.require_in_person()
     if user.status == "disabled":
         raise InvalidUserState(message=f"user {user.username!r} is disabled")
     policy.check(new_initial_password, user.username)
@@ -185,7 +190,7 @@ def reset_password(session, user_id, new_initial_password, actor, policy: Passwo
     user.must_change_password, user.password_changed_at = True, now
     lockout.clear(user)
     tokens.revoke_sessions(session, user.id, "password_reset", now)
-    audit.record(session, now, actor.user_id, "password_reset", "user", user.id)
+    audit.record(session, now, actor.acting, "password_reset", "user", user.id)
     session.emit("password_changed", {"user_id": user.id, "username": user.username, "unit_code": user.unit_code,
                                       "changed_by": actor.user_id, "changed_at": now.isoformat(), "reset": True})
     return user_view(user)
@@ -194,19 +199,20 @@ def reset_password(session, user_id, new_initial_password, actor, policy: Passwo
 def unlock_user(session, user_id, actor, lockout, now) -> dict:
     actor, user = _managed_user(session, actor, user_id)
     lockout.clear(user)
-    audit.record(session, now, actor.user_id, "user_unlocked", "user", user.id)
+    audit.record(session, now, actor.acting, "user_unlocked", "user", user.id)
     return user_view(user)
 
 
 def replace_device(session, user_id, public_key_pem, actor, now) -> dict:
     """Enrol a new U_Key, e.g. after a loss; the old key and its sessions stop working at once."""
     actor, user = _managed_user(session, actor, user_id)
+    actor.require_in_person()
     if user.status == "disabled":
         raise InvalidUserState(message=f"user {user.username!r} is disabled")
     key = devices.parse_device_key(public_key_pem)
     device = devices.enrol(session, user.id, key, actor.user_id, now)
     tokens.revoke_sessions(session, user.id, "device_replaced", now)
-    audit.record(session, now, actor.user_id, "device_replaced", "user", user.id,
+    audit.record(session, now, actor.acting, "device_replaced", "user", user.id,
                  device_id=device.id, fingerprint=key.fingerprint)
     return {**user_view(user), "device": {"device_id": device.id, "fingerprint": key.fingerprint}}
 

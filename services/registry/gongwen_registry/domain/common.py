@@ -2,13 +2,15 @@
 from marshmallow import ValidationError
 from sqlalchemy.orm import object_session
 
+from gongwen_common.audit import Acting, AuditTrail
 from gongwen_common.errors import ValidationFailed
 
-from ..models import Unit
+from ..models import AuditRecord, Unit
 from ..schemas import ActorSchema, UnitSchema
 from .errors import UnitNotApproved, UnitNotFound, UnitRevoked
 
 SYSTEM_ACTOR = "system"
+record = AuditTrail(AuditRecord).record
 _UNIT_SCHEMA = UnitSchema()
 
 
@@ -20,11 +22,19 @@ def load(schema, data, under: str | None = None) -> dict:
         raise ValidationFailed({under: messages} if under else messages) from None
 
 
-def actor_id(actor) -> str:
-    """The acting user's id, or ``system`` on the foundation's unauthenticated path."""
+def acting(actor) -> Acting:
+    """Who acts: the user (or ``system`` on the foundation's unauthenticated path) and the proxy
+    acting for them, if any."""
     if actor is None:
-        return SYSTEM_ACTOR
-    return load(ActorSchema(), actor, under="actor")["user_id"]
+        return Acting(SYSTEM_ACTOR)
+    data = load(ActorSchema(), actor, under="actor")
+    return Acting(data["user_id"], data.get("proxy_user_id"))
+
+
+def announce(session, now, by: Acting, event_type: str, code: str, data: dict) -> None:
+    """A change's event (through the outbox) and its audit record, in the change's transaction."""
+    record(session, now, by, event_type, "unit", code, **data)
+    session.emit(event_type, data)
 
 
 def find_unit(session, code) -> Unit:

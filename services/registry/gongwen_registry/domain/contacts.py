@@ -8,7 +8,7 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 
 from ..models import ContactChange, Unit
 from ..schemas import ContactsSchema
-from .common import actor_id, contacts_view, find_unit, load, require_active, unit_view
+from .common import acting, announce, contacts_view, find_unit, load, require_active, unit_view
 from .errors import InvalidPhoneNumber, MobileRequired
 
 DEFAULT_REGION = "CN"
@@ -30,7 +30,7 @@ def mobile_e164(raw: str) -> str | None:
 def set_contacts(session, code, contacts: dict, now, actor=None) -> dict:
     """File (备案) the unit's contacts. Filing the same contacts again is no change: nothing is
     filed or announced."""
-    by = actor_id(actor)
+    by = acting(actor)
     filed = _checked(load(ContactsSchema(), contacts))
     unit = find_unit(session, code)
     require_active(unit)
@@ -39,9 +39,9 @@ def set_contacts(session, code, contacts: dict, now, actor=None) -> dict:
         return unit_view(unit)
     for field, value in filed.items():
         setattr(unit, field, value)
-    session.add(ContactChange(code=unit.code, before=before, after=filed, filed_by=by, filed_at=now))
+    session.add(ContactChange(code=unit.code, before=before, after=filed, filed_by=by.user_id, filed_at=now))
     view = unit_view(unit)
-    session.emit("contacts_changed", {"unit": view, "contacts": filed, "filed_by": by})
+    announce(session, now, by, "contacts_changed", unit.code, {"unit": view, "contacts": filed, "filed_by": by.user_id})
     return view
 
 

@@ -1,32 +1,33 @@
 """A unit's life: applied → active → revoked, and its renames (003 §8, §10; 002 §18)."""
+from gongwen_common.audit import Acting
 from gongwen_common.errors import ValidationFailed
 
 from ..models import Unit, UnitName
 from ..schemas import RenameSchema, RevocationSchema, UnitApplicationSchema
-from .common import actor_id, find_unit, load, refuse_revoked, unit_view
+from .common import acting, announce, find_unit, load, refuse_revoked, unit_view
 from .errors import InvalidSuccessor, UnitCodeTaken, UnitNotApplied, UnknownParentUnit, UnknownSuccessorUnit
 
 
 def register_unit(session, application: dict, now, actor=None, active: bool = False) -> dict:
     """Record a unit's application (申请) for the operator to approve, or, when the operator
     registers it, an active unit at once (003 §8, 002 §18)."""
-    by = actor_id(actor)
+    by = acting(actor)
     unit = new_unit(session, load(UnitApplicationSchema(), application), now, by, active)
     view = unit_view(unit)
     # Consumers read this event's data as the unit itself: keep it the bare view.
-    session.emit("unit_registered", view)
+    announce(session, now, by, "unit_registered", unit.code, view)
     return view
 
 
-def new_unit(session, data: dict, now, by: str, active: bool) -> Unit:
+def new_unit(session, data: dict, now, by: Acting, active: bool) -> Unit:
     """Add a checked unit; refuses before adding anything, so callers may rely on all-or-nothing."""
     if session.get(Unit, data["code"]) is not None:
         raise UnitCodeTaken(message=f"unit code {data['code']!r} is already registered")
     if data.get("parent_code") and session.get(Unit, data["parent_code"]) is None:
         raise UnknownParentUnit(message=f"no unit {data['parent_code']!r} to be the parent",
                                 fields={"parent_code": ["unknown unit"]})
-    unit = Unit(**data, status="active" if active else "applied", created_at=now, registered_by=by,
-                approved_at=now if active else None, approved_by=by if active else None,
+    unit = Unit(**data, status="active" if active else "applied", created_at=now, registered_by=by.user_id,
+                approved_at=now if active else None, approved_by=by.user_id if active else None,
                 sms_enabled=False, name_history=[])
     session.add(unit)
     session.flush()
@@ -35,19 +36,19 @@ def new_unit(session, data: dict, now, by: str, active: bool) -> Unit:
 
 def approve_unit(session, code, now, actor=None) -> dict:
     """The operator approves an application: the unit becomes active (审批)."""
-    by = actor_id(actor)
+    by = acting(actor)
     unit = find_unit(session, code)
     if unit.status != "applied":
         raise UnitNotApplied(message=f"unit {code!r} is {unit.status}; only an application can be approved")
-    unit.status, unit.approved_at, unit.approved_by = "active", now, by
+    unit.status, unit.approved_at, unit.approved_by = "active", now, by.user_id
     view = unit_view(unit)
-    session.emit("unit_approved", {"unit": view})
+    announce(session, now, by, "unit_approved", unit.code, {"unit": view})
     return view
 
 
 def rename_unit(session, code, name, now, actor=None) -> dict:
     """Rename (更名): the old name goes to the history with the time it was borne (000 §22)."""
-    by = actor_id(actor)
+    by = acting(actor)
     new_name = load(RenameSchema(), {"name": name})["name"]
     unit = find_unit(session, code)
     refuse_revoked(unit)
@@ -56,10 +57,10 @@ def rename_unit(session, code, name, now, actor=None) -> dict:
     old_name = unit.name
     borne_since = unit.name_history[-1].valid_to if unit.name_history else unit.created_at
     unit.name_history.append(UnitName(code=unit.code, name=old_name, valid_from=borne_since, valid_to=now,
-                                      changed_by=by))
+                                      changed_by=by.user_id))
     unit.name = new_name
     view = unit_view(unit)
-    session.emit("unit_renamed", {"unit": view, "old_name": old_name, "new_name": new_name})
+    announce(session, now, by, "unit_renamed", unit.code, {"unit": view, "old_name": old_name, "new_name": new_name})
     return view
 
 
@@ -67,7 +68,7 @@ def revoke_unit(session, code, decision: dict, now, actor=None) -> dict:
     """Revoke (撤销) a unit as the revoking decision says: reason, what becomes of its documents
     (keep, transfer to a successor, archive) (003 §10(二)). It leaves the directory. Revoking an
     application is how the operator turns it down."""
-    by = actor_id(actor)
+    by = acting(actor)
     data = load(RevocationSchema(), decision)
     unit = find_unit(session, code)
     refuse_revoked(unit)
@@ -89,11 +90,11 @@ def check_successor(session, unit: Unit, successor_code: str) -> None:
                                fields={"successor_code": [f"unit is {successor.status}"]})
 
 
-def revoke(session, unit: Unit, reason: str, documents: str, successor_code: str | None, now, by: str) -> dict:
+def revoke(session, unit: Unit, reason: str, documents: str, successor_code: str | None, now, by: Acting) -> dict:
     """Apply an already checked revocation and announce it."""
-    unit.status, unit.revoked_at, unit.revoked_by = "revoked", now, by
+    unit.status, unit.revoked_at, unit.revoked_by = "revoked", now, by.user_id
     unit.revocation_reason, unit.documents_policy, unit.successor_code = reason, documents, successor_code
     view = unit_view(unit)
-    session.emit("unit_revoked", {"unit": view, "reason": reason, "documents": documents,
-                                  "successor_code": successor_code})
+    announce(session, now, by, "unit_revoked", unit.code, {"unit": view, "reason": reason, "documents": documents,
+                                                           "successor_code": successor_code})
     return view

@@ -3,13 +3,13 @@ are revoked; or it takes a new name, registers anew, and all old units are revok
 the revoked units' documents are transferred to the merged unit."""
 from ..models import UnitMerge
 from ..schemas import MergeSchema
-from .common import actor_id, find_unit, load, refuse_revoked, require_active, unit_view
+from .common import acting, announce, find_unit, load, refuse_revoked, require_active, unit_view
 from .errors import MergeIntoSelf
 from .lifecycle import new_unit, revoke
 
 
 def merge_units(session, request: dict, now, actor=None) -> dict:
-    by = actor_id(actor)
+    by = acting(actor)
     data = load(MergeSchema(), request)
     from_codes, new = data["from_codes"], data["new"]
     into_code = new["code"] if new else data["into_code"]
@@ -28,15 +28,15 @@ def merge_units(session, request: dict, now, actor=None) -> dict:
         into = units[into_code]
     else:
         into = new_unit(session, new, now, by, active=True)
-        session.emit("unit_registered", unit_view(into))
+        announce(session, now, by, "unit_registered", into.code, unit_view(into))
 
     reason = f"merged into {into_code}"
     for code in from_codes:
         if code != into_code:
             revoke(session, units[code], reason, "transfer", into_code, now, by)
     session.add(UnitMerge(into_code=into_code, from_codes=from_codes, new_unit_created=new is not None,
-                          merged_at=now, merged_by=by))
+                          merged_at=now, merged_by=by.user_id))
     merged = {"from_codes": from_codes, "into_code": into_code, "new_unit_created": new is not None,
               "unit": unit_view(into)}
-    session.emit("unit_merged", merged)
+    announce(session, now, by, "unit_merged", into_code, merged)
     return merged
