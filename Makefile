@@ -19,6 +19,7 @@ test: install
 
 bench: install
 	$(PY) bench/rpc_roundtrip.py
+	$(PY) bench/seal.py
 
 lint: install
 	$(PY) -m ruff check .

@@ -13,6 +13,7 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()
 
 import base64  # noqa: E402
+import os  # noqa: E402
 import shutil  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -32,7 +33,10 @@ from gongwen_local.rabbitmq import RabbitNode  # noqa: E402
 from gongwen_local.stack import ROOT, SERVICES, Stack  # noqa: E402
 
 # Faster retries and relay polling than production defaults, so failure tests stay short.
-TEST_ENV = {"EVENT_RETRY_BASE_DELAY": "0.05", "OUTBOX_POLL_INTERVAL": "0.5", "RPC_TIMEOUT": "5"}
+TEST_ENV = {"EVENT_RETRY_BASE_DELAY": "0.05", "OUTBOX_POLL_INTERVAL": "0.5", "RPC_TIMEOUT": "5",
+            # Key-encryption keys of this test session only (tests that look at stored keys read them here).
+            "IDENTITY_KEK": base64.b64encode(os.urandom(32)).decode(),
+            "SEAL_KEK": base64.b64encode(os.urandom(32)).decode()}
 
 
 def wait_until(predicate, timeout=30.0, interval=0.2, message="condition"):

@@ -81,6 +81,18 @@ class Units:
         self.as_role = {role: self.person(stack, self.a, role) for role in ROLES}
         self.b_admin_id = self.person(stack, self.b, "admin", id_only=True)
         self.b_clerk_id = self.person(stack, self.b, "clerk", id_only=True)
+        self.b_seal = self.seal(self.b, [self.b_clerk_id])
+
+    def seal(self, unit, custodians):
+        """The unit's active seal, applied for by the operator once the seal service knows the unit."""
+        body = {"unit_code": unit, "custody": {"required_approvals": 1, "custodian_user_ids": custodians}}
+        applied = wait_until(lambda: [r for r in [self.operator.post("/api/v1/seals", json=body)]
+                                      if r.json().get("error") != "UNKNOWN_UNIT"],
+                             message="the seal service to know the unit")[0]
+        assert applied.status_code == 201, applied.text
+        approved = self.operator.post(f"/api/v1/seals/{applied.json()['serial']}/approve")
+        assert approved.status_code == 200 and approved.json()["status"] == "active", approved.text
+        return approved.json()["serial"]
 
     def person(self, stack, unit, role, id_only=False):
         key, username = device_key(), f"{role}-{uuid.uuid4().hex[:6]}"
@@ -105,6 +117,7 @@ def b_resources(u: Units):
     """For each endpoint: unit B's resource as a unit A caller would try it — (path values, body),
     and 'shared' (B's directory entry is for every sender) or 'self' (acts on the caller only)."""
     b_user = {"user_id": u.b_clerk_id}
+    seal = {"serial": u.b_seal}
     return {
         ("post", "/api/v1/units"): ({}, {"code": f"x-{uuid.uuid4().hex[:6]}", "name": "下属单位", "kind": "department",
                                          "parent_code": u.b}),
@@ -132,6 +145,19 @@ def b_resources(u: Units):
         ("post", "/api/v1/admin/dead-letters/{service}/{letter_id}/replay"): ({"service": "registry", "letter_id": 1},
                                                                               None),
         ("post", "/api/v1/auth/act-for"): ({}, {"principal_user_id": u.b_admin_id}),
+        ("post", "/api/v1/seals"): ({}, {"unit_code": u.b, "custody": {"required_approvals": 1,
+                                                                       "custodian_user_ids": [u.b_clerk_id]}}),
+        ("post", "/api/v1/seals/{serial}/approve"): (seal, None),
+        ("get", "/api/v1/seals/{serial}"): (seal, None),
+        ("get", "/api/v1/seals/{serial}/certificate.pem"): "public",
+        ("get", "/api/v1/seals/{serial}/image.png"): "public",
+        ("put", "/api/v1/seals/{serial}/image.png"): (seal, None),
+        ("post", "/api/v1/seals/{serial}/revoke"): (seal, {"reason": "丢失"}),
+        ("post", "/api/v1/seals/{serial}/destruction-approvals"): (seal, None),
+        ("post", "/api/v1/seals/{serial}/use-approvals"): (seal, {"manifest_sha256": "a" * 64}),
+        ("post", "/api/v1/seals/sign"): "self",  # always the caller's own unit seal
+        ("post", "/api/v1/seals/verify"): "self",  # verification is for everyone, of anything
+        ("post", "/api/v1/seals/verify-for-print"): "self",
         ("post", "/api/v1/auth/password"): "self",
         ("post", "/api/v1/auth/logout"): "self",
         ("get", "/api/v1/me"): "self",
@@ -147,6 +173,10 @@ def test_no_role_of_unit_a_can_act_on_unit_b(stack, units):
     for (method, path), rule in sorted(rules.items()):
         for role, api in units.as_role.items():
             if rule == "self":
+                continue
+            if rule == "public":  # B's published material (a seal certificate) is for every verifier
+                reply = api.get(path.replace("{serial}", units.b_seal))
+                assert reply.status_code == 200, (role, path, reply.text)
                 continue
             if rule == "shared":
                 url = path.replace("{code}", units.b)
@@ -164,6 +194,8 @@ def test_no_role_of_unit_a_can_act_on_unit_b(stack, units):
     # and nothing of B's changed
     b = operator_login(stack).get(f"/api/v1/units/{units.b}").json()
     assert (b["status"], b["name"]) == ("active", f"单位 {units.b}")
+    b_seal = operator_login(stack).get(f"/api/v1/seals/{units.b_seal}").json()
+    assert (b_seal["status"], b_seal["image_source"]) == ("active", "rendered")
 
 
 def test_a_units_admin_manages_only_its_own_people(stack, units):

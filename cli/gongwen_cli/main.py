@@ -5,6 +5,8 @@ keeps the access token per ``--profile`` (in ``$GONGWEN_HOME`` or ``~/.config/go
 
 ``admin bootstrap`` runs on the operator's own host before any account exists, so it calls
 the identity service directly over the broker (``AMQP_URI``), once.
+
+``verify`` needs neither: it checks a sealed manifest against the CA certificate offline.
 """
 import json
 import os
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import typer
 
+from . import offline
 from .gateway import Gateway, GatewayError, Profiles
 from .u_key import KeyFileSigner, Pkcs11Signer
 
@@ -75,6 +78,61 @@ def _call(profile: str, method: str, path: str, body: dict | None = None, params
     except GatewayError as refused:
         _fail(refused)
     typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        typer.echo(f"cannot read {what} {path}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _attachment_files(values: list[str]) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for value in values:
+        name, sep, file = value.partition("=")
+        if not sep or not name or not file:
+            raise typer.BadParameter(f"{value!r}: expected NAME=FILE", param_hint="--attachment")
+        if name in files:
+            raise typer.BadParameter(f"attachment {name!r} given twice", param_hint="--attachment")
+        files[name] = Path(file)
+    return files
+
+
+@app.command()
+def verify(
+    manifest: Path = typer.Argument(..., metavar="MANIFEST", dir_okay=False,
+                                    help="the manifest exactly as sealed (canonical JSON)"),
+    signature: Path = typer.Argument(..., metavar="SIGNATURE", dir_okay=False,
+                                     help="its detached CMS signature: DER, PEM or base64"),
+    ca: Path = typer.Option(..., "--ca", dir_okay=False, help="the operator CA certificate(s), PEM"),
+    body: Path = typer.Option(None, dir_okay=False, help="the document body, checked against body_sha256"),
+    attachment: list[str] = typer.Option([], metavar="NAME=FILE", help="an attachment to check; repeat for several"),
+    unit: str = typer.Option(None, help="the unit that should have sealed it (default: the manifest's issuer_code)"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+):
+    """Check a sealed manifest offline (离线验章); exit 0 valid, 1 invalid, 2 unusable input."""
+    attachment_files = _attachment_files(attachment)
+    manifest_bytes, signature_bytes = _read(manifest, "manifest"), _read(signature, "signature")
+    ca_bytes = _read(ca, "CA certificate")
+    body_bytes = _read(body, "body") if body is not None else None
+    attachments = {name: _read(file, f"attachment {name}") for name, file in attachment_files.items()}
+    try:
+        result = offline.verify_offline(manifest_bytes, signature_bytes, ca_bytes, unit_code=unit, body=body_bytes,
+                                        attachments=attachments or None)
+    except ValueError as exc:  # only a CA file without a certificate: the wrong file, not an invalid seal
+        typer.echo(f"cannot use CA certificate {ca}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        typer.echo("VALID" if result["valid"] else "INVALID")
+        for label, key in (("reason", "reason"), ("unit code", "unit_code"), ("seal serial", "seal_serial"),
+                           ("signed at", "signed_at")):
+            typer.echo(f"{label + ':':<13}{result[key] if result[key] is not None else '-'}")
+        typer.echo(offline.REVOCATION_NOTE)
+    raise typer.Exit(0 if result["valid"] else 1)
 
 
 @app.command()

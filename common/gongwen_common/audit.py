@@ -42,6 +42,35 @@ class Acting:
         return self.proxy_user_id is not None
 
 
+@dataclass(frozen=True)
+class Caller(Acting):
+    """Who calls a service, as the gateway vouches for them (``actor_of``): the principal, their
+    unit and roles (a proxy holds the principal's), and the proxy acting, if any."""
+
+    unit_code: str | None = None
+    roles: frozenset = frozenset()
+    unit_kind: str | None = None
+
+    @classmethod
+    def of(cls, actor) -> "Caller":
+        acting = Acting.of(actor)
+        actor = actor if isinstance(actor, dict) else {}
+        roles = actor.get("roles") if isinstance(actor.get("roles"), list | tuple) else ()
+        unit_code, unit_kind = actor.get("unit_code"), actor.get("unit_kind")
+        return cls(acting.user_id, acting.proxy_user_id, unit_code if isinstance(unit_code, str) else None,
+                   frozenset(r for r in roles if isinstance(r, str)), unit_kind if isinstance(unit_kind, str) else None)
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+    @property
+    def is_operator(self) -> bool:
+        return "operator" in self.roles
+
+    def is_admin_of(self, unit_code: str) -> bool:
+        return "admin" in self.roles and self.unit_code == unit_code
+
+
 class AuditRecordColumns:
     __tablename__ = "audit_records"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -52,6 +52,25 @@ def upgrade(package: str, url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(package, url), revision)
 
 
+def differences_from_models(package: str, metadata, url: str) -> list:
+    """Migrate ``package``'s database at ``url`` to head and list how it differs from the models
+    (``metadata`` plus the infrastructure tables); [] when migrations and models agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import MetaData
+
+    upgrade(package, url)
+    expected = MetaData()
+    for table in (*metadata.tables.values(), *InfraBase.metadata.tables.values()):
+        table.to_metadata(expected)
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return compare_metadata(MigrationContext.configure(connection), expected)
+    finally:
+        engine.dispose()
+
+
 def main():
     parser = argparse.ArgumentParser(description="Migrate one service's database to head.")
     parser.add_argument("package", help="e.g. gongwen_registry")

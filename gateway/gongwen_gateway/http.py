@@ -48,6 +48,8 @@ class Route:
     query: dict = field(default_factory=dict)
     errors: tuple = ()
     roles: object = None
+    form: dict = field(default_factory=dict)  # multipart parts: name → "file" | "files" | "string"
+    produces: str | None = None  # a media type other than JSON (PEM, PNG, DER)
 
 
 # Keyed by (method, url): nameko re-instantiates entrypoints per container.
@@ -81,12 +83,33 @@ def json_body(request, schema):
         raise ValidationFailed(exc.normalized_messages()) from None
 
 
+def form_parts(request, required=(), optional=(), many=()) -> dict:
+    """The named parts of a multipart/form-data body: a file's bytes, a field's text, and for a
+    part named in ``many`` a list of ``(filename, bytes)`` (e.g. ``attachments``). Missing → 400."""
+    if not (request.mimetype or "").startswith("multipart/form-data"):
+        raise ValidationFailed({"_schema": ["Expected multipart/form-data."]})
+    parts, missing = {}, {}
+    for name in many:
+        parts[name] = [(f.filename or name, f.read()) for f in request.files.getlist(name)]
+    for name in (*required, *optional):
+        if name in request.files:
+            parts[name] = request.files[name].read()
+        elif name in request.form:
+            parts[name] = request.form[name]
+        elif name in required:
+            missing[name] = ["required"]
+    if missing:
+        raise ValidationFailed(missing)
+    return parts
+
+
 class ApiEntrypoint(HttpRequestHandler):
     keyring = Keyring()
 
     def __init__(self, method, url, summary="", tag="system", request_schema=None,
                  response_schema=None, status=200, query=None, errors=(), document=True,
-                 roles=None, during_password_change=False, expected_exceptions=DomainError, **kwargs):
+                 roles=None, during_password_change=False, form=None, produces=None,
+                 expected_exceptions=DomainError, **kwargs):
         """``roles``: None for a public route, ``ANY_ROLE`` for any authenticated caller, or the
         roles that may call it; ``during_password_change``: still allowed before the initial
         password is changed."""
@@ -98,7 +121,7 @@ class ApiEntrypoint(HttpRequestHandler):
                 errors = tuple(sorted({401, 403, *errors}))
             for one in method.split(","):
                 ROUTES[(one, url)] = Route(one, url, summary, tag, request_schema, response_schema,
-                                           status, query or {}, errors, roles)
+                                           status, query or {}, errors, roles, form or {}, produces)
 
     def authorise(self, request):
         """The verified caller, or the refusal: 401 without a valid token, 403 without the role."""

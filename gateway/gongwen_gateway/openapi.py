@@ -38,6 +38,15 @@ def build_spec() -> dict:
             op["x-roles"] = "any" if isinstance(route.roles, str) else sorted(route.roles)
         if route.response_schema is not None:
             op["responses"][str(route.status)]["content"] = {"application/json": {"schema": route.response_schema}}
+        if route.produces is not None:
+            op["responses"][str(route.status)]["content"] = {
+                route.produces: {"schema": {"type": "string", "format": "binary"}}}
+        if route.form:
+            kinds = {"file": {"type": "string", "format": "binary"},
+                     "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                     "string": {"type": "string"}}
+            op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "properties": {name: kinds[kind] for name, kind in route.form.items()}}}}}
         if route.request_schema is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.request_schema}}}
             op["parameters"].append({"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}})

@@ -1,4 +1,5 @@
 """Gateway entrypoints: HTTP in, RPC out. Thin: parsing at the edge, rules in the services."""
+import base64
 import logging
 import mimetypes
 from pathlib import Path
@@ -15,9 +16,15 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.utils import safe_join
 from werkzeug.wrappers import Response
 
-from gongwen_common.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from gongwen_common.errors import (
+    DomainError,
+    Forbidden,
+    NotFound,
+    ProxyNotAllowed,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from gongwen_common.logging import CorrelationId
-from gongwen_identity.domain.errors import ProxyNotAllowed
 from gongwen_identity.schemas import LoginResultSchema, LoginSchema, NewUserSchema, ProxySchema, UserSchema
 from gongwen_registry.schemas import (
     ContactsSchema,
@@ -29,7 +36,7 @@ from gongwen_registry.schemas import (
 )
 
 from .auth import ANY_ROLE, Revocations
-from .http import api, json_body
+from .http import api, form_parts, json_body
 from .openapi import build_spec
 from .schemas import (
     ActForRequestSchema,
@@ -40,6 +47,7 @@ from .schemas import (
     ClientSchema,
     DeadLetterListSchema,
     DeadLetterSchema,
+    DestructionSchema,
     DeviceSchema,
     DisableSchema,
     HealthSchema,
@@ -47,8 +55,16 @@ from .schemas import (
     ListQuerySchema,
     MeSchema,
     PasswordChangeSchema,
+    PrintVerificationSchema,
     ResetPasswordSchema,
+    SealApplicationSchema,
+    SealingSchema,
+    SealRevocationSchema,
+    SealSchema,
     UnitPageSchema,
+    UseApprovalRequestSchema,
+    UseApprovalSchema,
+    VerificationSchema,
 )
 
 log = logging.getLogger("gongwen.gateway")
@@ -63,6 +79,10 @@ def actor_of(principal):
     if principal.proxy_user_id:
         actor["proxy_user_id"] = principal.proxy_user_id
     return actor
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def in_person(principal, what: str) -> None:
@@ -344,6 +364,124 @@ class GatewayService:
         return 201, self.call("identity", "create_client", code, actor_of(request.principal))
 
     # -- units (registry) -----
+
+    # -- seals (seal) ---------------------------------------------------------------------
+
+    @api("GET", "/api/v1/seals/ca.pem", summary="The operator CA certificate, for anyone verifying a seal",
+         tag="seals", produces="application/x-pem-file", errors=(503,))
+    def ca_pem(self, request):
+        return Response(self.call("seal", "ca_certificate"), mimetype="application/x-pem-file")
+
+    @api("POST", "/api/v1/seals", summary="Apply for the unit's electronic seal (电子印章)", tag="seals",
+         request_schema=SealApplicationSchema, response_schema=SealSchema, status=201, roles=("operator", "admin"),
+         errors=(400, 404, 409, 422, 503))
+    def apply_seal(self, request):
+        """Custodians must be active users of the unit: identity is asked before the seal service."""
+        body = json_body(request, SealApplicationSchema())
+        principal = request.principal
+        if not principal.may(OPERATOR) and principal.unit_code != body["unit_code"]:
+            raise NotFound(message=f"no unit {body['unit_code']!r}")
+        custodians = body["custody"]["custodian_user_ids"]
+        members = self.call("identity", "active_members", body["unit_code"], custodians)
+        if set(members) != set(custodians):
+            raise ValidationFailed({"custody": {"custodian_user_ids": [
+                f"not active users of the unit: {sorted(set(custodians) - set(members))}"]}})
+        return 201, self.call("seal", "apply_seal", body["unit_code"], body["custody"], actor_of(principal),
+                              idempotency_key=request.headers.get("Idempotency-Key"))
+
+    @api("POST", "/api/v1/seals/<serial>/approve", summary="Approve a seal: its key and certificate are made",
+         tag="seals", response_schema=SealSchema, roles=OPERATOR, errors=(404, 409, 503))
+    def approve_seal(self, request, serial):
+        return 200, self.call("seal", "approve_seal", serial, actor_of(request.principal))
+
+    @api("GET", "/api/v1/seals/<serial>", summary="One seal (its unit and the operator)", tag="seals",
+         response_schema=SealSchema, roles=ANY_ROLE, errors=(404, 503))
+    def get_seal(self, request, serial):
+        return 200, self.call("seal", "get_seal", serial, actor_of(request.principal))
+
+    @api("GET", "/api/v1/seals/<serial>/certificate.pem", summary="A seal's certificate (public: for verifiers)",
+         tag="seals", produces="application/x-pem-file", roles=ANY_ROLE, errors=(404, 503))
+    def seal_certificate(self, request, serial):
+        return Response(self.call("seal", "seal_certificate", serial), mimetype="application/x-pem-file")
+
+    @api("GET", "/api/v1/seals/<serial>/image.png", summary="A seal's image (印章图像)", tag="seals",
+         produces="image/png", roles=ANY_ROLE, errors=(404, 503))
+    def seal_image(self, request, serial):
+        return Response(base64.b64decode(self.call("seal", "seal_image", serial)), mimetype="image/png")
+
+    @api("PUT", "/api/v1/seals/<serial>/image.png", summary="Upload the seal image before the seal is issued "
+         "(otherwise it is rendered from the unit's name)", tag="seals", response_schema=SealSchema,
+         roles=("operator", "admin"), errors=(400, 404, 409, 413, 503))
+    def upload_seal_image(self, request, serial):
+        png = request.get_data(cache=False)
+        return 200, self.call("seal", "set_seal_image", serial, base64.b64encode(png).decode(),
+                              actor_of(request.principal))
+
+    @api("POST", "/api/v1/seals/<serial>/revoke", summary="Revoke a seal", tag="seals",
+         request_schema=SealRevocationSchema, response_schema=SealSchema, roles=("operator", "admin"),
+         errors=(400, 404, 409, 503))
+    def revoke_seal(self, request, serial):
+        body = json_body(request, SealRevocationSchema())
+        return 200, self.call("seal", "revoke_seal", serial, body["reason"], actor_of(request.principal))
+
+    @api("POST", "/api/v1/seals/<serial>/destruction-approvals", summary="Record one party's presence at the "
+         "seal's destruction (operator, secrecy bureau, owning unit); the third destroys it", tag="seals",
+         response_schema=DestructionSchema, roles=("operator", "secrecy_officer", "admin"),
+         errors=(404, 409, 503))
+    def approve_destruction(self, request, serial):
+        principal = request.principal
+        actor = actor_of(principal)
+        if principal.may(("secrecy_officer",)):
+            # Only a secrecy officer of the secrecy bureau (保密局) stands for it; the registry knows the unit's kind.
+            try:
+                actor["unit_kind"] = self.call("registry", "get_unit", principal.unit_code)["kind"]
+            except DomainError:
+                actor["unit_kind"] = None
+        return 200, self.call("seal", "approve_destruction", serial, actor)
+
+    @api("POST", "/api/v1/seals/<serial>/use-approvals", summary="A custodian approves one use of the seal on one "
+         "manifest (two-person custody)", tag="seals", request_schema=UseApprovalRequestSchema,
+         response_schema=UseApprovalSchema, status=201, roles=ANY_ROLE, errors=(400, 404, 409, 503))
+    def approve_use(self, request, serial):
+        body = json_body(request, UseApprovalRequestSchema())
+        return 201, self.call("seal", "approve_use", serial, body["manifest_sha256"], actor_of(request.principal))
+
+    @api("POST", "/api/v1/seals/sign", summary="Seal a manifest with the caller's unit seal (detached CMS)",
+         tag="seals", form={"manifest": "file", "approval_ids": "string"}, response_schema=SealingSchema,
+         roles=("clerk",), errors=(400, 404, 409, 413, 503))
+    def sign(self, request):
+        """For a department system sealing outside the documents flow; ``approval_ids`` comma-separated."""
+        parts = form_parts(request, required=("manifest",), optional=("approval_ids",))
+        approvals = [a.strip() for a in str(parts.get("approval_ids") or "").split(",") if a.strip()]
+        principal = request.principal
+        return 200, self.call("seal", "sign", principal.unit_code, _b64(parts["manifest"]), actor_of(principal),
+                              approval_ids=approvals or None)
+
+    def _verification_parts(self, request):
+        parts = form_parts(request, required=("manifest", "signature"), optional=("body", "unit_code"),
+                           many=("attachments",))
+        body = parts.get("body")
+        return dict(manifest_b64=_b64(parts["manifest"]), signature_b64=_b64(parts["signature"]),
+                    unit_code=parts.get("unit_code") if isinstance(parts.get("unit_code"), str) else None,
+                    body_b64=_b64(body) if isinstance(body, bytes) else None,
+                    attachments_b64={name: _b64(data) for name, data in parts["attachments"]} or None)
+
+    @api("POST", "/api/v1/seals/verify", summary="Verify a sealed manifest (and the parts given)", tag="seals",
+         form={"manifest": "file", "signature": "file", "body": "file", "attachments": "files",
+               "unit_code": "string"}, response_schema=VerificationSchema, roles=ANY_ROLE,
+         errors=(400, 413, 503))
+    def verify(self, request):
+        return 200, self.call("seal", "verify", **self._verification_parts(request))
+
+    @api("POST", "/api/v1/seals/verify-for-print", summary="Verify, and get the verification stamp (print serial "
+         "and seal image) for a printed copy", tag="seals",
+         form={"manifest": "file", "signature": "file", "body": "file", "attachments": "files",
+               "unit_code": "string"}, response_schema=PrintVerificationSchema, roles=ANY_ROLE,
+         errors=(400, 413, 503))
+    def verify_for_print(self, request):
+        parts = self._verification_parts(request)
+        return 200, self.call("seal", "verify_for_print", parts.pop("manifest_b64"), parts.pop("signature_b64"),
+                              actor_of(request.principal), **parts)
 
     # -- operations -----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 from .demo import ensure_demo_accounts
+from .keks import local_keks
 from .ports import free_port
 from .postgres import PostgresCluster
 from .rabbitmq import RabbitNode
@@ -72,7 +73,7 @@ def main(argv=None):
         else:
             databases = {name: f"sqlite:///{var}/db/{name}.sqlite3" for name in SERVICES}
         stack = Stack(rabbit.amqp_uri(), databases, args.gateway_port, Path(var) / "log",
-                      scale=scale)
+                      scale=scale, env=local_keks(Path(var)))
         print("starting services …", flush=True)
         stack.start()
         accounts = ensure_demo_accounts(rabbit.amqp_uri(), Path(var))

@@ -5,13 +5,12 @@ reads the acting user's roles and unit from its own tables.
 """
 import logging
 
-from gongwen_common.clock import utcnow
+from gongwen_common.clock import Clock, utcnow
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.idempotency import once
 from gongwen_common.service import ServiceBase
 from gongwen_registry.replica import UnitDirectoryReplica
 
-from .dependencies import Clock
 from .domain import authentication, bootstrap, clients, proxies, tokens, unit_events, users
 from .domain.errors import AuthenticationFailed
 from .domain.policies import IdentitySettings
@@ -48,6 +47,11 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
     @rpc
     def get_user(self, user_id, actor):
         return users.get_user(self.db, user_id, actor)
+
+    @rpc
+    def active_members(self, unit_code, user_ids):
+        """Which of ``user_ids`` are active users of ``unit_code`` (e.g. a seal's named custodians)."""
+        return users.active_members(self.db, unit_code, user_ids)
 
     @rpc
     def me(self, user_id):

@@ -112,3 +112,9 @@ def test_replacing_the_u_key_ends_the_old_key_and_its_sessions(world):
     statuses = world.session.scalars(select(DeviceKey.status).where(DeviceKey.user_id == bob.id))
     assert sorted(statuses) == ["active", "replaced"]
     assert world.refused("replace_device", bob.id, "junk", world.actor("dave")).code == "INVALID_DEVICE_KEY"
+
+
+def test_active_members_are_the_units_active_users_only(world):
+    alice, bob, carol = world.user("alice"), world.user("bob"), world.user("carol")
+    world.call("disable_user", bob.id, world.actor("dave"), "left the unit")
+    assert world.call("active_members", "gz-fgw", [alice.id, bob.id, carol.id, "nobody"]) == [alice.id]

@@ -1,11 +1,132 @@
-"""Seal entrypoints (thin): infrastructure in ``gongwen_common``; the unit directory copy
-follows the registry's published events (``gongwen_registry.replica``)."""
-from gongwen_common.service import ServiceBase
-from gongwen_registry.replica import UnitDirectoryReplica
+"""Seal entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``; the unit
+directory copy follows the registry's events (``gongwen_registry.replica``).
 
+Bytes cross RPC as base64 strings (the serializer is JSON). ``actor`` is the caller as the
+gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?, "unit_kind"?}``.
+"""
+import base64
+import binascii
+
+from gongwen_common.clock import Clock
+from gongwen_common.entrypoints import event_handler, rpc
+from gongwen_common.errors import ValidationFailed
+from gongwen_common.idempotency import once
+from gongwen_common.service import ServiceBase
+from gongwen_registry.replica import UnitDirectoryReplica, unit_of
+
+from .domain import custody, keys, sealing, seals
+from .domain.settings import SealSettings
 from .models import UnitView
+
+
+def _bytes(value, field: str, optional: bool = False) -> bytes | None:
+    if value is None and optional:
+        return None
+    try:
+        return base64.b64decode(value, validate=True) if isinstance(value, str) else _invalid(field)
+    except (binascii.Error, ValueError):
+        return _invalid(field)
+
+
+def _invalid(field):
+    raise ValidationFailed({field: ["expected base64"]})
+
+
+def _attachments(value) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValidationFailed({"attachments": ["expected {name: base64}"]})
+    return {name: _bytes(data, f"attachments.{name}") for name, data in value.items()}
 
 
 class SealService(UnitDirectoryReplica, ServiceBase):
     name = "seal"
     unit_view_model = UnitView
+    clock = Clock()
+
+    def _settings(self) -> SealSettings:
+        return SealSettings.from_config(self.config)
+
+    # -- the CA and seals -------------------------------------------------------------------
+
+    @rpc
+    def ca_certificate(self):
+        """The operator CA's certificate (PEM), made at first use."""
+        row, _ = keys.root(self.db, self._settings().kek, self.clock())
+        return row.certificate_pem
+
+    @rpc
+    def apply_seal(self, unit_code, custody_policy, actor, idempotency_key=None):
+        request = {"unit_code": unit_code, "custody": custody_policy, "actor": actor}
+        return once(self.db, "apply_seal", idempotency_key, request,
+                    lambda: seals.apply(self.db, unit_code, custody_policy, actor, self.clock()))
+
+    @rpc
+    def set_seal_image(self, serial, png_b64, actor):
+        return seals.set_image(self.db, serial, _bytes(png_b64, "image"), actor, self.clock())
+
+    @rpc
+    def approve_seal(self, serial, actor):
+        return seals.approve(self.db, serial, actor, self._settings(), self.clock())
+
+    @rpc
+    def revoke_seal(self, serial, reason, actor):
+        return seals.revoke(self.db, serial, reason, actor, self.clock())
+
+    @rpc
+    def get_seal(self, serial, actor):
+        return seals.get(self.db, serial, actor)
+
+    @rpc
+    def seal_certificate(self, serial):
+        return seals.certificate_pem(self.db, serial)
+
+    @rpc
+    def seal_image(self, serial):
+        return base64.b64encode(seals.image_png(self.db, serial)).decode()
+
+    # -- custody ----------------------------------------------------------------------------
+
+    @rpc
+    def approve_use(self, serial, manifest_sha256, actor):
+        return custody.approve_use(self.db, serial, manifest_sha256, actor, self._settings().approval_window,
+                                   self.clock())
+
+    @rpc
+    def approve_destruction(self, serial, actor):
+        return custody.approve_destruction(self.db, serial, actor, self.clock())
+
+    # -- sealing and verifying --------------------------------------------------------------
+
+    @rpc
+    def sign(self, unit_code, manifest_b64, actor, approval_ids=None):
+        """Seal a manifest; returns the detached CMS signature (base64 of DER) and the seal's serial."""
+        return sealing.sign(self.db, unit_code, _bytes(manifest_b64, "manifest"), actor, approval_ids,
+                            self._settings(), self.clock())
+
+    @rpc
+    def verify(self, manifest_b64, signature_b64, unit_code=None, body_b64=None, attachments_b64=None):
+        return sealing.verify(self.db, _bytes(manifest_b64, "manifest"), _bytes(signature_b64, "signature"),
+                              self._settings(), self.clock(), unit_code, _bytes(body_b64, "body", optional=True),
+                              _attachments(attachments_b64))
+
+    @rpc
+    def verify_for_print(self, manifest_b64, signature_b64, actor, unit_code=None, body_b64=None,
+                         attachments_b64=None):
+        return sealing.verify_for_print(self.db, _bytes(manifest_b64, "manifest"),
+                                        _bytes(signature_b64, "signature"), actor, self._settings(), self.clock(),
+                                        unit_code, _bytes(body_b64, "body", optional=True),
+                                        _attachments(attachments_b64))
+
+    # -- the registry's unit events: a renamed unit gets a new seal, a revoked one loses it ----
+
+    @event_handler("registry", "unit_renamed")
+    def on_unit_renamed(self, event):
+        self.remember_unit(event.data)
+        seals.on_unit_renamed(self.db, unit_of(event.data), self.clock())
+
+    @event_handler("registry", "unit_revoked")
+    def on_unit_revoked(self, event):
+        self.remember_unit(event.data)
+        seals.on_unit_revoked(self.db, unit_of(event.data), self.clock())

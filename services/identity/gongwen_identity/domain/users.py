@@ -224,3 +224,12 @@ def disable_unit_members(session, unit_code: str, by: str, now) -> list[str]:
         if disable(session, user, by, "unit revoked", now):
             disabled.append(user.id)
     return disabled
+
+
+def active_members(session, unit_code, user_ids) -> list[str]:
+    if not isinstance(unit_code, str) or not isinstance(user_ids, list) or len(user_ids) > 1000:
+        raise ValidationFailed({"user_ids": ["a list of at most 1,000 user ids"]})
+    wanted = [u for u in user_ids if isinstance(u, str)]
+    found = set(session.scalars(select(User.id).where(User.id.in_(wanted), User.unit_code == unit_code,
+                                                      User.status == "active")))
+    return [u for u in wanted if u in found]

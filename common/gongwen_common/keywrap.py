@@ -1,0 +1,132 @@
+"""Key-encryption key (KEK) and envelope encryption for secrets kept in a service's database.
+
+A service configures one KEK (base64 of 32 bytes, e.g. ``SEAL_KEK``). Each secret gets its own
+random 256-bit data key; the data key is stored only encrypted under the KEK and the secret only
+encrypted under its data key, both with AES-256-GCM and the same associated data (typically the
+row's identity), so a ciphertext cannot be moved to another row.
+
+Destroying a secret means deleting its wrapped data key and ciphertext (crypto-shredding): with
+the data key gone the ciphertext cannot be opened, even from a backup that still holds it once
+the wrapped key is purged. Python cannot guarantee that plaintext or key bytes are wiped from
+process memory; keep their lifetime short and never log them.
+
+Without a configured KEK a fixed development key is derived and a warning logged: data
+encrypted under it is not protected.
+"""
+import base64
+import binascii
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+log = logging.getLogger(__name__)
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+# The development key is derived from public constants on purpose: it only keeps a dev database
+# from holding plaintext; anyone with this source can open it.
+_DEVELOPMENT_KEY_MATERIAL = b"not a secret: development only"
+_warned_purposes: set[str] = set()
+
+
+class KeyUnavailable(Exception):
+    """Configuration fault: the KEK is invalid, or it cannot open what is stored."""
+
+
+def _seal(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
+
+
+def _open(key: bytes, blob: bytes, associated_data: bytes) -> bytes:
+    # Shorter than nonce + GCM tag cannot be ours; AESGCM would raise a different error for it.
+    if len(blob) < NONCE_BYTES + 16:
+        raise InvalidTag
+    return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], associated_data)
+
+
+class KeyEncryptionKey:
+    """A 256-bit AES-GCM key-encryption key (密钥加密密钥). ``kek_id`` names it without revealing it."""
+
+    __slots__ = ("_key", "kek_id")
+
+    def __init__(self, key: bytes):
+        if not isinstance(key, bytes | bytearray) or len(key) != KEY_BYTES:
+            raise KeyUnavailable(f"a key-encryption key must be exactly {KEY_BYTES} bytes")
+        self._key = bytes(key)
+        self.kek_id = hashlib.sha256(b"gongwen kek id|" + self._key).hexdigest()[:16]
+
+    @classmethod
+    def from_config(cls, value: str | None, *, setting: str, purpose: str) -> "KeyEncryptionKey":
+        """The KEK from a config value (base64 of 32 bytes) named ``setting``; unset → development key."""
+        # Secrets mounted from files usually end with a newline; that is not a different key.
+        value = (value or "").strip()
+        if value:
+            try:
+                key = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise KeyUnavailable(f"{setting} is not valid base64") from None
+            if len(key) != KEY_BYTES:
+                raise KeyUnavailable(f"{setting} must be base64 of exactly {KEY_BYTES} bytes")
+            return cls(key)
+        if purpose not in _warned_purposes:
+            _warned_purposes.add(purpose)
+            log.warning("%s is not set: %s are encrypted under a fixed development key. Not for production: "
+                        "set %s to base64 of 32 random bytes.", setting, purpose, setting)
+        key = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
+                   info=f"gongwen {purpose} development KEK".encode()).derive(_DEVELOPMENT_KEY_MATERIAL)
+        return cls(key)
+
+    def encrypt(self, plaintext: bytes, associated_data: bytes) -> bytes:
+        """AES-256-GCM; the random 12-byte nonce is prepended to the ciphertext."""
+        return _seal(self._key, plaintext, associated_data)
+
+    def decrypt(self, blob: bytes, associated_data: bytes) -> bytes:
+        try:
+            return _open(self._key, blob, associated_data)
+        except InvalidTag:
+            raise KeyUnavailable(f"KEK {self.kek_id} cannot open this ciphertext: another key, other "
+                                 "associated data, or tampered") from None
+
+    def __repr__(self) -> str:
+        return f"KeyEncryptionKey(kek_id={self.kek_id!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        # Pickling would write the key bytes wherever the pickle goes (a cache, a queue, a log).
+        raise TypeError("a KeyEncryptionKey cannot be pickled")
+
+
+@dataclass(frozen=True)
+class WrappedSecret:
+    """A secret under envelope encryption: which KEK, its data key under that KEK, the secret under the data key."""
+
+    kek_id: str
+    wrapped_data_key: bytes
+    ciphertext: bytes
+
+
+def wrap_secret(kek: KeyEncryptionKey, plaintext: bytes, associated_data: bytes) -> WrappedSecret:
+    """Encrypt ``plaintext`` under a fresh random data key, itself encrypted under ``kek``."""
+    data_key = os.urandom(KEY_BYTES)
+    return WrappedSecret(kek_id=kek.kek_id, wrapped_data_key=kek.encrypt(data_key, associated_data),
+                         ciphertext=_seal(data_key, plaintext, associated_data))
+
+
+def unwrap_secret(kek: KeyEncryptionKey, wrapped: WrappedSecret, associated_data: bytes) -> bytes:
+    """The plaintext of ``wrapped``; :class:`KeyUnavailable` if another KEK wrapped it or anything was altered."""
+    if wrapped.kek_id != kek.kek_id:
+        raise KeyUnavailable(f"this secret was wrapped under KEK {wrapped.kek_id}, not the configured {kek.kek_id}")
+    data_key = kek.decrypt(wrapped.wrapped_data_key, associated_data)
+    try:
+        return _open(data_key, wrapped.ciphertext, associated_data)
+    except InvalidTag:
+        raise KeyUnavailable(f"the secret wrapped under KEK {kek.kek_id} does not open: ciphertext or "
+                             "associated data altered") from None

@@ -1,0 +1,136 @@
+"""Sealing (盖章) a document manifest and verifying a sealed one.
+
+A seal signs the manifest's bytes, RFC 8785 canonical JSON of the metadata and every part's
+sha256, as a detached CMS SignedData (DER) with the unit's certificate embedded and the
+signing time signed, so anyone can check it with ``openssl cms -verify`` and the CA certificate.
+Verification adds what only this service knows: whether the seal had been revoked by then.
+"""
+import base64
+import uuid
+
+from cryptography import x509
+
+from gongwen_common import cms
+from gongwen_common import manifest as manifests
+from gongwen_common.audit import Caller
+
+from .. import authority
+from ..models import PrintStamp, Seal, SealUse
+from . import keys
+from .custody import take_approvals
+from .errors import Forbidden, NotFound, SealExpired, SealNotActive, ValidationFailed
+from .seals import active_seal_of, record, seal_aad
+
+SEAL_REVOKED = "SEAL_REVOKED"
+UNIT_MISMATCH = "UNIT_MISMATCH"
+MAX_MANIFEST_BYTES = 256 * 1024
+
+
+def _manifest(manifest_bytes) -> dict:
+    if not isinstance(manifest_bytes, bytes) or not 0 < len(manifest_bytes) <= MAX_MANIFEST_BYTES:
+        raise ValidationFailed({"manifest": [f"1 byte to {MAX_MANIFEST_BYTES // 1024} KiB of JSON"]})
+    try:
+        document = manifests.parse(manifest_bytes)
+    except ValueError as exc:
+        raise ValidationFailed({"manifest": [str(exc)]}) from None
+    if not manifests.is_canonical(manifest_bytes):
+        raise ValidationFailed({"manifest": ["not RFC 8785 canonical JSON"]})
+    return document
+
+
+def sign(session, unit_code, manifest_bytes: bytes, actor, approval_ids, settings, now) -> dict:
+    """Seal the manifest with the unit's active seal. Only the unit's own clerks (or their proxies)
+    may; two-person custody is honoured; every use is logged."""
+    caller = Caller.of(actor)
+    if not isinstance(unit_code, str) or caller.unit_code != unit_code:
+        raise NotFound(message=f"no seal of unit {unit_code!r} for you")
+    if not caller.has("clerk"):
+        raise Forbidden(message="Only the unit's clerks (or their proxies) may seal with its seal.")
+    document = _manifest(manifest_bytes)
+    if "issuer_code" in document and document["issuer_code"] != unit_code:
+        raise ValidationFailed({"manifest": [f"issuer_code is {document['issuer_code']!r}, not {unit_code!r}"]})
+    seal = active_seal_of(session, unit_code)
+    if seal is None:
+        raise SealNotActive(message=f"unit {unit_code!r} has no active seal")
+    session.refresh(seal, with_for_update=True)  # a revocation cannot slip in between check and use
+    if seal.status != "active":
+        raise SealNotActive(message=f"seal {seal.serial} is {seal.status}")
+    if not seal.not_before <= now <= seal.not_after:
+        raise SealExpired(message=f"seal {seal.serial} is valid {seal.not_before.isoformat()} to "
+                                  f"{seal.not_after.isoformat()}; apply for a new one")
+    digest = manifests.sha256_hex(manifest_bytes)
+    used = take_approvals(session, seal, digest, approval_ids, settings.approval_window, now)
+    private_key = keys.load_key(seal, settings.kek, seal_aad(seal.serial))
+    certificate = x509.load_pem_x509_certificate(seal.certificate_pem.encode())
+    signature = cms.seal(manifest_bytes, certificate, private_key, now)
+    session.add(SealUse(seal_serial=seal.serial, manifest_sha256=digest, signed_at=now, signed_by=caller.user_id,
+                        proxy_user_id=caller.proxy_user_id, approval_ids=used))
+    record(session, now, caller, "seal_used", "seal", seal.serial, manifest_sha256=digest, approvals=used)
+    session.emit("seal_used", {"seal_serial": seal.serial, "unit_code": unit_code, "manifest_sha256": digest,
+                               "signed_at": now.isoformat(), "signed_by": caller.user_id,
+                               "proxy_user_id": caller.proxy_user_id})
+    return {"signature": base64.b64encode(signature).decode(), "seal_serial": seal.serial,
+            "manifest_sha256": digest, "signed_at": now.isoformat(), "approvals_used": used}
+
+
+def verify(session, manifest_bytes: bytes, signature: bytes, settings, now, unit_code=None, body=None,
+           attachments=None) -> dict:
+    """Check a sealed manifest: the CMS signature, the chain to our CA, the certificate's
+    validity at signing time, that the seal was not revoked by then, that it is the claimed
+    sending unit's, and the parts' digests. Reasons in that order; the first found is given."""
+    _, root_certificate = keys.root(session, settings.kek, now)
+    checked = cms.verify(manifest_bytes if isinstance(manifest_bytes, bytes) else b"",
+                         signature if isinstance(signature, bytes) else b"", [root_certificate])
+    certificate = checked.signer_certificate
+    result = {"valid": False, "reason": checked.reason, "unit_code": None, "seal_serial": None,
+              "signed_at": checked.signing_time.isoformat() if checked.signing_time else None,
+              "seal_status": None, "seal_status_since": None, "manifest_sha256": None}
+    if isinstance(manifest_bytes, bytes):
+        result["manifest_sha256"] = manifests.sha256_hex(manifest_bytes)
+    if certificate is not None:
+        result["unit_code"], result["seal_serial"] = authority.unit_code_of(certificate), \
+            authority.seal_serial_of(certificate)
+    if not checked.valid:
+        return result
+    seal = session.get(Seal, result["seal_serial"]) if result["seal_serial"] else None
+    if seal is None or seal.certificate_serial != format(certificate.serial_number, "x"):
+        # Issued by our CA yet not a seal of ours: nothing this service made.
+        return {**result, "reason": cms.UNKNOWN_ISSUER}
+    result["seal_status"] = seal.status
+    result["seal_status_since"] = (seal.destroyed_at or seal.revoked_at or seal.approved_at).isoformat()
+    if seal.revoked_at is not None and seal.revoked_at <= checked.signing_time:
+        return {**result, "reason": SEAL_REVOKED}
+    claimed = unit_code
+    try:
+        document = manifests.parse(manifest_bytes)
+    except ValueError:
+        document = {}
+    if claimed is None:
+        claimed = document.get("issuer_code")
+    if claimed is not None and claimed != result["unit_code"]:
+        return {**result, "reason": UNIT_MISMATCH}
+    problem = manifests.check_digests(document, body, attachments) if (body is not None or attachments) else None
+    if problem:
+        return {**result, "reason": problem}
+    return {**result, "valid": True, "reason": None}
+
+
+def verify_for_print(session, manifest_bytes, signature, actor, settings, now, unit_code=None, body=None,
+                     attachments=None) -> dict:
+    """The verification seal for a printed copy (004 五(一)): verify, and if valid issue a print
+    serial to stamp on the copy with the seal image. An invalid document gets no stamp."""
+    caller = Caller.of(actor)
+    result = verify(session, manifest_bytes, signature, settings, now, unit_code, body, attachments)
+    if not result["valid"]:
+        return {**result, "stamp": None}
+    seal = session.get(Seal, result["seal_serial"])
+    stamp = PrintStamp(print_serial="P" + now.strftime("%Y%m%d") + uuid.uuid4().hex[:10].upper(),
+                       seal_serial=seal.serial, manifest_sha256=result["manifest_sha256"], issued_at=now,
+                       issued_to=caller.user_id)
+    session.add(stamp)
+    record(session, now, caller, "print_stamp_issued", "seal", seal.serial, print_serial=stamp.print_serial,
+           manifest_sha256=result["manifest_sha256"])
+    return {**result, "stamp": {"print_serial": stamp.print_serial, "verified_at": now.isoformat(),
+                                "seal_serial": seal.serial, "unit_name": seal.unit_name,
+                                "image_png": base64.b64encode(seal.image_png).decode()}}
+

@@ -1,0 +1,26 @@
+"""Seal policy from the service's config.
+
+``SEAL_KEK`` (base64 of 32 bytes) encrypts every private key's data key; ``SEAL_VALIDITY_DAYS``
+(default 730) is a seal certificate's lifetime; ``SEAL_APPROVAL_WINDOW_SECONDS`` (default 900)
+is how long a custodian's approval of one use stays good.
+"""
+from dataclasses import dataclass
+from datetime import timedelta
+
+from gongwen_common.keywrap import KeyEncryptionKey
+
+
+@dataclass(frozen=True)
+class SealSettings:
+    kek: KeyEncryptionKey
+    validity: timedelta = timedelta(days=730)
+    approval_window: timedelta = timedelta(minutes=15)
+
+    @classmethod
+    def from_config(cls, config) -> "SealSettings":
+        return cls(
+            kek=KeyEncryptionKey.from_config(config.get("SEAL_KEK"), setting="SEAL_KEK",
+                                             purpose="seal private keys"),
+            validity=timedelta(days=int(config.get("SEAL_VALIDITY_DAYS") or 730)),
+            approval_window=timedelta(seconds=int(config.get("SEAL_APPROVAL_WINDOW_SECONDS") or 900)),
+        )

@@ -1,0 +1,115 @@
+"""Electronic seals through the gateway, against real services, broker and PostgreSQL: a unit's
+seal under two-person custody seals a manifest that the system's own ``openssl cms -verify``
+accepts with nothing of ours involved; the seal database holds no private key in clear."""
+import base64
+import hashlib
+import subprocess
+import uuid
+
+from cryptography.hazmat.primitives.serialization import load_der_private_key
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.pool import NullPool
+
+from conftest import TEST_ENV, Api, device_key, logged_in, new_account, operator_login, public_pem, wait_until
+from gongwen_common import manifest as manifests
+from gongwen_common.keywrap import KeyEncryptionKey, WrappedSecret, unwrap_secret
+
+INITIAL, FINAL = "Gw-Initial-2026!", "Gw-Changed-2026?"
+
+
+def person(stack, operator, unit, *roles):
+    key, username = device_key(), f"{roles[0]}-{uuid.uuid4().hex[:6]}"
+    made = new_account(operator, {"username": username, "name": "钱七", "unit_code": unit, "roles": list(roles),
+                                  "mobile": "13800138000", "initial_password": INITIAL,
+                                  "device_public_key": public_pem(key)})
+    api = logged_in(Api(stack.gateway_url), username, INITIAL, key)
+    assert api.post("/api/v1/auth/password", json={"old_password": INITIAL, "new_password": FINAL}).status_code == 204
+    return made["user_id"], logged_in(Api(stack.gateway_url), username, FINAL, key)
+
+
+def openssl_verifies(tmp_path, manifest: bytes, signature: bytes, ca_pem: str) -> subprocess.CompletedProcess:
+    (tmp_path / "manifest.json").write_bytes(manifest)
+    (tmp_path / "signature.p7s").write_bytes(signature)
+    (tmp_path / "ca.pem").write_text(ca_pem)
+    return subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", "signature.p7s",
+                           "-content", "manifest.json", "-CAfile", "ca.pem", "-out", "/dev/null"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=30)
+
+
+def test_a_sealed_manifest_verifies_with_openssl_alone_and_two_person_custody_holds(stack, tmp_path):
+    operator = operator_login(stack)
+    code = f"seal-{uuid.uuid4().hex[:6]}"
+    assert operator.post("/api/v1/units", json={"code": code, "name": "广州市财政局", "kind": "department"}) \
+        .status_code == 201
+    assert operator.post(f"/api/v1/units/{code}/approve").status_code == 200
+    _, admin = person(stack, operator, code, "admin")
+    _, clerk = person(stack, operator, code, "clerk")
+    keeper_ids, keepers = zip(*(person(stack, operator, code, "custodian") for _ in range(2)), strict=True)
+
+    body = {"unit_code": code, "custody": {"required_approvals": 2, "custodian_user_ids": list(keeper_ids)}}
+    applied = wait_until(lambda: [r for r in [admin.post("/api/v1/seals", json=body)]
+                                  if r.json().get("error") != "UNKNOWN_UNIT"],
+                         message="the seal service to know the unit")[0]
+    assert applied.status_code == 201 and applied.json()["status"] == "applied", applied.text
+    strangers = {"unit_code": code, "custody": {"required_approvals": 1, "custodian_user_ids": ["not-a-member"]}}
+    refused = admin.post("/api/v1/seals", json=strangers)
+    assert refused.status_code == 400 and "custodian_user_ids" in str(refused.json()["fields"]), refused.text
+    serial = applied.json()["serial"]
+    assert admin.post(f"/api/v1/seals/{serial}/approve").status_code == 403
+    assert operator.post(f"/api/v1/seals/{serial}/approve").json()["status"] == "active"
+
+    ca = Api(stack.gateway_url).get("/api/v1/seals/ca.pem")  # public: anyone may verify
+    assert ca.status_code == 200 and ca.text.startswith("-----BEGIN CERTIFICATE-----")
+    png = clerk.get(f"/api/v1/seals/{serial}/image.png")
+    assert png.headers["Content-Type"] == "image/png" and png.content.startswith(b"\x89PNG")
+
+    manifest = manifests.canonical_bytes({"doc_number": "穗财〔2026〕7号", "title": "关于预算执行的通知",
+                                          "issuer_code": code, "issued_at": "2026-11-22T09:00:00+08:00",
+                                          "body_sha256": hashlib.sha256(b"body").hexdigest(), "attachments": []})
+    digest = hashlib.sha256(manifest).hexdigest()
+
+    def seal(approval_ids=()):
+        return clerk.post("/api/v1/seals/sign", files={"manifest": ("manifest.json", manifest)},
+                          data={"approval_ids": ",".join(approval_ids)})
+
+    assert seal().json()["error"] == "CUSTODY_APPROVAL_REQUIRED"
+    first = keepers[0].post(f"/api/v1/seals/{serial}/use-approvals", json={"manifest_sha256": digest})
+    assert first.status_code == 201, first.text
+    assert seal([first.json()["approval_id"]]).json()["error"] == "CUSTODY_APPROVAL_REQUIRED"
+    second = keepers[1].post(f"/api/v1/seals/{serial}/use-approvals", json={"manifest_sha256": digest})
+    sealed = seal([first.json()["approval_id"], second.json()["approval_id"]])
+    assert sealed.status_code == 200, sealed.text
+    signature = base64.b64decode(sealed.json()["signature"])
+
+    checked = openssl_verifies(tmp_path, manifest, signature, ca.text)
+    assert checked.returncode == 0, checked.stderr
+    flipped = bytearray(manifest)
+    flipped[len(flipped) // 2] ^= 0x01
+    assert openssl_verifies(tmp_path, bytes(flipped), signature, ca.text).returncode != 0
+
+    def verify(**fields):
+        return clerk.post("/api/v1/seals/verify", files={"manifest": ("manifest.json", manifest),
+                                                         "signature": ("signature.p7s", signature),
+                                                         "body": ("body", b"body")},
+                          data=fields).json()
+
+    assert (verify()["valid"], verify()["seal_serial"], verify()["unit_code"]) == (True, serial, code)
+    assert verify(unit_code="someone-else")["reason"] == "UNIT_MISMATCH"
+    printed = clerk.post("/api/v1/seals/verify-for-print", files={"manifest": ("m", manifest),
+                                                                  "signature": ("s", signature)}).json()
+    assert printed["valid"] and printed["stamp"]["print_serial"]
+
+    # The seal database (PostgreSQL) holds its keys only encrypted: no PEM, no DER, no raw key bytes.
+    engine = create_engine(stack.database_urls["seal"], poolclass=NullPool)
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT kek_id, wrapped_data_key, key_ciphertext FROM seals WHERE serial = :s"),
+                                 {"s": serial}).one()
+        kek = KeyEncryptionKey.from_config(TEST_ENV["SEAL_KEK"], setting="SEAL_KEK", purpose="seal private keys")
+        pkcs8 = unwrap_secret(kek, WrappedSecret(row[0], bytes(row[1]), bytes(row[2])), f"seal:{serial}".encode())
+        dump = b""
+        for table in inspect(connection).get_table_names():
+            for values in connection.execute(text(f'SELECT * FROM "{table}"')):
+                dump += b"|".join(bytes(v) if isinstance(v, bytes | memoryview) else str(v).encode() for v in values)
+    engine.dispose()
+    raw = load_der_private_key(pkcs8, None).private_numbers().private_value.to_bytes(32, "big")
+    assert b"PRIVATE KEY" not in dump and pkcs8 not in dump and raw not in dump
