@@ -5,39 +5,24 @@ chain to the CA (``gongwen_common.cms``), the signing unit against the claimed o
 parts' digests (``gongwen_common.manifest``). Revocation is known only to the seal service, so
 a seal revoked before it was used still verifies here; ``POST /api/v1/seals/verify`` tells.
 
-The unit code and seal serial are read from the certificate subject directly rather than through
-``gongwen_seal.authority``: the CLI is installed on department hosts without the services.
+The checks themselves are ``gongwen_common.sealed``'s, the same the seal service starts from;
+the CLI is installed on department hosts without the services.
 """
 import base64
 import binascii
 import re
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
 
-from gongwen_common import cms
-from gongwen_common import manifest as manifests
+from gongwen_common import sealed
+from gongwen_common.sealed import UNIT_MISMATCH, seal_serial_of, unit_code_of
 
-UNIT_MISMATCH = "UNIT_MISMATCH"
+__all__ = ["UNIT_MISMATCH", "load_ca_certificates", "seal_serial_of", "signature_der", "unit_code_of",
+           "verify_offline"]
 REVOCATION_NOTE = "revocation is not checked offline: use POST /api/v1/seals/verify for that"
 
 _BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/=\s]+")
 _PEM_BLOCK = re.compile(rb"-----BEGIN [A-Z0-9 ]+-----(.*?)-----END [A-Z0-9 ]+-----", re.S)
-
-
-def _subject_value(certificate: x509.Certificate, oid: x509.ObjectIdentifier) -> str | None:
-    values = certificate.subject.get_attributes_for_oid(oid)
-    return str(values[0].value) if values else None
-
-
-def unit_code_of(certificate: x509.Certificate) -> str | None:
-    """The unit code of a seal certificate (subject organizationIdentifier)."""
-    return _subject_value(certificate, NameOID.ORGANIZATION_IDENTIFIER)
-
-
-def seal_serial_of(certificate: x509.Certificate) -> str | None:
-    """The seal serial of a seal certificate (subject serialNumber)."""
-    return _subject_value(certificate, NameOID.SERIAL_NUMBER)
 
 
 def load_ca_certificates(ca: bytes) -> list[x509.Certificate]:
@@ -84,24 +69,6 @@ def verify_offline(manifest: bytes, signature: bytes, ca_pem: bytes, unit_code: 
     then ``DIGEST_MISMATCH`` (a given body or attachment is not the one the manifest names).
     ``ValueError`` only for a CA file without certificates.
     """
-    checked = cms.verify(manifest, signature_der(signature), load_ca_certificates(ca_pem))
-    certificate = checked.signer_certificate
-    result = {"valid": False, "reason": checked.reason,
-              "unit_code": unit_code_of(certificate) if certificate is not None else None,
-              "seal_serial": seal_serial_of(certificate) if certificate is not None else None,
-              "signed_at": checked.signing_time.isoformat() if checked.signing_time else None}
-    if not checked.valid:
-        return result
-    try:
-        document = manifests.parse(manifest)
-    except ValueError:
-        # Signed bytes that are not a manifest: nothing names the issuer or the parts, so a given
-        # body or attachment cannot match (check_digests answers DIGEST_MISMATCH for them).
-        document = {}
-    claimed = unit_code if unit_code is not None else document.get("issuer_code")
-    if claimed is not None and claimed != result["unit_code"]:
-        return {**result, "reason": UNIT_MISMATCH}
-    problem = manifests.check_digests(document, body, attachments) if (body is not None or attachments) else None
-    if problem:
-        return {**result, "reason": problem}
-    return {**result, "valid": True, "reason": None}
+    result, _ = sealed.verify_sealed(manifest, signature_der(signature), load_ca_certificates(ca_pem), unit_code,
+                                     body, attachments)
+    return result

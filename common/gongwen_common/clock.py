@@ -1,5 +1,5 @@
 """The one place that reads the wall clock, so rules can be given another clock in tests."""
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from nameko.extensions import DependencyProvider
 
@@ -14,3 +14,18 @@ class Clock(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return utcnow
+
+
+class MovableClock:
+    """A clock that stands still until moved: deadlines, expiry and windows are tested by moving
+    it (``clock.now = …`` or ``clock.advance(minutes=16)``), never by sleeping."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from nameko.testing.services import worker_factory
 from sqlalchemy import create_engine, delete, select
 
+from gongwen_common.clock import MovableClock
 from gongwen_common.db import Session as OutboxSession
 from gongwen_common.errors import DomainError
 from gongwen_common.tables import InfraBase, OutboxEvent
@@ -24,17 +25,6 @@ KEK = base64.b64encode(bytes(range(32))).decode()
 CONFIG = {"IDENTITY_KEK": KEK}
 PASSWORDS = {"operator": "Harbour#2026sky", "alice": "Lantern#2026red", "bob": "Willow$2026lake",
              "carol": "Granite!2026hill", "dave": "Compass%2026east"}
-
-
-class MovableClock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **delta):
-        self.now += timedelta(**delta)
 
 
 def new_key():

@@ -20,6 +20,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from gongwen_common.sealed import seal_serial_of, unit_code_of, unit_name_of
+
+__all__ = ["CLOCK_SKEW", "SEAL_ORGANIZATIONAL_UNIT", "certificate_pem", "create_root", "issue_seal_certificate",
+           "seal_serial_of", "unit_code_of", "unit_name_of"]
+
 SEAL_ORGANIZATIONAL_UNIT = "电子印章"
 # Roots are made on one machine and checked on others whose clocks may run a little behind.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -137,26 +142,6 @@ def issue_seal_certificate(root_key: ec.EllipticCurvePrivateKey, root_cert: x509
         .add_extension(authority_key_id, critical=False)
         .sign(root_key, hashes.SHA256())
     )
-
-
-def _subject_value(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str | None:
-    values = cert.subject.get_attributes_for_oid(oid)
-    return str(values[0].value) if values else None
-
-
-def unit_code_of(cert: x509.Certificate) -> str | None:
-    """The unit code (organizationIdentifier) of a seal certificate."""
-    return _subject_value(cert, NameOID.ORGANIZATION_IDENTIFIER)
-
-
-def seal_serial_of(cert: x509.Certificate) -> str | None:
-    """The seal serial (subject serialNumber) of a seal certificate."""
-    return _subject_value(cert, NameOID.SERIAL_NUMBER)
-
-
-def unit_name_of(cert: x509.Certificate) -> str | None:
-    """The unit name (subject O) of a seal certificate."""
-    return _subject_value(cert, NameOID.ORGANIZATION_NAME)
 
 
 def certificate_pem(cert: x509.Certificate) -> str:

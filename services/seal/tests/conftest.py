@@ -1,13 +1,14 @@
 """Worker tests of the seal service: nameko's ``worker_factory`` on SQLite, a clock the test
 moves, real keys, real CMS and the real CA."""
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from nameko.testing.services import worker_factory
 from sqlalchemy import select
 
 from gongwen_common import manifest as manifests
+from gongwen_common.clock import MovableClock
 from gongwen_common.errors import DomainError
 from gongwen_common.tables import OutboxEvent
 from gongwen_seal.models import Base, UnitView
@@ -24,17 +25,6 @@ def person(user_id, unit_code, *roles, proxy=None):
     return actor
 
 
-class Clock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **delta):
-        self.now += timedelta(**delta)
-
-
 class SealWorld:
     """The seal service as its callers see it: each call commits, or rolls back on refusal."""
 
@@ -42,7 +32,7 @@ class SealWorld:
 
     def __init__(self, session, config=None):
         self.session = session
-        self.clock = Clock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+        self.clock = MovableClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
         self.service = worker_factory(SealService, db=session, clock=self.clock,
                                       config={"SEAL_KEK": KEK, **(config or {})})
 

@@ -10,11 +10,10 @@ import uuid
 
 from cryptography import x509
 
-from gongwen_common import cms
+from gongwen_common import cms, sealed
 from gongwen_common import manifest as manifests
 from gongwen_common.audit import Caller
 
-from .. import authority
 from ..models import PrintStamp, Seal, SealUse
 from . import keys
 from .custody import take_approvals
@@ -22,7 +21,6 @@ from .errors import Forbidden, NotFound, SealExpired, SealNotActive, ValidationF
 from .seals import active_seal_of, record, seal_aad
 
 SEAL_REVOKED = "SEAL_REVOKED"
-UNIT_MISMATCH = "UNIT_MISMATCH"
 MAX_MANIFEST_BYTES = 256 * 1024
 
 
@@ -75,44 +73,26 @@ def sign(session, unit_code, manifest_bytes: bytes, actor, approval_ids, setting
 
 def verify(session, manifest_bytes: bytes, signature: bytes, settings, now, unit_code=None, body=None,
            attachments=None) -> dict:
-    """Check a sealed manifest: the CMS signature, the chain to our CA, the certificate's
-    validity at signing time, that the seal was not revoked by then, that it is the claimed
-    sending unit's, and the parts' digests. Reasons in that order; the first found is given."""
+    """Check a sealed manifest as anyone can (``gongwen_common.sealed``: signature, chain to our CA,
+    certificate validity at signing time, the claimed sending unit, the parts' digests), then what
+    only this service knows: that it is a seal of ours and was not revoked by the time it signed.
+    A revocation before signing outranks the other reasons: the seal itself was not good."""
     _, root_certificate = keys.root(session, settings.kek, now)
-    checked = cms.verify(manifest_bytes if isinstance(manifest_bytes, bytes) else b"",
-                         signature if isinstance(signature, bytes) else b"", [root_certificate])
-    certificate = checked.signer_certificate
-    result = {"valid": False, "reason": checked.reason, "unit_code": None, "seal_serial": None,
-              "signed_at": checked.signing_time.isoformat() if checked.signing_time else None,
-              "seal_status": None, "seal_status_since": None, "manifest_sha256": None}
-    if isinstance(manifest_bytes, bytes):
-        result["manifest_sha256"] = manifests.sha256_hex(manifest_bytes)
-    if certificate is not None:
-        result["unit_code"], result["seal_serial"] = authority.unit_code_of(certificate), \
-            authority.seal_serial_of(certificate)
+    manifest_bytes = manifest_bytes if isinstance(manifest_bytes, bytes) else b""
+    result, checked = sealed.verify_sealed(manifest_bytes, signature if isinstance(signature, bytes) else b"",
+                                           [root_certificate], unit_code, body, attachments)
+    result.update(seal_status=None, seal_status_since=None, manifest_sha256=manifests.sha256_hex(manifest_bytes))
     if not checked.valid:
         return result
     seal = session.get(Seal, result["seal_serial"]) if result["seal_serial"] else None
-    if seal is None or seal.certificate_serial != format(certificate.serial_number, "x"):
+    if seal is None or seal.certificate_serial != format(checked.signer_certificate.serial_number, "x"):
         # Issued by our CA yet not a seal of ours: nothing this service made.
-        return {**result, "reason": cms.UNKNOWN_ISSUER}
+        return {**result, "valid": False, "reason": cms.UNKNOWN_ISSUER}
     result["seal_status"] = seal.status
     result["seal_status_since"] = (seal.destroyed_at or seal.revoked_at or seal.approved_at).isoformat()
     if seal.revoked_at is not None and seal.revoked_at <= checked.signing_time:
-        return {**result, "reason": SEAL_REVOKED}
-    claimed = unit_code
-    try:
-        document = manifests.parse(manifest_bytes)
-    except ValueError:
-        document = {}
-    if claimed is None:
-        claimed = document.get("issuer_code")
-    if claimed is not None and claimed != result["unit_code"]:
-        return {**result, "reason": UNIT_MISMATCH}
-    problem = manifests.check_digests(document, body, attachments) if (body is not None or attachments) else None
-    if problem:
-        return {**result, "reason": problem}
-    return {**result, "valid": True, "reason": None}
+        return {**result, "valid": False, "reason": SEAL_REVOKED}
+    return result
 
 
 def verify_for_print(session, manifest_bytes, signature, actor, settings, now, unit_code=None, body=None,
