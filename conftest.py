@@ -13,7 +13,7 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()
 
 import base64  # noqa: E402
-import os  # noqa: E402
+import hashlib  # noqa: E402
 import shutil  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -34,9 +34,10 @@ from gongwen_local.stack import ROOT, SERVICES, Stack  # noqa: E402
 
 # Faster retries and relay polling than production defaults, so failure tests stay short.
 TEST_ENV = {"EVENT_RETRY_BASE_DELAY": "0.05", "OUTBOX_POLL_INTERVAL": "0.5", "RPC_TIMEOUT": "5",
-            # Key-encryption keys of this test session only (tests that look at stored keys read them here).
-            "IDENTITY_KEK": base64.b64encode(os.urandom(32)).decode(),
-            "SEAL_KEK": base64.b64encode(os.urandom(32)).decode()}
+            # Key-encryption keys of the test stacks, fixed (this module may be imported twice), not the
+            # services' development fallback; tests that look at stored keys read them here.
+            "IDENTITY_KEK": base64.b64encode(hashlib.sha256(b"gongwen tests: identity KEK").digest()).decode(),
+            "SEAL_KEK": base64.b64encode(hashlib.sha256(b"gongwen tests: seal KEK").digest()).decode()}
 
 
 def wait_until(predicate, timeout=30.0, interval=0.2, message="condition"):
