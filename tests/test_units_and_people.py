@@ -1,6 +1,7 @@
 """Units and people through the gateway: unit lifecycles reaching every read model, and the
 authorisation matrix — every role of unit A against unit B's resources, for every endpoint
 the OpenAPI document lists (real services, broker and PostgreSQL)."""
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -82,6 +83,19 @@ class Units:
         self.b_admin_id = self.person(stack, self.b, "admin", id_only=True)
         self.b_clerk_id = self.person(stack, self.b, "clerk", id_only=True)
         self.b_seal = self.seal(self.b, [self.b_clerk_id])
+        self.b_document = self.document(stack, tag)
+
+    def document(self, stack, tag):
+        """A document unit B sent to a third unit C: unit A is neither its sender nor a recipient."""
+        c = new_unit(self.operator, f"uc-{tag}")["code"]
+        clerk = self.person(stack, self.b, "clerk")
+        metadata = {"doc_number": f"B〔2026〕{tag}号", "title": "B 的公文", "signer": "赵", "urgency": "normal",
+                    "secrecy": "none", "main_recipients": [c]}
+        sent = wait_until(lambda: [r for r in [clerk.post("/api/v1/documents", data={"metadata": json.dumps(metadata)},
+                                                         files={"body": ("body.txt", b"body")})]
+                                   if r.json().get("error") != "UNKNOWN_UNIT"], message="the exchange to know C")[0]
+        assert sent.status_code == 201, sent.text
+        return sent.json()["id"]
 
     def seal(self, unit, custodians):
         """The unit's active seal, applied for by the operator once the seal service knows the unit."""
@@ -118,6 +132,7 @@ def b_resources(u: Units):
     and 'shared' (B's directory entry is for every sender) or 'self' (acts on the caller only)."""
     b_user = {"user_id": u.b_clerk_id}
     seal = {"serial": u.b_seal}
+    document = {"document_id": u.b_document}
     return {
         ("post", "/api/v1/units"): ({}, {"code": f"x-{uuid.uuid4().hex[:6]}", "name": "下属单位", "kind": "department",
                                          "parent_code": u.b}),
@@ -158,6 +173,32 @@ def b_resources(u: Units):
         ("post", "/api/v1/seals/sign"): "self",  # always the caller's own unit seal
         ("post", "/api/v1/seals/verify"): "self",  # verification is for everyone, of anything
         ("post", "/api/v1/seals/verify-for-print"): "self",
+        ("post", "/api/v1/documents"): "self",  # sent from the caller's own unit
+        ("get", "/api/v1/inbox"): "self",
+        ("get", "/api/v1/outbox"): "self",
+        ("get", "/api/v1/supervision/presence"): "self",  # others than the operator see their own unit
+        ("get", "/api/v1/documents/{document_id}"): (document, None),
+        ("get", "/api/v1/documents/{document_id}/manifest"): (document, None),
+        ("get", "/api/v1/documents/{document_id}/signature.p7s"): (document, None),
+        ("get", "/api/v1/documents/{document_id}/body"): (document, None),
+        ("get", "/api/v1/documents/{document_id}/attachments/{n}"): ({**document, "n": 1}, None),
+        ("get", "/api/v1/documents/{document_id}/receipts"): (document, None),
+        ("post", "/api/v1/documents/{document_id}/sign"): (document, None),
+        ("post", "/api/v1/documents/{document_id}/register"): (document, {"registration_number": "R1"}),
+        ("post", "/api/v1/documents/{document_id}/return"): (document, {"reason": "不对"}),
+        ("post", "/api/v1/documents/{document_id}/print"): (document, None),
+        ("post", "/api/v1/documents/{document_id}/print-requests"): (document, {"copies": 1, "reason": "需要打印"}),
+        ("post", "/api/v1/documents/{document_id}/print-requests/{request_id}/grant"): (
+            {**document, "request_id": "any"}, None),
+        ("post", "/api/v1/documents/{document_id}/print-requests/{request_id}/refuse"): (
+            {**document, "request_id": "any"}, None),
+        ("post", "/api/v1/documents/{document_id}/resend-requests"): (document, {"reason": "重发"}),
+        ("post", "/api/v1/documents/{document_id}/resend"): (document, {"unit_codes": [u.a]}),
+        ("post", "/api/v1/documents/{document_id}/recall"): (document, None),
+        ("post", "/api/v1/documents/{document_id}/paper-delivery"): (document, {"unit_code": u.a, "note": "纸质"}),
+        ("put", "/api/v1/admin/calendar/{year}"): ({"year": 2031}, {"source": "通知", "days": [
+            {"date": "2031-01-01", "working": False}]}),
+        ("get", "/api/v1/admin/calendar"): ({}, None),
         ("post", "/api/v1/auth/password"): "self",
         ("post", "/api/v1/auth/logout"): "self",
         ("get", "/api/v1/me"): "self",
@@ -196,6 +237,8 @@ def test_no_role_of_unit_a_can_act_on_unit_b(stack, units):
     assert (b["status"], b["name"]) == ("active", f"单位 {units.b}")
     b_seal = operator_login(stack).get(f"/api/v1/seals/{units.b_seal}").json()
     assert (b_seal["status"], b_seal["image_source"]) == ("active", "rendered")
+    assert Databases(stack).rows("exchange", "SELECT state, print_copies_used FROM receipts WHERE document_id = :d",
+                                 d=units.b_document) == [("delivered", 0)]
 
 
 def test_a_units_admin_manages_only_its_own_people(stack, units):

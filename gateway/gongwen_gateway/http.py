@@ -68,6 +68,14 @@ def error_body(code, message, request_id, fields=None):
     return body
 
 
+def load_or_400(schema, data, under=None):
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        messages = exc.normalized_messages()
+        raise ValidationFailed({under: messages} if under else messages) from None
+
+
 def json_body(request, schema):
     """Parse and validate a JSON object body; 400 with field errors, nothing else happens."""
     raw = request.get_data(cache=True)
@@ -108,7 +116,7 @@ class ApiEntrypoint(HttpRequestHandler):
 
     def __init__(self, method, url, summary="", tag="system", request_schema=None,
                  response_schema=None, status=200, query=None, errors=(), document=True,
-                 roles=None, during_password_change=False, form=None, produces=None,
+                 roles=None, during_password_change=False, form=None, produces=None, uploads=False,
                  expected_exceptions=DomainError, **kwargs):
         """``roles``: None for a public route, ``ANY_ROLE`` for any authenticated caller, or the
         roles that may call it; ``during_password_change``: still allowed before the initial
@@ -116,6 +124,7 @@ class ApiEntrypoint(HttpRequestHandler):
         super().__init__(method, url, expected_exceptions=expected_exceptions, **kwargs)
         self.roles = roles
         self.during_password_change = during_password_change
+        self.uploads = uploads  # documents with files: MAX_UPLOAD_BYTES instead of MAX_BODY_BYTES
         if document:
             if roles is not None:
                 errors = tuple(sorted({401, 403, *errors}))
@@ -138,7 +147,10 @@ class ApiEntrypoint(HttpRequestHandler):
         started = time.monotonic()
         supplied = request.headers.get("X-Request-Id", "")
         request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
-        request.max_content_length = int(self.container.config.get("MAX_BODY_BYTES", 1048576))
+        config = self.container.config
+        request.max_content_length = int(config.get("MAX_UPLOAD_BYTES", 62914560) if self.uploads
+                                         else config.get("MAX_BODY_BYTES", 1048576))
+        request.max_form_memory_size = request.max_content_length
         request.shallow = False
         try:
             if (request.content_length or 0) > request.max_content_length:

@@ -207,3 +207,45 @@ class PrintStampSchema(Schema):
 
 class PrintVerificationSchema(VerificationSchema):
     stamp = fields.Nested(PrintStampSchema, allow_none=True)
+
+
+# -- documents -------------------------------------------------------------------------------
+
+class DocumentSchema(Schema):
+    id = fields.String(required=True)
+    issuer_code = fields.String()
+    doc_number = fields.String()
+    title = fields.String()
+    urgency = fields.String()
+    status = fields.String(metadata={"description": "sent | recalled | completed"})
+    sent_at = fields.String()
+    manifest_sha256 = fields.String()
+    seal_serial = fields.String()
+    metadata = fields.Dict()
+    body = fields.Dict()
+    attachments = fields.List(fields.Dict())
+    paper_attachments = fields.List(fields.String())
+    receipts = fields.List(fields.Dict(), metadata={"description": "the sender's receipt matrix"})
+    receipt = fields.Dict(metadata={"description": "a recipient's own receipt"})
+
+
+class ReceiptSchema(Schema):
+    receipt_id = fields.String(required=True)
+    unit_code = fields.String()
+    role = fields.String(metadata={"description": "main (主送) | cc (抄送)"})
+    state = fields.String(metadata={"description": "delivered | read | signed | registered | returned | recalled | "
+                                                   "paper_served"})
+    due_at = fields.String()
+    overdue = fields.Boolean()
+    generation = fields.Integer()
+
+
+class ReceiptPageSchema(Schema):
+    items = fields.List(fields.Dict(), required=True)
+    next_cursor = fields.String(allow_none=True)
+
+
+class PrintSchema(Schema):
+    copy_number = fields.Integer(required=True)
+    copies_left = fields.Integer(required=True)
+    stamp = fields.Dict(metadata={"description": "the verification stamp (print serial, seal image)"})

@@ -1,30 +1,38 @@
 """Gateway entrypoints: HTTP in, RPC out. Thin: parsing at the edge, rules in the services."""
 import base64
+import json
 import logging
 import mimetypes
 from pathlib import Path
+from urllib.parse import quote
 
 import eventlet
-from amqp.exceptions import ConnectionError as AmqpConnectionError
-from kombu.exceptions import OperationalError
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from nameko.events import BROADCAST, event_handler
-from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.utils import safe_join
 from werkzeug.wrappers import Response
 
+from gongwen_common import rpc
 from gongwen_common.errors import (
     DomainError,
     Forbidden,
     NotFound,
     ProxyNotAllowed,
-    ServiceUnavailable,
     ValidationFailed,
 )
 from gongwen_common.logging import CorrelationId
+from gongwen_exchange.schemas import (
+    CalendarYearSchema,
+    MetadataSchema,
+    PaperDeliverySchema,
+    PrintRequestSchema,
+    ReasonSchema,
+    RegistrationSchema,
+    ResendSchema,
+)
 from gongwen_identity.schemas import LoginResultSchema, LoginSchema, NewUserSchema, ProxySchema, UserSchema
 from gongwen_registry.schemas import (
     ContactsSchema,
@@ -36,7 +44,7 @@ from gongwen_registry.schemas import (
 )
 
 from .auth import ANY_ROLE, Revocations
-from .http import api, form_parts, json_body
+from .http import MalformedJson, api, form_parts, json_body, load_or_400
 from .openapi import build_spec
 from .schemas import (
     ActForRequestSchema,
@@ -50,12 +58,16 @@ from .schemas import (
     DestructionSchema,
     DeviceSchema,
     DisableSchema,
+    DocumentSchema,
     HealthSchema,
     JwksSchema,
     ListQuerySchema,
     MeSchema,
     PasswordChangeSchema,
+    PrintSchema,
     PrintVerificationSchema,
+    ReceiptPageSchema,
+    ReceiptSchema,
     ResetPasswordSchema,
     SealApplicationSchema,
     SealingSchema,
@@ -70,6 +82,7 @@ from .schemas import (
 log = logging.getLogger("gongwen.gateway")
 
 OPERATOR = ("operator",)
+RECEIVERS = ("clerk", "system")  # a unit's clerks, or its own office system
 
 
 def actor_of(principal):
@@ -113,15 +126,9 @@ class GatewayService:
     revocations = Revocations()
 
     def call(self, service, method, *args, timeout=None, **kwargs):
-        """An RPC with a deadline: nameko's proxies would otherwise wait forever."""
-        timeout = timeout or float(self.config.get("RPC_TIMEOUT", 10))
-        try:
-            with eventlet.Timeout(timeout):
-                return getattr(getattr(self, service), method).call_async(*args, **kwargs).result()
-        except eventlet.Timeout:
-            raise ServiceUnavailable(message=f"{service} did not answer within {timeout:g}s") from None
-        except (UnknownService, OperationalError, AmqpConnectionError, OSError) as exc:
-            raise ServiceUnavailable(message=f"{service} is unavailable ({type(exc).__name__})") from None
+        """An RPC with a deadline (``gongwen_common.rpc``)."""
+        return rpc.call(getattr(self, service), method, *args,
+                        timeout=timeout or float(self.config.get("RPC_TIMEOUT", 10)), **kwargs)
 
     def _query(self, request):
         try:
@@ -482,6 +489,172 @@ class GatewayService:
         parts = self._verification_parts(request)
         return 200, self.call("seal", "verify_for_print", parts.pop("manifest_b64"), parts.pop("signature_b64"),
                               actor_of(request.principal), **parts)
+
+    # -- documents (exchange) -----------------------------------------------------------
+
+    @api("POST", "/api/v1/documents", summary="Send a sealed document (发文) to main and copy recipients",
+         tag="documents", form={"metadata": "string", "body": "file", "attachments": "files"},
+         response_schema=DocumentSchema, status=201, roles=("clerk",), uploads=True,
+         errors=(400, 403, 409, 413, 422, 503))
+    def send_document(self, request):
+        """``metadata`` is the JSON of API.md's metadata; ``Idempotency-Key`` makes a retry send once."""
+        parts = form_parts(request, required=("metadata", "body"), many=("attachments",))
+        metadata = parts["metadata"]
+        try:
+            metadata = json.loads(metadata if isinstance(metadata, str) else metadata.decode())
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedJson(message="metadata is not valid JSON.") from None
+        metadata = load_or_400(MetadataSchema(), metadata, "metadata")
+        body_file = request.files.get("body")
+        files = [{"name": name, "data": _b64(data)} for name, data in parts["attachments"]]
+        return 201, self.call("exchange", "send_document", metadata, _b64(parts["body"]),
+                              body_file.filename if body_file else "body", files, actor_of(request.principal),
+                              idempotency_key=request.headers.get("Idempotency-Key"), timeout=60)
+
+    @api("GET", "/api/v1/documents/<document_id>", summary="A document: the sender sees every receipt, a "
+         "recipient its own", tag="documents", response_schema=DocumentSchema, roles=ANY_ROLE, errors=(404, 503))
+    def get_document(self, request, document_id):
+        return 200, self.call("exchange", "get_document", document_id, actor_of(request.principal))
+
+    def _download(self, request, document_id, part):
+        got = self.call("exchange", "download", document_id, part, actor_of(request.principal))
+        response = Response(base64.b64decode(got["data"]), mimetype=got["media_type"])
+        # RFC 6266 / 8187: an ASCII fallback, and the real (often Chinese) name percent-encoded.
+        fallback = got["name"].encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+        response.headers["Content-Disposition"] = (f'attachment; filename="{fallback}"; '
+                                                   f"filename*=UTF-8''{quote(got['name'], safe='')}")
+        return response
+
+    @api("GET", "/api/v1/documents/<document_id>/manifest", summary="The sealed manifest (canonical JSON); "
+         "a recipient's first download is its receipt time", tag="documents", produces="application/json",
+         roles=ANY_ROLE, errors=(404, 409, 503))
+    def download_manifest(self, request, document_id):
+        return self._download(request, document_id, "manifest")
+
+    @api("GET", "/api/v1/documents/<document_id>/signature.p7s", summary="The seal: detached CMS SignedData (DER)",
+         tag="documents", produces="application/pkcs7-signature", roles=ANY_ROLE, errors=(404, 409, 503))
+    def download_signature(self, request, document_id):
+        return self._download(request, document_id, "signature.p7s")
+
+    @api("GET", "/api/v1/documents/<document_id>/body", summary="The body", tag="documents",
+         produces="application/octet-stream", roles=ANY_ROLE, errors=(404, 409, 503))
+    def download_body(self, request, document_id):
+        return self._download(request, document_id, "body")
+
+    @api("GET", "/api/v1/documents/<document_id>/attachments/<int:n>", summary="Attachment n (from 1)",
+         tag="documents", produces="application/octet-stream", roles=ANY_ROLE, errors=(404, 409, 503))
+    def download_attachment(self, request, document_id, n):
+        return self._download(request, document_id, f"attachments/{n}")
+
+    @api("GET", "/api/v1/inbox", summary="The unit's received documents (收文), newest first", tag="documents",
+         response_schema=ReceiptPageSchema, query={"state": "string", "urgency": "string", "since": "string",
+                                                   "limit": "integer", "cursor": "string"},
+         roles=ANY_ROLE, errors=(400, 503))
+    def inbox(self, request):
+        query = self._query(request)
+        return 200, self.call("exchange", "inbox", actor_of(request.principal), state=request.args.get("state"),
+                              urgency=request.args.get("urgency"), since=request.args.get("since"), **query)
+
+    @api("GET", "/api/v1/outbox", summary="The unit's sent documents with receipt counts by state",
+         tag="documents", response_schema=ReceiptPageSchema, query={"limit": "integer", "cursor": "string"},
+         roles=ANY_ROLE, errors=(400, 503))
+    def outbox(self, request):
+        return 200, self.call("exchange", "outbox", actor_of(request.principal), **self._query(request))
+
+    @api("GET", "/api/v1/documents/<document_id>/receipts", summary="The sender's matrix: recipients × state × "
+         "times", tag="documents", roles=ANY_ROLE, errors=(404, 503))
+    def receipts(self, request, document_id):
+        return 200, {"items": self.call("exchange", "receipts", document_id, actor_of(request.principal))}
+
+    @api("POST", "/api/v1/documents/<document_id>/sign", summary="Sign for it (签收): the seal is verified again",
+         tag="documents", response_schema=ReceiptSchema, roles=RECEIVERS, errors=(404, 409, 503))
+    def sign_for(self, request, document_id):
+        return 200, self.call("exchange", "sign_for", document_id, actor_of(request.principal))
+
+    @api("POST", "/api/v1/documents/<document_id>/register", summary="Register it (登记) with the unit's number",
+         tag="documents", request_schema=RegistrationSchema, response_schema=ReceiptSchema, roles=RECEIVERS,
+         errors=(400, 404, 409, 503))
+    def register(self, request, document_id):
+        body = json_body(request, RegistrationSchema())
+        return 200, self.call("exchange", "register", document_id, body["registration_number"],
+                              actor_of(request.principal))
+
+    @api("POST", "/api/v1/documents/<document_id>/return", summary="Return it (退回) with a reason",
+         tag="documents", request_schema=ReasonSchema, response_schema=ReceiptSchema, roles=RECEIVERS,
+         errors=(400, 404, 409, 503))
+    def return_document(self, request, document_id):
+        body = json_body(request, ReasonSchema())
+        return 200, self.call("exchange", "return_document", document_id, body["reason"], actor_of(request.principal))
+
+    @api("POST", "/api/v1/documents/<document_id>/print", summary="Print one granted copy, with the verification "
+         "stamp", tag="documents", response_schema=PrintSchema, roles=RECEIVERS, errors=(404, 409, 503))
+    def print_copy(self, request, document_id):
+        return 200, self.call("exchange", "print_copy", document_id, actor_of(request.principal))
+
+    @api("POST", "/api/v1/documents/<document_id>/print-requests", summary="Ask the sender for more copies",
+         tag="documents", request_schema=PrintRequestSchema, status=201, roles=RECEIVERS,
+         errors=(400, 404, 503))
+    def request_print_copies(self, request, document_id):
+        body = json_body(request, PrintRequestSchema())
+        return 201, self.call("exchange", "request_print_copies", document_id, body["copies"], body["reason"],
+                              actor_of(request.principal))
+
+    @api("POST", "/api/v1/documents/<document_id>/print-requests/<request_id>/grant", summary="Grant the copies",
+         tag="documents", roles=("clerk",), errors=(404, 409, 503))
+    def grant_print_request(self, request, document_id, request_id):
+        return 200, self.call("exchange", "answer_print_request", document_id, request_id, True,
+                              actor_of(request.principal))
+
+    @api("POST", "/api/v1/documents/<document_id>/print-requests/<request_id>/refuse", summary="Refuse the copies",
+         tag="documents", roles=("clerk",), errors=(404, 409, 503))
+    def refuse_print_request(self, request, document_id, request_id):
+        return 200, self.call("exchange", "answer_print_request", document_id, request_id, False,
+                              actor_of(request.principal))
+
+    @api("POST", "/api/v1/documents/<document_id>/resend-requests", summary="Ask the sender to send again",
+         tag="documents", request_schema=ReasonSchema, status=201, roles=RECEIVERS, errors=(400, 404, 409, 503))
+    def request_resend(self, request, document_id):
+        body = json_body(request, ReasonSchema())
+        return 201, self.call("exchange", "request_resend", document_id, body["reason"], actor_of(request.principal))
+
+    @api("POST", "/api/v1/documents/<document_id>/resend", summary="Send again (重发) to returned or asking "
+         "recipients", tag="documents", request_schema=ResendSchema, roles=("clerk",), errors=(400, 404, 409, 503))
+    def resend(self, request, document_id):
+        body = json_body(request, ResendSchema())
+        return 200, {"items": self.call("exchange", "resend", document_id, body["unit_codes"],
+                                        actor_of(request.principal))}
+
+    @api("POST", "/api/v1/documents/<document_id>/recall", summary="Recall it (撤回) while nobody has signed",
+         tag="documents", response_schema=DocumentSchema, roles=("clerk",), errors=(404, 409, 503))
+    def recall(self, request, document_id):
+        return 200, self.call("exchange", "recall", document_id, actor_of(request.principal))
+
+    @api("POST", "/api/v1/documents/<document_id>/paper-delivery", summary="Record paper service to a recipient "
+         "during an outage", tag="documents", request_schema=PaperDeliverySchema, response_schema=ReceiptSchema,
+         roles=("clerk",), errors=(400, 404, 409, 503))
+    def paper_delivery(self, request, document_id):
+        body = json_body(request, PaperDeliverySchema())
+        return 200, self.call("exchange", "paper_delivery", document_id, body["unit_code"], body["note"],
+                              actor_of(request.principal))
+
+    @api("PUT", "/api/v1/admin/calendar/<int:year>", summary="Load a year's official holiday schedule "
+         "(overrides the library)", tag="operations", request_schema=CalendarYearSchema, roles=OPERATOR,
+         errors=(400, 503))
+    def load_calendar(self, request, year):
+        body = json_body(request, CalendarYearSchema())
+        days = [{**d, "date": d["date"].isoformat()} for d in body["days"]]
+        return 200, self.call("exchange", "load_calendar", year, {**body, "days": days}, actor_of(request.principal))
+
+    @api("GET", "/api/v1/admin/calendar", summary="Which years the working calendar covers, and warnings",
+         tag="operations", roles=OPERATOR, errors=(503,))
+    def calendar_status(self, request):
+        return 200, self.call("exchange", "calendar_status")
+
+    @api("GET", "/api/v1/supervision/presence", summary="Duty windows in which no clerk of a unit was online",
+         tag="operations", query={"date": "string", "unit": "string"}, roles=ANY_ROLE, errors=(400, 503))
+    def presence(self, request):
+        return 200, self.call("exchange", "presence_report", request.args.get("date", ""),
+                              actor_of(request.principal), unit_code=request.args.get("unit"))
 
     # -- operations -----------------------------------------------------------------------
 

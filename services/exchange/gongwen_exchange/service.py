@@ -1,11 +1,189 @@
-"""Exchange entrypoints (thin): infrastructure in ``gongwen_common``; the unit directory copy
-follows the registry's published events (``gongwen_registry.replica``)."""
+"""Exchange entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``; the unit
+directory copy follows the registry's events (``gongwen_registry.replica``).
+
+Bytes cross RPC as base64 strings (the serializer is JSON). ``actor`` is the caller as the
+gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?}``. Sealing and
+seal checks are the seal service's, called with a deadline.
+"""
+import base64
+import binascii
+
+from nameko.rpc import RpcProxy
+
+from gongwen_common import manifest as manifests
+from gongwen_common import rpc as rpc_calls
+from gongwen_common.clock import Clock
+from gongwen_common.entrypoints import event_handler, rpc, timer
+from gongwen_common.errors import ValidationFailed
+from gongwen_common.idempotency import once
 from gongwen_common.service import ServiceBase
 from gongwen_registry.replica import UnitDirectoryReplica
 
+from .domain import documents, receiving, supervision
+from .domain.deadlines import DeadlinePolicy
 from .models import UnitView
+
+MiB = 1024 * 1024
+
+
+def _bytes(value, field: str) -> bytes:
+    try:
+        if isinstance(value, str):
+            return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    raise ValidationFailed({field: ["expected base64"]})
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 class ExchangeService(UnitDirectoryReplica, ServiceBase):
     name = "exchange"
     unit_view_model = UnitView
+    clock = Clock()
+    seal = RpcProxy("seal")
+
+    def _policy(self) -> DeadlinePolicy:
+        return DeadlinePolicy.from_config(self.config)
+
+    def _limits(self) -> tuple[int, int]:
+        return (int(self.config.get("EXCHANGE_MAX_FILE_BYTES") or 20 * MiB),
+                int(self.config.get("EXCHANGE_MAX_DOCUMENT_BYTES") or 50 * MiB))
+
+    def _seal(self, method, *args, **kwargs):
+        return rpc_calls.call(self.seal, method, *args, timeout=float(self.config.get("RPC_TIMEOUT", 10)), **kwargs)
+
+    def _verifier(self, method="verify"):
+        """The seal service's check of a stored document, as the receiving rules call it."""
+        def check(manifest, signature, unit_code, body, attachments, *extra):
+            return self._seal(method, _b64(manifest), _b64(signature), *extra, unit_code=unit_code,
+                              body_b64=_b64(body), attachments_b64={n: _b64(d) for n, d in attachments.items()})
+        return check
+
+    # -- sending ----------------------------------------------------------------------------
+
+    @rpc
+    def send_document(self, metadata, body_b64, body_name, attachments, actor, idempotency_key=None):
+        """``attachments``: ``[{"name", "data"}]`` with base64 data."""
+        if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
+            raise ValidationFailed({"attachments": ["expected [{name, data}]"]})
+        files = [(a.get("name"), _bytes(a.get("data"), "attachments")) for a in attachments]
+        body = _bytes(body_b64, "body")
+
+        def sealer(manifest, approval_ids):
+            sealed = self._seal("sign", actor.get("unit_code"), _b64(manifest), actor, approval_ids=approval_ids)
+            return {"signature": base64.b64decode(sealed["signature"]), "seal_serial": sealed["seal_serial"]}
+
+        def perform():
+            return documents.send(self.db, metadata, body, body_name, files, actor, sealer, self._policy(),
+                                  supervision.working_calendar(self.db), self._limits(), self.clock())
+
+        request = {"metadata": metadata, "body": manifests.sha256_hex(body), "body_name": body_name,
+                   "attachments": [(n, manifests.sha256_hex(d)) for n, d in files], "actor": actor}
+        return once(self.db, "send_document", idempotency_key, request, perform)
+
+    @rpc
+    def outbox(self, actor, limit=50, cursor=None):
+        return documents.outbox(self.db, actor, limit, cursor)
+
+    @rpc
+    def receipts(self, document_id, actor):
+        return documents.receipts(self.db, document_id, actor, self.clock())
+
+    @rpc
+    def recall(self, document_id, actor):
+        return documents.recall(self.db, document_id, actor, self.clock())
+
+    @rpc
+    def resend(self, document_id, unit_codes, actor):
+        return documents.resend(self.db, document_id, {"unit_codes": unit_codes}, actor, self._policy(),
+                                supervision.working_calendar(self.db), self.clock())
+
+    @rpc
+    def paper_delivery(self, document_id, unit_code, note, actor):
+        return documents.paper_delivery(self.db, document_id, {"unit_code": unit_code, "note": note}, actor,
+                                        self.clock())
+
+    @rpc
+    def answer_print_request(self, document_id, request_id, grant, actor):
+        return receiving.answer_copies(self.db, document_id, request_id, bool(grant), actor, self.clock())
+
+    # -- receiving --------------------------------------------------------------------------
+
+    @rpc
+    def inbox(self, actor, state=None, urgency=None, since=None, limit=50, cursor=None):
+        now = self.clock()
+        supervision.seen(self.db, actor.get("user_id"), actor.get("unit_code"), actor.get("roles"), "inbox", now)
+        return receiving.inbox(self.db, actor, state, urgency, receiving.parse_since(since), limit, cursor, now)
+
+    @rpc
+    def get_document(self, document_id, actor):
+        return receiving.document_for(self.db, document_id, actor, self.clock())
+
+    @rpc
+    def download(self, document_id, part, actor):
+        data, name, media_type = receiving.download(self.db, document_id, part, actor, self.clock())
+        return {"data": _b64(data), "name": name, "media_type": media_type}
+
+    @rpc
+    def sign_for(self, document_id, actor):
+        return receiving.sign_for(self.db, document_id, actor, self._verifier(), self.clock())
+
+    @rpc
+    def register(self, document_id, registration_number, actor):
+        return receiving.register(self.db, document_id, {"registration_number": registration_number}, actor,
+                                  self.clock())
+
+    @rpc
+    def return_document(self, document_id, reason, actor):
+        return receiving.return_document(self.db, document_id, {"reason": reason}, actor, self.clock())
+
+    @rpc
+    def print_copy(self, document_id, actor):
+        stamp = self._verifier("verify_for_print")
+        return receiving.print_copy(self.db, document_id, actor,
+                                    lambda m, s, u, b, a: stamp(m, s, u, b, a, actor), self.clock())
+
+    @rpc
+    def request_print_copies(self, document_id, copies, reason, actor):
+        return receiving.request_copies(self.db, document_id, {"copies": copies, "reason": reason}, actor,
+                                        self.clock())
+
+    @rpc
+    def request_resend(self, document_id, reason, actor):
+        return receiving.request_resend(self.db, document_id, {"reason": reason}, actor, self.clock())
+
+    # -- deadlines, calendar, presence -------------------------------------------------------
+
+    @timer(interval=15)
+    def sweep_overdue(self):
+        """``receipt_overdue`` once per late receipt; safe with several instances sweeping."""
+        return supervision.sweep_overdue(self.db, self.clock())
+
+    @rpc
+    def load_calendar(self, year, request, actor):
+        return supervision.load_year(self.db, year, request, actor, self.clock())
+
+    @rpc
+    def calendar_status(self):
+        return supervision.calendar_status(self.db, self.clock())
+
+    @rpc
+    def presence_report(self, day, actor, unit_code=None):
+        return supervision.presence_report(self.db, supervision.parse_day(day), actor, self._policy(), unit_code)
+
+    @rpc
+    def health(self):
+        """As every service's, plus the working calendar's coverage: a year without a holiday
+        schedule is a warning for the operator (deadlines would count weekends only)."""
+        health = ServiceBase.health(self)
+        status = supervision.calendar_status(self.db, self.clock())
+        return {**health, "calendar": status["coverage"], "warnings": status["warnings"]}
+
+    @event_handler("identity", "user_logged_in")
+    def on_user_logged_in(self, event):
+        data = event.data
+        supervision.seen(self.db, data.get("user_id"), data.get("unit_code"), data.get("roles"), "login",
+                         self.clock())

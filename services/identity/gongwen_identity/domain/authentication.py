@@ -103,6 +103,9 @@ def login(session, username, password, challenge_id, signature_b64, settings: Id
     must_change = user.must_change_password or settings.password.expired(user.password_changed_at, now)
     result = tokens.issue(session, user_claims(user, must_change), settings.tokens.access_ttl, settings.kek, now)
     audit.record(session, now, user.id, "login_succeeded", "user", user.id, must_change_password=must_change)
+    # Clerks' presence counts logins too (001 §18): the exchange keeps it.
+    session.emit("user_logged_in", {"user_id": user.id, "unit_code": user.unit_code, "roles": user.roles,
+                                    "at": now.isoformat()})
     return result
 
 

@@ -1,0 +1,273 @@
+"""The recipient's side (收文): the inbox, downloads (the first read is the receipt time, 003 §41),
+sign for (签收) after re-verifying the seal, register (登记), return (退回) with a reason, print
+within the sender's grant with the seal service's verification stamp, and asking for more copies
+or for a resend (003 §42)."""
+import uuid
+from datetime import datetime
+
+from sqlalchemy import or_, select
+
+from gongwen_common.audit import Caller
+
+from ..models import Document, PrintRequest, Receipt, ResendRequest
+from ..schemas import PrintRequestSchema, ReasonSchema, RegistrationSchema
+from . import blobs
+from .documents import (
+    OPEN,
+    complete_if_done,
+    document_view,
+    find_document,
+    load,
+    receipt_view,
+    record,
+    sent_by_caller,
+    summary,
+)
+from .errors import Forbidden, InvalidReceiptState, NotFound, PrintNotGranted, SealInvalid, ValidationFailed
+
+RECEIVER_ROLES = ("clerk", "system")  # a unit's clerks, or its own office system (client credentials)
+READABLE = ("delivered", "read", "signed", "registered", "paper_served")
+
+
+def _require_receiver(caller: Caller) -> None:
+    if not any(caller.has(role) for role in RECEIVER_ROLES):
+        raise Forbidden(message="Only the unit's clerks (or its system, or a clerk's proxy) may do this.")
+
+
+def my_receipt(session, document_id, caller: Caller, lock=False) -> Receipt:
+    """The caller's unit's current receipt of the document; 404 if the unit is not a recipient."""
+    query = select(Receipt).where(Receipt.document_id == document_id, Receipt.unit_code == caller.unit_code,
+                                  Receipt.latest.is_(True))
+    receipt = session.scalar(query.with_for_update() if lock else query) if isinstance(document_id, str) else None
+    if receipt is None:
+        raise NotFound(message=f"no document {document_id!r}")
+    return receipt
+
+
+def inbox(session, actor, state, urgency, since, limit: int, cursor, now) -> dict:
+    """The unit's receipts with document summaries, newest first (filters: state, urgency, since)."""
+    caller = Caller.of(actor)
+    query = select(Receipt, Document).join(Document, Document.id == Receipt.document_id).where(
+        Receipt.unit_code == caller.unit_code, Receipt.latest.is_(True))
+    if state:
+        query = query.where(Receipt.state == state)
+    if urgency:
+        query = query.where(Document.urgency == urgency)
+    if since is not None:
+        query = query.where(Receipt.delivered_at >= since)
+    if cursor:
+        anchor = session.get(Receipt, cursor)
+        if anchor is None or anchor.unit_code != caller.unit_code:
+            raise ValidationFailed({"cursor": ["unknown cursor"]})
+        query = query.where(or_(Receipt.delivered_at < anchor.delivered_at,
+                                (Receipt.delivered_at == anchor.delivered_at) & (Receipt.id > anchor.id)))
+    rows = list(session.execute(query.order_by(Receipt.delivered_at.desc(), Receipt.id).limit(limit + 1)))
+    items = [{**receipt_view(r, now), "document": summary(d)} for r, d in rows[:limit]]
+    return {"items": items, "next_cursor": rows[limit - 1][0].id if len(rows) > limit else None}
+
+
+def document_for(session, document_id, actor, now) -> dict:
+    """Metadata for the sender (with its receipt matrix) or a recipient (with its own receipt)."""
+    caller = Caller.of(actor)
+    document = find_document(session, document_id)
+    if document.issuer_code == caller.unit_code:
+        rows = session.scalars(select(Receipt).where(Receipt.document_id == document.id)
+                               .order_by(Receipt.role.desc(), Receipt.unit_code, Receipt.generation))
+        return {**document_view(document), "receipts": [receipt_view(r, now) for r in rows]}
+    receipt = my_receipt(session, document_id, caller)
+    return {**document_view(document), "receipt": receipt_view(receipt, now)}
+
+
+def _mark_read(session, receipt: Receipt, caller: Caller, document: Document, now) -> None:
+    """The first read by the receiving unit (or first print) is its receipt time (003 §41)."""
+    if receipt.first_read_at is not None:
+        return
+    receipt.first_read_at, receipt.first_read_by = now, caller.user_id
+    if receipt.state == "delivered":
+        receipt.state = "read"
+    record(session, now, caller, "document_read", "receipt", receipt.id, document_id=document.id)
+    session.emit("document_read", {**summary(document), "unit_code": receipt.unit_code, "receipt_id": receipt.id,
+                                   "read_at": now.isoformat(), "read_by": caller.user_id})
+
+
+def download(session, document_id, part: str, actor, now) -> tuple[bytes, str, str]:
+    """``(bytes, file name, media type)`` of ``manifest``, ``signature.p7s``, ``body`` or
+    ``attachments/<n>``. The sender may download its own; a recipient's first download is its read."""
+    caller = Caller.of(actor)
+    document = find_document(session, document_id)
+    if document.issuer_code != caller.unit_code:
+        receipt = my_receipt(session, document_id, caller, lock=True)
+        if receipt.state not in READABLE:
+            raise InvalidReceiptState(message=f"the document is {receipt.state} for your unit")
+        _mark_read(session, receipt, caller, document, now)
+    if part == "manifest":
+        return document.manifest, "manifest.json", "application/json"
+    if part == "signature.p7s":
+        return document.signature, "signature.p7s", "application/pkcs7-signature"
+    if part == "body":
+        return blobs.fetch(session, document.body_sha256), document.body_name, "application/octet-stream"
+    if part.startswith("attachments/") and part[len("attachments/"):].isdigit():
+        n = int(part[len("attachments/"):])
+        attachment = next((a for a in document.attachments if a.position == n), None)
+        if attachment is not None:
+            return blobs.fetch(session, attachment.sha256), attachment.name, "application/octet-stream"
+    raise NotFound(message=f"no part {part!r} of document {document_id!r}")
+
+
+def _parts(session, document: Document) -> tuple[bytes, dict[str, bytes]]:
+    """The stored body and attachments as they are now, to check against the sealed manifest."""
+    return (blobs.fetch(session, document.body_sha256),
+            {a.name: blobs.fetch(session, a.sha256) for a in document.attachments})
+
+
+def _verified(session, document: Document, verifier) -> dict:
+    body, attachments = _parts(session, document)
+    result = verifier(document.manifest, document.signature, document.issuer_code, body, attachments)
+    if not result["valid"]:
+        raise SealInvalid(message=f"The document fails the seal check: {result['reason']}.",
+                          fields={"reason": result["reason"]})
+    return result
+
+
+def sign_for(session, document_id, actor, verifier, now) -> dict:
+    """签收: re-verify the seal over the stored manifest and parts; a failing document is refused
+    (``SEAL_INVALID`` with the reason) and nothing changes."""
+    caller = Caller.of(actor)
+    _require_receiver(caller)
+    receipt = my_receipt(session, document_id, caller, lock=True)
+    if receipt.state not in OPEN:
+        raise InvalidReceiptState(message=f"the receipt is {receipt.state}; only a delivered or read one is signed for")
+    document = find_document(session, document_id)
+    _verified(session, document, verifier)
+    _mark_read(session, receipt, caller, document, now)
+    receipt.state, receipt.signed_at = "signed", now
+    receipt.signed_by, receipt.signed_by_proxy = caller.user_id, caller.proxy_user_id
+    record(session, now, caller, "receipt_signed", "receipt", receipt.id, document_id=document.id)
+    session.emit("receipt_signed", {**summary(document), "receipt": receipt_view(receipt)})
+    return receipt_view(receipt, now)
+
+
+def register(session, document_id, request, actor, now) -> dict:
+    """登记 with the unit's own registration number, after signing for it."""
+    caller = Caller.of(actor)
+    _require_receiver(caller)
+    number = load(RegistrationSchema(), request)["registration_number"]
+    receipt = my_receipt(session, document_id, caller, lock=True)
+    if receipt.state != "signed":
+        raise InvalidReceiptState(message=f"the receipt is {receipt.state}; sign for it first")
+    document = find_document(session, document_id)
+    receipt.state, receipt.registered_at, receipt.registration_number = "registered", now, number
+    receipt.registered_by, receipt.registered_by_proxy = caller.user_id, caller.proxy_user_id
+    record(session, now, caller, "receipt_registered", "receipt", receipt.id, registration_number=number)
+    session.emit("receipt_registered", {**summary(document), "receipt": receipt_view(receipt)})
+    complete_if_done(session, find_document(session, document_id), now)
+    return receipt_view(receipt, now)
+
+
+def return_document(session, document_id, request, actor, now) -> dict:
+    """退回 with a mandatory reason, instead of signing for it (003 §39)."""
+    caller = Caller.of(actor)
+    _require_receiver(caller)
+    reason = load(ReasonSchema(), request)["reason"]
+    receipt = my_receipt(session, document_id, caller, lock=True)
+    if receipt.state not in OPEN:
+        raise InvalidReceiptState(message=f"the receipt is {receipt.state}; only an unsigned one is returned")
+    document = find_document(session, document_id)
+    receipt.state, receipt.returned_at, receipt.return_reason = "returned", now, reason
+    receipt.returned_by, receipt.returned_by_proxy = caller.user_id, caller.proxy_user_id
+    record(session, now, caller, "document_returned", "receipt", receipt.id, reason=reason)
+    session.emit("document_returned", {**summary(document), "receipt": receipt_view(receipt)})
+    return receipt_view(receipt, now)
+
+
+def print_copy(session, document_id, actor, stamper, now) -> dict:
+    """Print one granted copy: the seal service verifies and stamps it (验证印章, print serial);
+    refused past the grant. The first print, like the first read, is the receipt time."""
+    caller = Caller.of(actor)
+    _require_receiver(caller)
+    receipt = my_receipt(session, document_id, caller, lock=True)
+    if receipt.state not in READABLE:
+        raise InvalidReceiptState(message=f"the receipt is {receipt.state}")
+    if receipt.print_copies_used >= receipt.print_copies_granted:
+        raise PrintNotGranted(message=f"{receipt.print_copies_granted} copies were granted and all are printed; "
+                                      "ask the sender for more (print-requests)")
+    document = find_document(session, document_id)
+    body, attachments = _parts(session, document)
+    stamped = stamper(document.manifest, document.signature, document.issuer_code, body, attachments)
+    if not stamped["valid"]:
+        raise SealInvalid(message=f"The document fails the seal check: {stamped['reason']}.",
+                          fields={"reason": stamped["reason"]})
+    _mark_read(session, receipt, caller, document, now)
+    receipt.print_copies_used += 1
+    record(session, now, caller, "document_printed", "receipt", receipt.id, copy_number=receipt.print_copies_used,
+           print_serial=stamped["stamp"]["print_serial"])
+    return {"copy_number": receipt.print_copies_used,
+            "copies_left": receipt.print_copies_granted - receipt.print_copies_used, "stamp": stamped["stamp"]}
+
+
+def request_copies(session, document_id, request, actor, now) -> dict:
+    caller = Caller.of(actor)
+    _require_receiver(caller)
+    data = load(PrintRequestSchema(), request)
+    receipt = my_receipt(session, document_id, caller)
+    row = PrintRequest(id=str(uuid.uuid4()), receipt_id=receipt.id, copies=data["copies"], reason=data["reason"],
+                       state="pending", requested_at=now, requested_by=caller.user_id)
+    session.add(row)
+    record(session, now, caller, "print_requested", "receipt", receipt.id, copies=data["copies"])
+    return print_request_view(row, receipt)
+
+
+def answer_copies(session, document_id, request_id, grant: bool, actor, now) -> dict:
+    """The sender grants (the copies are added to the grant) or refuses a request for copies."""
+    caller = Caller.of(actor)
+    document = sent_by_caller(session, document_id, caller)
+    if not caller.has("clerk"):
+        raise Forbidden(message="Only the sending unit's clerks answer print requests.")
+    row = session.get(PrintRequest, request_id, with_for_update=True) if isinstance(request_id, str) else None
+    receipt = session.get(Receipt, row.receipt_id, with_for_update=True) if row else None
+    if row is None or receipt.document_id != document.id:
+        raise NotFound(message=f"no print request {request_id!r}")
+    if row.state != "pending":
+        raise InvalidReceiptState(message=f"the request was already {row.state}")
+    row.state, row.answered_at, row.answered_by = ("granted" if grant else "refused"), now, caller.user_id
+    if grant:
+        receipt.print_copies_granted += row.copies
+    record(session, now, caller, f"print_request_{row.state}", "receipt", receipt.id, copies=row.copies)
+    return print_request_view(row, receipt)
+
+
+def print_request_view(row: PrintRequest, receipt: Receipt) -> dict:
+    return {"request_id": row.id, "unit_code": receipt.unit_code, "copies": row.copies, "reason": row.reason,
+            "state": row.state, "requested_at": row.requested_at.isoformat(),
+            "answered_at": row.answered_at.isoformat() if row.answered_at else None,
+            "print_copies_granted": receipt.print_copies_granted}
+
+
+def request_resend(session, document_id, request, actor, now) -> dict:
+    """A failed receipt: ask the sender to send again (003 §42)."""
+    caller = Caller.of(actor)
+    _require_receiver(caller)
+    reason = load(ReasonSchema(), request)["reason"]
+    receipt = my_receipt(session, document_id, caller)
+    if receipt.state in ("registered", "recalled", "paper_served"):
+        raise InvalidReceiptState(message=f"the receipt is {receipt.state}")
+    row = ResendRequest(id=str(uuid.uuid4()), receipt_id=receipt.id, reason=reason, requested_at=now,
+                        requested_by=caller.user_id)
+    session.add(row)
+    record(session, now, caller, "resend_requested", "receipt", receipt.id, reason=reason)
+    session.emit("resend_requested", {**summary(find_document(session, document_id)), "unit_code": receipt.unit_code,
+                                      "reason": reason})
+    return {"request_id": row.id, "unit_code": receipt.unit_code, "reason": reason,
+            "requested_at": now.isoformat()}
+
+
+def parse_since(value) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed({"since": ["an RFC 3339 time with offset"]}) from None
+    if moment.tzinfo is None:
+        raise ValidationFailed({"since": ["an RFC 3339 time with offset"]})
+    return moment

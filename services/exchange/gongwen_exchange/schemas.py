@@ -1,0 +1,63 @@
+"""The document metadata as senders give it (API.md "Documents"), validated at the gateway and
+again by the exchange."""
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+URGENCIES = ("normal", "urgent", "extra_urgent")
+UNIT_CODE = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class MetadataSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    doc_number = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                               metadata={"description": "发文字号, unique per issuer and year"})
+    title = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    signer = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                           metadata={"description": "签发人"})
+    urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
+    secrecy = fields.String(required=True, validate=validate.Length(min=1, max=32),
+                            metadata={"description": "密级: only \"none\" travels here"})
+    main_recipients = fields.List(UNIT_CODE, required=True, validate=validate.Length(min=1, max=1000))
+    cc_recipients = fields.List(UNIT_CODE, load_default=list, validate=validate.Length(max=1000))
+    print_grants = fields.Dict(keys=fields.String(), values=fields.Integer(validate=validate.Range(min=0, max=1000)),
+                               load_default=dict, metadata={"description": "copies each recipient may print"})
+    paper_attachments = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list,
+                                    validate=validate.Length(max=50),
+                                    metadata={"description": "parts that travel on paper (described)"})
+    seal_use_approval_ids = fields.List(fields.String(), load_default=None, allow_none=True,
+                                        metadata={"description": "two-person custody approvals of the manifest"})
+
+
+class RegistrationSchema(Schema):
+    registration_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class ReasonSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class PrintRequestSchema(Schema):
+    copies = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class ResendSchema(Schema):
+    unit_codes = fields.List(UNIT_CODE, required=True, validate=validate.Length(min=1, max=1000))
+
+
+class PaperDeliverySchema(Schema):
+    unit_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    note = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class CalendarDaySchema(Schema):
+    date = fields.Date(required=True)
+    working = fields.Boolean(required=True)
+    note = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class CalendarYearSchema(Schema):
+    source = fields.String(required=True, validate=validate.Length(min=2, max=500),
+                           metadata={"description": "the State Council notice the schedule comes from"})
+    days = fields.List(fields.Nested(CalendarDaySchema), required=True, validate=validate.Length(min=1, max=366))

@@ -1,0 +1,115 @@
+"""The recipient's workflow and the sender's view of it."""
+from sqlalchemy import select
+
+from gongwen_exchange.models import Blob, Document, Receipt
+
+
+def sent_to_all(exchange, **kwargs):
+    exchange.units("gz-fgw", "a1", "a2", "a3", "c1", "c2", sealed=["gz-fgw"])
+    return exchange.send(**kwargs)
+
+
+def test_each_recipient_reads_signs_and_registers_and_the_document_completes_once(exchange):
+    sent = sent_to_all(exchange)
+    doc = sent["id"]
+    inbox = exchange.call("inbox", exchange.clerk("a1"))
+    assert [(i["document"]["id"], i["state"]) for i in inbox["items"]] == [(doc, "delivered")]
+    for code in ("a1", "a2", "a3", "c1", "c2"):
+        exchange.clock.advance(minutes=1)
+        exchange.download(doc, "body", code)
+        signed = exchange.call("sign_for", doc, exchange.clerk(code))
+        assert (signed["state"], signed["signed_by"]) == ("signed", f"clerk-{code}")
+        exchange.call("register", doc, f"收文〔2026〕{code}", exchange.clerk(code))
+    matrix = exchange.call("receipts", doc, exchange.clerk("gz-fgw"))
+    assert {r["state"] for r in matrix} == {"registered"}
+    assert all(r["first_read_at"] <= r["signed_at"] <= r["registered_at"] for r in matrix)
+    assert len(exchange.events("document_completed")) == 1
+    assert len(exchange.events("receipt_signed")) == 5 and len(exchange.events("document_read")) == 5
+    outbox = exchange.call("outbox", exchange.clerk("gz-fgw"))
+    assert outbox["items"][0]["receipt_counts"] == {"registered": 5} and outbox["items"][0]["status"] == "completed"
+
+
+def test_only_the_units_concerned_see_a_document(exchange):
+    sent = sent_to_all(exchange)
+    exchange.units("stranger")
+    for method, args in (("get_document", ()), ("download", ("body",)), ("sign_for", ()), ("receipts", ())):
+        assert exchange.refused(method, sent["id"], *args, exchange.clerk("stranger")).code == "NOT_FOUND"
+    assert exchange.call("inbox", exchange.clerk("stranger"))["items"] == []
+    assert exchange.refused("receipts", sent["id"], exchange.clerk("a1")).code == "NOT_FOUND"  # the sender's matrix
+    mine = exchange.call("get_document", sent["id"], exchange.clerk("a1"))
+    assert mine["receipt"]["unit_code"] == "a1" and "receipts" not in mine
+    staff = {"user_id": "s1", "unit_code": "a1", "roles": ["staff"]}
+    assert exchange.refused("sign_for", sent["id"], staff).code == "FORBIDDEN"
+
+
+def test_a_tampered_stored_body_is_refused_at_sign_for_and_nothing_changes(exchange):
+    sent = sent_to_all(exchange)
+    document = exchange.session.get(Document, sent["id"])
+    blob = exchange.session.get(Blob, document.body_sha256)
+    blob.data = blob.data + b"<!-- changed in the store -->"
+    exchange.session.commit()
+    refused = exchange.refused("sign_for", sent["id"], exchange.clerk("a1"))
+    assert (refused.code, refused.fields) == ("SEAL_INVALID", {"reason": "DIGEST_MISMATCH"})
+    receipt = exchange.session.scalar(select(Receipt).where(Receipt.unit_code == "a1"))
+    assert (receipt.state, receipt.signed_at, receipt.first_read_at) == ("delivered", None, None)
+    assert exchange.events("receipt_signed") == []
+
+
+def test_return_with_a_reason_then_resend_linked_to_the_original(exchange):
+    sent = sent_to_all(exchange)
+    doc = sent["id"]
+    assert exchange.refused("return_document", doc, "", exchange.clerk("a2")).code == "VALIDATION_ERROR"
+    returned = exchange.call("return_document", doc, "附件缺页", exchange.clerk("a2"))
+    assert (returned["state"], returned["return_reason"]) == ("returned", "附件缺页")
+    assert exchange.refused("resend", doc, ["a1"], exchange.clerk("gz-fgw")).code == "INVALID_RECEIPT_STATE"
+    [again] = exchange.call("resend", doc, ["a2"], exchange.clerk("gz-fgw"))
+    assert (again["state"], again["generation"], again["resent_from"]) == ("delivered", 2, returned["receipt_id"])
+    assert exchange.call("sign_for", doc, exchange.clerk("a2"))["generation"] == 2
+    matrix = exchange.call("receipts", doc, exchange.clerk("gz-fgw"))
+    assert [(r["unit_code"], r["generation"], r["state"]) for r in matrix if r["unit_code"] == "a2"] == [
+        ("a2", 1, "returned"), ("a2", 2, "signed")]
+
+    # A recipient whose receipt failed may ask for a resend; the sender answers it.
+    exchange.call("request_resend", doc, "无法打开正文", exchange.clerk("a3"))
+    assert exchange.call("resend", doc, ["a3"], exchange.clerk("gz-fgw"))[0]["generation"] == 2
+
+
+def test_print_within_the_grant_with_a_verification_stamp_and_ask_for_more(exchange):
+    sent = sent_to_all(exchange)
+    doc = sent["id"]
+    first = exchange.call("print_copy", doc, exchange.clerk("a1"))
+    assert (first["copy_number"], first["copies_left"]) == (1, 1) and first["stamp"]["print_serial"]
+    receipt = exchange.call("get_document", doc, exchange.clerk("a1"))["receipt"]
+    assert receipt["first_read_at"] and receipt["state"] == "read"  # the first print is the receipt time
+    exchange.call("print_copy", doc, exchange.clerk("a1"))
+    assert exchange.refused("print_copy", doc, exchange.clerk("a1")).code == "PRINT_NOT_GRANTED"
+    assert exchange.refused("print_copy", doc, exchange.clerk("a2")).code == "PRINT_NOT_GRANTED"  # none granted
+    asked = exchange.call("request_print_copies", doc, 3, "会议需要", exchange.clerk("a1"))
+    assert exchange.refused("answer_print_request", doc, asked["request_id"], True, exchange.clerk("a1")).code == \
+        "NOT_FOUND"  # only the sender answers
+    granted = exchange.call("answer_print_request", doc, asked["request_id"], True, exchange.clerk("gz-fgw"))
+    assert granted["print_copies_granted"] == 5
+    assert exchange.call("print_copy", doc, exchange.clerk("a1"))["copy_number"] == 3
+
+
+def test_recall_only_while_nobody_signed_and_paper_service_completes_the_record(exchange):
+    sent = sent_to_all(exchange)
+    recalled = exchange.call("recall", sent["id"], exchange.clerk("gz-fgw"))
+    assert recalled["status"] == "recalled"
+    assert exchange.call("inbox", exchange.clerk("a1"))["items"][0]["state"] == "recalled"
+    assert exchange.refused("sign_for", sent["id"], exchange.clerk("a1")).code == "INVALID_RECEIPT_STATE"
+
+    other = exchange.send(doc_number="穗发改〔2026〕13号", main=("a1", "a2"), cc=())
+    exchange.call("sign_for", other["id"], exchange.clerk("a1"))
+    assert exchange.refused("recall", other["id"], exchange.clerk("gz-fgw")).code == "RECALL_NOT_ALLOWED"
+    exchange.call("register", other["id"], "R-1", exchange.clerk("a1"))
+    served = exchange.call("paper_delivery", other["id"], "a2", "系统故障，已送纸质件", exchange.clerk("gz-fgw"))
+    assert (served["state"], served["paper_served_by"]) == ("paper_served", "clerk-gz-fgw")
+    assert [e["id"] for e in exchange.events("document_completed")] == [other["id"]]
+
+
+def test_a_proxy_signs_for_the_clerk_and_the_record_shows_both(exchange):
+    sent = sent_to_all(exchange)
+    by_proxy = exchange.clerk("a1", user_id="clerk-a1", proxy="staff-a1")
+    signed = exchange.call("sign_for", sent["id"], by_proxy)
+    assert (signed["signed_by"], signed["signed_by_proxy"]) == ("clerk-a1", "staff-a1")

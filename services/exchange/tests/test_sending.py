@@ -1,0 +1,91 @@
+"""Sending: a sealed document to main and copy recipients, all or nothing."""
+import base64
+
+from sqlalchemy import func, select
+
+from gongwen_common import manifest as manifests
+from gongwen_common.tables import OutboxEvent
+from gongwen_exchange.models import Blob, Document, Receipt
+from gongwen_seal.models import SealUse
+
+
+def counts(exchange):
+    return [exchange.session.scalar(select(func.count()).select_from(t)) for t in (Document, Receipt, OutboxEvent,
+                                                                                   Blob)]
+
+
+def test_send_seals_the_manifest_and_delivers_one_receipt_per_recipient(exchange):
+    exchange.units("gz-fgw", "a1", "a2", "a3", "c1", "c2", sealed=["gz-fgw"])
+    sent = exchange.send()
+    assert [r["unit_code"] for r in sent["receipts"]] == ["a1", "a2", "a3", "c1", "c2"]
+    assert [r["role"] for r in sent["receipts"]] == ["main"] * 3 + ["cc"] * 2
+    assert {r["state"] for r in sent["receipts"]} == {"delivered"}
+    assert sent["receipts"][0]["print_copies_granted"] == 2 and sent["receipts"][1]["print_copies_granted"] == 0
+    manifest = exchange.download(sent["id"], "manifest", "a1")
+    parsed = manifests.parse(manifest)
+    assert manifests.is_canonical(manifest)
+    assert (parsed["issuer_code"], parsed["body_sha256"], parsed["attachments"][0]["name"]) == (
+        "gz-fgw", manifests.sha256_hex("<p>正文</p>".encode()), "附件1.pdf")
+    assert "seal_use_approval_ids" not in parsed
+    signature = exchange.download(sent["id"], "signature.p7s", "a1")
+    checked = exchange.seal.service.verify(base64.b64encode(manifest).decode(), base64.b64encode(signature).decode())
+    assert (checked["valid"], checked["unit_code"]) == (True, "gz-fgw")
+    assert exchange.seal.session.scalar(select(SealUse.manifest_sha256)) == sent["manifest_sha256"]
+    [event] = exchange.events("document_sent")
+    assert (event["id"], len(event["receipts"])) == (sent["id"], 5)
+
+
+def test_refusals_write_nothing(exchange):
+    exchange.units("gz-fgw", "a1", "a2", "a3", "c1", "c2", "no-seal", sealed=["gz-fgw"])
+    exchange.send()
+    before = counts(exchange)
+    for kwargs, code in (
+            ({"secrecy": "秘密"}, "CLASSIFIED_NOT_ALLOWED"),
+            ({"main": ("a1", "ghost")}, "UNKNOWN_UNIT"),
+            ({"main": ("a1",), "cc": ("a1",)}, "VALIDATION_ERROR"),
+            ({"main": ("gz-fgw",)}, "VALIDATION_ERROR"),
+            ({}, "DOC_NUMBER_TAKEN"),  # 穗发改〔2026〕12号 again
+            ({"doc_number": "x1", "urgency": "soon"}, "VALIDATION_ERROR"),
+            ({"doc_number": "x2", "print_grants": {"zz": 1}}, "VALIDATION_ERROR"),
+            ({"doc_number": "x3", "sender": "no-seal"}, "SEAL_NOT_ACTIVE"),
+            ({"doc_number": "x4", "actor": {"user_id": "s", "unit_code": "gz-fgw", "roles": ["staff"]}},
+             "FORBIDDEN")):
+        try:
+            exchange.send(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - the refusal is what is checked
+            exchange.session.rollback()
+            assert getattr(exc, "code", None) == code, (kwargs, exc)
+        else:
+            raise AssertionError(f"{kwargs} was not refused")
+    assert counts(exchange) == before
+    exchange.service.config["EXCHANGE_MAX_FILE_BYTES"] = 10
+    assert exchange.refused("send_document", {}, base64.b64encode(b"x" * 11).decode(), "b", [],
+                            exchange.clerk("gz-fgw")).code in ("PAYLOAD_TOO_LARGE", "VALIDATION_ERROR")
+    assert counts(exchange) == before
+
+
+def test_a_retried_send_with_the_same_key_creates_one_document(exchange):
+    exchange.units("gz-fgw", "a1", "a2", "a3", "c1", "c2", sealed=["gz-fgw"])
+    first = exchange.send(key="send-1")
+    again = exchange.send(key="send-1")
+    assert again["id"] == first["id"]
+    assert exchange.session.scalar(select(func.count()).select_from(Document)) == 1
+    assert len(exchange.events("document_sent")) == 1
+
+
+def test_file_names_are_sanitised_and_blobs_stored_once(exchange):
+    exchange.units("gz-fgw", "a1", sealed=["gz-fgw"])
+    same = b"same bytes"
+    sent = exchange.send(main=("a1",), cc=(), body=same,
+                         attachments=(("../../etc/passwd", same), ("附件:二?.doc", b"two"), ("...", b"three")))
+    assert [a["name"] for a in sent["attachments"]] == ["passwd", "附件_二_.doc", "attachment-3"]
+    assert exchange.session.scalar(select(func.count()).select_from(Blob)) == 3
+
+
+def test_fan_out_to_a_thousand_units(exchange):
+    codes = [f"u{n:04d}" for n in range(1000)]
+    exchange.units("gz-fgw", *codes, sealed=["gz-fgw"])
+    sent = exchange.send(main=codes[:900], cc=codes[900:], attachments=())
+    assert len(sent["receipts"]) == 1000
+    assert exchange.session.scalar(select(func.count()).select_from(Receipt)) == 1000
+    assert len(exchange.events("document_sent")[0]["receipts"]) == 1000
