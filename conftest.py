@@ -17,6 +17,7 @@ import hashlib  # noqa: E402
 import shutil  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 import pytest  # noqa: E402
 import requests  # noqa: E402
@@ -226,6 +227,46 @@ def new_account(api, body):
                       message="identity to know the unit")
     assert made.status_code == 201, made.text
     return made.json()
+
+
+INITIAL_PASSWORD, CHANGED_PASSWORD = "Gw-Initial-2026!", "Gw-Changed-2026?"
+
+
+def active_unit(operator, code, name=None, parent=None) -> dict:
+    """A unit applied for and approved by the operator."""
+    reply = operator.post("/api/v1/units", json={"code": code, "name": name or f"单位 {code}", "kind": "department",
+                                                  "parent_code": parent})
+    assert reply.status_code == 201, reply.text
+    approved = operator.post(f"/api/v1/units/{code}/approve")
+    assert approved.status_code == 200 and approved.json()["status"] == "active", approved.text
+    return approved.json()
+
+
+@dataclass
+class Person:
+    user_id: str
+    username: str
+    key: object
+    api: "Api"
+
+
+def person(stack, operator, unit_code, *roles) -> Person:
+    """A real-name account the operator made, past its first login (password changed), signed in."""
+    key, username = device_key(), f"{roles[0]}-{uuid.uuid4().hex[:6]}"
+    made = new_account(operator, {"username": username, "name": "张三", "unit_code": unit_code, "roles": list(roles),
+                                  "mobile": "13800138000", "initial_password": INITIAL_PASSWORD,
+                                  "device_public_key": public_pem(key)})
+    first = logged_in(Api(stack.gateway_url), username, INITIAL_PASSWORD, key)
+    assert first.get("/api/v1/units").json()["error"] == "PASSWORD_CHANGE_REQUIRED"
+    changed = first.post("/api/v1/auth/password", json={"old_password": INITIAL_PASSWORD,
+                                                        "new_password": CHANGED_PASSWORD})
+    assert changed.status_code == 204, changed.text
+    return Person(made["user_id"], username, key, logged_in(Api(stack.gateway_url), username, CHANGED_PASSWORD, key))
+
+
+def when_known(call, error="UNKNOWN_UNIT", message="a service to know the unit"):
+    """``call()`` again until a service answers something other than ``error`` (events travel)."""
+    return wait_until(lambda: [r for r in [call()] if r.json().get("error") != error], message=message)[0]
 
 
 @pytest.fixture

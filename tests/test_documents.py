@@ -8,25 +8,11 @@ import uuid
 
 from sqlalchemy import text
 
-from conftest import Api, Databases, device_key, logged_in, new_account, operator_login, public_pem, wait_until
-
-INITIAL, FINAL = "Gw-Initial-2026!", "Gw-Changed-2026?"
+from conftest import Api, Databases, active_unit, operator_login, person, wait_until, when_known
 
 
 def unit(operator, code, name):
-    assert operator.post("/api/v1/units", json={"code": code, "name": name, "kind": "department"}).status_code == 201
-    assert operator.post(f"/api/v1/units/{code}/approve").status_code == 200
-    return code
-
-
-def clerk_of(stack, operator, code):
-    key, username = device_key(), f"clerk-{uuid.uuid4().hex[:6]}"
-    made = new_account(operator, {"username": username, "name": "孙八", "unit_code": code, "roles": ["clerk"],
-                                  "mobile": "13800138000", "initial_password": INITIAL,
-                                  "device_public_key": public_pem(key)})
-    api = logged_in(Api(stack.gateway_url), username, INITIAL, key)
-    assert api.post("/api/v1/auth/password", json={"old_password": INITIAL, "new_password": FINAL}).status_code == 204
-    return made["user_id"], logged_in(Api(stack.gateway_url), username, FINAL, key)
+    return active_unit(operator, code, name)["code"]
 
 
 def system_of(stack, operator, code):
@@ -42,12 +28,11 @@ def system_of(stack, operator, code):
 
 def sealed_unit(stack, operator):
     code = unit(operator, f"a-{uuid.uuid4().hex[:6]}", "广州市人民政府办公厅")
-    clerk_id, clerk = clerk_of(stack, operator, code)
-    body = {"unit_code": code, "custody": {"required_approvals": 1, "custodian_user_ids": [clerk_id]}}
-    applied = wait_until(lambda: [r for r in [operator.post("/api/v1/seals", json=body)]
-                                  if r.json().get("error") != "UNKNOWN_UNIT"], message="the seal service")[0]
+    clerk = person(stack, operator, code, "clerk")
+    body = {"unit_code": code, "custody": {"required_approvals": 1, "custodian_user_ids": [clerk.user_id]}}
+    applied = when_known(lambda: operator.post("/api/v1/seals", json=body), message="the seal service to know it")
     assert operator.post(f"/api/v1/seals/{applied.json()['serial']}/approve").status_code == 200
-    return code, clerk
+    return code, clerk.api
 
 
 def send(clerk, metadata, body=b"<html>body</html>", attachments=(), key=None):
@@ -68,8 +53,8 @@ def test_an_urgent_sealed_document_reaches_five_units_and_every_step_is_recorded
                 "signer": "李四", "urgency": "urgent", "secrecy": "none", "main_recipients": main,
                 "cc_recipients": cc, "print_grants": {main[0]: 1}, "paper_attachments": ["图纸一套"]}
     attachment = ("附件1 名单.xlsx", b"PK\x03\x04 spreadsheet")
-    sent = wait_until(lambda: [r for r in [send(clerk, metadata, attachments=[attachment], key=tag)]
-                               if r.json().get("error") != "UNKNOWN_UNIT"], message="the exchange to know them")[0]
+    sent = when_known(lambda: send(clerk, metadata, attachments=[attachment], key=tag),
+                      message="the exchange to know them")
     assert sent.status_code == 201, sent.text
     doc = sent.json()["id"]
     assert send(clerk, metadata, attachments=[attachment], key=tag).json()["id"] == doc  # a retry sends once
@@ -116,8 +101,7 @@ def test_a_tampered_stored_body_makes_sign_for_refuse_and_nothing_changes(stack)
     system = system_of(stack, operator, b)
     metadata = {"doc_number": "穗〔2026〕1号", "title": "通知", "signer": "王", "urgency": "normal",
                 "secrecy": "none", "main_recipients": [b]}
-    sent = wait_until(lambda: [r for r in [send(clerk, metadata)] if r.json().get("error") != "UNKNOWN_UNIT"],
-                      message="the exchange to know the unit")[0]
+    sent = when_known(lambda: send(clerk, metadata), message="the exchange to know the unit")
     doc = sent.json()["id"]
     dbs = Databases(stack)
     with dbs.engines["exchange"].begin() as connection:

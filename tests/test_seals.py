@@ -10,21 +10,9 @@ from cryptography.hazmat.primitives.serialization import load_der_private_key
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from conftest import TEST_ENV, Api, device_key, logged_in, new_account, operator_login, public_pem, wait_until
+from conftest import TEST_ENV, Api, active_unit, operator_login, person, when_known
 from gongwen_common import manifest as manifests
 from gongwen_common.keywrap import KeyEncryptionKey, WrappedSecret, unwrap_secret
-
-INITIAL, FINAL = "Gw-Initial-2026!", "Gw-Changed-2026?"
-
-
-def person(stack, operator, unit, *roles):
-    key, username = device_key(), f"{roles[0]}-{uuid.uuid4().hex[:6]}"
-    made = new_account(operator, {"username": username, "name": "钱七", "unit_code": unit, "roles": list(roles),
-                                  "mobile": "13800138000", "initial_password": INITIAL,
-                                  "device_public_key": public_pem(key)})
-    api = logged_in(Api(stack.gateway_url), username, INITIAL, key)
-    assert api.post("/api/v1/auth/password", json={"old_password": INITIAL, "new_password": FINAL}).status_code == 204
-    return made["user_id"], logged_in(Api(stack.gateway_url), username, FINAL, key)
 
 
 def openssl_verifies(tmp_path, manifest: bytes, signature: bytes, ca_pem: str) -> subprocess.CompletedProcess:
@@ -38,18 +26,13 @@ def openssl_verifies(tmp_path, manifest: bytes, signature: bytes, ca_pem: str) -
 
 def test_a_sealed_manifest_verifies_with_openssl_alone_and_two_person_custody_holds(stack, tmp_path):
     operator = operator_login(stack)
-    code = f"seal-{uuid.uuid4().hex[:6]}"
-    assert operator.post("/api/v1/units", json={"code": code, "name": "广州市财政局", "kind": "department"}) \
-        .status_code == 201
-    assert operator.post(f"/api/v1/units/{code}/approve").status_code == 200
-    _, admin = person(stack, operator, code, "admin")
-    _, clerk = person(stack, operator, code, "clerk")
-    keeper_ids, keepers = zip(*(person(stack, operator, code, "custodian") for _ in range(2)), strict=True)
+    code = active_unit(operator, f"seal-{uuid.uuid4().hex[:6]}", "广州市财政局")["code"]
+    admin, clerk = person(stack, operator, code, "admin").api, person(stack, operator, code, "clerk").api
+    custodians = [person(stack, operator, code, "custodian") for _ in range(2)]
+    keeper_ids, keepers = [c.user_id for c in custodians], [c.api for c in custodians]
 
     body = {"unit_code": code, "custody": {"required_approvals": 2, "custodian_user_ids": list(keeper_ids)}}
-    applied = wait_until(lambda: [r for r in [admin.post("/api/v1/seals", json=body)]
-                                  if r.json().get("error") != "UNKNOWN_UNIT"],
-                         message="the seal service to know the unit")[0]
+    applied = when_known(lambda: admin.post("/api/v1/seals", json=body), message="the seal service to know it")
     assert applied.status_code == 201 and applied.json()["status"] == "applied", applied.text
     strangers = {"unit_code": code, "custody": {"required_approvals": 1, "custodian_user_ids": ["not-a-member"]}}
     refused = admin.post("/api/v1/seals", json=strangers)

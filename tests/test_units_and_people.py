@@ -8,18 +8,26 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import Api, Databases, device_key, logged_in, login, new_account, operator_login, public_pem, wait_until
+from conftest import (
+    INITIAL_PASSWORD,
+    Api,
+    Databases,
+    active_unit,
+    device_key,
+    login,
+    new_account,
+    operator_login,
+    person,
+    public_pem,
+    wait_until,
+    when_known,
+)
 
 ROLES = ("admin", "clerk", "leader", "staff", "custodian", "secrecy_officer")
 
 
 def new_unit(operator, code, parent=None):
-    reply = operator.post("/api/v1/units", json={"code": code, "name": f"单位 {code}", "kind": "department",
-                                                  "parent_code": parent})
-    assert reply.status_code == 201, reply.text
-    approved = operator.post(f"/api/v1/units/{code}/approve")
-    assert approved.status_code == 200 and approved.json()["status"] == "active", approved.text
-    return approved.json()
+    return active_unit(operator, code, parent=parent)
 
 
 def read_models_agree(dbs, code, status, name=None):
@@ -91,35 +99,28 @@ class Units:
         clerk = self.person(stack, self.b, "clerk")
         metadata = {"doc_number": f"B〔2026〕{tag}号", "title": "B 的公文", "signer": "赵", "urgency": "normal",
                     "secrecy": "none", "main_recipients": [c]}
-        sent = wait_until(lambda: [r for r in [clerk.post("/api/v1/documents", data={"metadata": json.dumps(metadata)},
-                                                         files={"body": ("body.txt", b"body")})]
-                                   if r.json().get("error") != "UNKNOWN_UNIT"], message="the exchange to know C")[0]
+        sent = when_known(lambda: clerk.post("/api/v1/documents", data={"metadata": json.dumps(metadata)},
+                                             files={"body": ("body.txt", b"body")}), message="the exchange to know C")
         assert sent.status_code == 201, sent.text
         return sent.json()["id"]
 
     def seal(self, unit, custodians):
         """The unit's active seal, applied for by the operator once the seal service knows the unit."""
         body = {"unit_code": unit, "custody": {"required_approvals": 1, "custodian_user_ids": custodians}}
-        applied = wait_until(lambda: [r for r in [self.operator.post("/api/v1/seals", json=body)]
-                                      if r.json().get("error") != "UNKNOWN_UNIT"],
-                             message="the seal service to know the unit")[0]
+        applied = when_known(lambda: self.operator.post("/api/v1/seals", json=body),
+                             message="the seal service to know the unit")
         assert applied.status_code == 201, applied.text
         approved = self.operator.post(f"/api/v1/seals/{applied.json()['serial']}/approve")
         assert approved.status_code == 200 and approved.json()["status"] == "active", approved.text
         return approved.json()["serial"]
 
     def person(self, stack, unit, role, id_only=False):
-        key, username = device_key(), f"{role}-{uuid.uuid4().hex[:6]}"
-        first, final = "Gw-Initial-2026!", "Gw-Changed-2026?"
-        body = {"username": username, "name": "张三", "unit_code": unit, "roles": [role], "mobile": "13800138000",
-                "initial_password": first, "device_public_key": public_pem(key)}
-        made = new_account(self.operator, body)
-        if id_only:
-            return made["user_id"]
-        api = logged_in(Api(stack.gateway_url), username, first, key)
-        assert api.get("/api/v1/units").json()["error"] == "PASSWORD_CHANGE_REQUIRED"
-        assert api.post("/api/v1/auth/password", json={"old_password": first, "new_password": final}).status_code == 204
-        return logged_in(Api(stack.gateway_url), username, final, key)
+        if id_only:  # an account that never signs in here
+            return new_account(self.operator, {"username": f"{role}-{uuid.uuid4().hex[:6]}", "name": "张三",
+                                               "unit_code": unit, "roles": [role], "mobile": "13800138000",
+                                               "initial_password": INITIAL_PASSWORD,
+                                               "device_public_key": public_pem(device_key())})["user_id"]
+        return person(stack, self.operator, unit, role).api
 
 
 @pytest.fixture(scope="module")

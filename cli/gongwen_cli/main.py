@@ -7,15 +7,20 @@ keeps the access token per ``--profile`` (in ``$GONGWEN_HOME`` or ``~/.config/go
 the identity service directly over the broker (``AMQP_URI``), once.
 
 ``verify`` needs neither: it checks a sealed manifest against the CA certificate offline.
+
+``send``, ``inbox``, ``fetch``, ``sign``, ``register`` and ``return`` are the document exchange
+(发文 and 收文); their work is in ``documents``.
 """
 import json
 import os
+import sys
 import urllib.parse
+from enum import Enum
 from pathlib import Path
 
 import typer
 
-from . import offline
+from . import documents, offline
 from .gateway import Gateway, GatewayError, Profiles
 from .u_key import KeyFileSigner, Pkcs11Signer
 
@@ -68,16 +73,28 @@ def login(
                                               else ""))
 
 
+def _gateway(profile: str) -> Gateway:
+    """The gateway with the profile's kept token."""
+    try:
+        saved = Profiles().get(profile)
+    except GatewayError as refused:
+        _fail(refused)
+    return Gateway(saved["gateway"], saved["access_token"])
+
+
+def _echo_json(answer) -> None:
+    typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
+
+
 def _call(profile: str, method: str, path: str, body: dict | None = None, params: dict | None = None):
     """One gateway call with the profile's token; prints the answer as JSON (for people and scripts)."""
     query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
+    gateway = _gateway(profile)
     try:
-        saved = Profiles().get(profile)
-        answer = Gateway(saved["gateway"], saved["access_token"]).request(method, path + (f"?{query}" if query else ""),
-                                                                          body)
+        answer = gateway.request(method, path + (f"?{query}" if query else ""), body)
     except GatewayError as refused:
         _fail(refused)
-    typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
+    _echo_json(answer)
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -139,6 +156,128 @@ def verify(
 def me(profile: str = PROFILE):
     """Who the kept token belongs to."""
     _call(profile, "GET", "/api/v1/me")
+
+
+# -- documents (发文, 收文) --------------------------------------------------------------------
+
+Urgency = Enum("Urgency", {name: name for name in documents.URGENCIES}, type=str)
+
+
+@app.command()
+def send(
+    body: Path = typer.Option(..., exists=True, dir_okay=False, help="the body (正文), sent under its file name"),
+    attachment: list[Path] = typer.Option([], exists=True, dir_okay=False, metavar="FILE",
+                                         help="an attachment (附件); repeat"),
+    metadata: Path = typer.Option(None, "--metadata", exists=True, dir_okay=False,
+                                  help="API.md's metadata as a JSON file; the flags below replace its fields"),
+    doc_number: str = typer.Option(None, help="发文字号, e.g. 穗府办〔2026〕1号"),
+    title: str = typer.Option(None, help="标题"),
+    signer: str = typer.Option(None, help="签发人"),
+    urgency: Urgency = typer.Option(None, help="紧急程度"),
+    main_recipient: list[str] = typer.Option([], "--main", metavar="CODE", help="主送 unit code; repeat"),
+    cc_recipient: list[str] = typer.Option([], "--cc", metavar="CODE", help="抄送 unit code; repeat"),
+    print_grant: list[str] = typer.Option([], metavar="CODE=N", help="copies a recipient may print; repeat"),
+    paper_attachment: list[str] = typer.Option([], metavar="TEXT", help="a part that travels on paper; repeat"),
+    secrecy: str = typer.Option(None, help="密级: only none travels here (the default)"),
+    idempotency_key: str = typer.Option(None, help="the same key again sends once (safe retries)"),
+    progress: bool = typer.Option(None, "--progress/--no-progress",
+                                  help="show the upload's progress on stderr (default: when it is a terminal)"),
+    profile: str = PROFILE,
+):
+    """Send a sealed document (发文): the exchange seals the manifest with the unit's seal."""
+    try:
+        fields = documents.read_metadata_file(metadata) if metadata is not None else {}
+        merged = documents.build_metadata(
+            fields, doc_number=doc_number, title=title, signer=signer, urgency=urgency.value if urgency else None,
+            main=main_recipient, cc=cc_recipient, grants=documents.print_grants(print_grant),
+            paper_attachments=paper_attachment, secrecy=secrecy)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    gateway = _gateway(profile)
+    shown = sys.stderr.isatty() if progress is None else progress
+    try:
+        with documents.progress_bar(shown, f"发文 {merged['doc_number']}") as bar:
+            sent = documents.send(gateway, merged, body, attachment, idempotency_key, bar)
+    except GatewayError as refused:
+        _fail(refused)
+    _echo_json(sent)
+
+
+@app.command()
+def inbox(
+    state: str = typer.Option(None, help="delivered | read | signed | registered | returned | recalled | paper_served"),
+    urgency: Urgency = typer.Option(None),
+    since: str = typer.Option(None, help="delivered at or after, RFC 3339"),
+    limit: int = typer.Option(50, min=1),
+    cursor: str = typer.Option(None, help="next_cursor of the previous page"),
+    table: bool = typer.Option(False, "--table", help="a table for people instead of JSON"),
+    profile: str = PROFILE,
+):
+    """The unit's received documents (收文), newest first."""
+    params = {"state": state, "urgency": urgency.value if urgency else None, "since": since, "limit": limit,
+              "cursor": cursor}
+    query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+    gateway = _gateway(profile)
+    try:
+        page = gateway.request("GET", f"/api/v1/inbox?{query}")
+    except GatewayError as refused:
+        _fail(refused)
+    if table:
+        from rich.console import Console
+
+        Console().print(documents.inbox_table(page))
+    else:
+        _echo_json(page)
+
+
+@app.command()
+def fetch(
+    document_id: str = typer.Argument(..., metavar="DOCUMENT_ID"),
+    to: Path = typer.Option(None, file_okay=False, help="where to save the files (default ./DOCUMENT_ID/)"),
+    ca: Path = typer.Option(None, "--ca", dir_okay=False, help="the operator CA (PEM); default: the gateway's, saved"),
+    profile: str = PROFILE,
+):
+    """Download a document (收文) with its manifest and seal, and verify it offline (离线验章).
+
+    Exit 0 valid, 1 invalid, 2 refused or unusable input.
+    """
+    ca_bytes = _read(ca, "CA certificate") if ca is not None else None
+    gateway = _gateway(profile)
+    try:
+        result = documents.fetch(gateway, document_id, to, ca_bytes)
+    except GatewayError as refused:
+        _fail(refused)
+    except (OSError, ValueError) as exc:  # an unwritable folder, or a CA file without a certificate
+        typer.echo(f"cannot fetch {document_id}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    _echo_json(result)
+    typer.echo(offline.REVOCATION_NOTE, err=True)
+    raise typer.Exit(0 if result["valid"] else 1)
+
+
+def _document_path(document_id: str, action: str) -> str:
+    return f"/api/v1/documents/{documents.segment(document_id)}/{action}"
+
+
+@app.command()
+def sign(document_id: str = typer.Argument(..., metavar="DOCUMENT_ID"), profile: str = PROFILE):
+    """Sign for a received document (签收); the exchange verifies the seal again first."""
+    _call(profile, "POST", _document_path(document_id, "sign"))
+
+
+@app.command()
+def register(document_id: str = typer.Argument(..., metavar="DOCUMENT_ID"),
+             number: str = typer.Option(..., help="the unit's own registration number (收文编号)"),
+             profile: str = PROFILE):
+    """Register a signed-for document (登记) under the unit's number."""
+    _call(profile, "POST", _document_path(document_id, "register"), {"registration_number": number})
+
+
+@app.command("return")
+def return_document(document_id: str = typer.Argument(..., metavar="DOCUMENT_ID"),
+                    reason: str = typer.Option(..., help="why, for the sender"), profile: str = PROFILE):
+    """Return a document to its sender (退回) with the reason."""
+    _call(profile, "POST", _document_path(document_id, "return"), {"reason": reason})
 
 
 @units.command("list")

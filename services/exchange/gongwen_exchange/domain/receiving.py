@@ -152,15 +152,18 @@ def register(session, document_id, request, actor, now) -> dict:
     caller = Caller.of(actor)
     _require_receiver(caller)
     number = load(RegistrationSchema(), request)["registration_number"]
+    my_receipt(session, document_id, caller)
+    # The document first, then the receipt (as recall and paper service do): two recipients
+    # registering at once take turns, so the second one sees the first and completes the document.
+    document = session.get(Document, document_id, with_for_update=True)
     receipt = my_receipt(session, document_id, caller, lock=True)
     if receipt.state != "signed":
         raise InvalidReceiptState(message=f"the receipt is {receipt.state}; sign for it first")
-    document = find_document(session, document_id)
     receipt.state, receipt.registered_at, receipt.registration_number = "registered", now, number
     receipt.registered_by, receipt.registered_by_proxy = caller.user_id, caller.proxy_user_id
     record(session, now, caller, "receipt_registered", "receipt", receipt.id, registration_number=number)
     session.emit("receipt_registered", {**summary(document), "receipt": receipt_view(receipt)})
-    complete_if_done(session, find_document(session, document_id), now)
+    complete_if_done(session, document, now)
     return receipt_view(receipt, now)
 
 
