@@ -20,6 +20,7 @@ test: install
 bench: install
 	$(PY) bench/rpc_roundtrip.py
 	$(PY) bench/seal.py
+	$(PY) bench/exchange.py
 
 lint: install
 	$(PY) -m ruff check .

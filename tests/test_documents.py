@@ -6,6 +6,7 @@ import json
 import subprocess
 import uuid
 
+from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import text
 
 from conftest import Api, Databases, active_unit, operator_login, person, wait_until, when_known
@@ -80,6 +81,18 @@ def test_an_urgent_sealed_document_reaches_five_units_and_every_step_is_recorded
         registered = system.post(f"/api/v1/documents/{doc}/register", json={"registration_number": f"收{code}"})
         assert registered.json()["state"] == "registered", registered.text
 
+    # Neither another unit nor a recipient sees more than it should: 404, existence does not leak.
+    stranger = system_of(stack, operator, unit(operator, f"x-{tag}", "无关单位"))
+    assert doc not in [i["document"]["id"] for i in stranger.get("/api/v1/inbox").json()["items"]]
+    for method, path in (("get", ""), ("get", "/manifest"), ("get", "/body"), ("get", "/receipts"),
+                         ("post", "/sign"), ("post", "/print")):
+        refused = stranger.http.request(method.upper(), f"{stranger.base_url}/api/v1/documents/{doc}{path}")
+        assert (refused.status_code, refused.json()["error"]) == (404, "NOT_FOUND"), (method, path)
+    recipient = systems[main[1]]
+    assert recipient.get(f"/api/v1/documents/{doc}/receipts").status_code == 404  # the sender's matrix
+    seen = recipient.get(f"/api/v1/documents/{doc}").json()
+    assert "receipts" not in seen and seen["receipt"]["unit_code"] == main[1]
+
     matrix = clerk.get(f"/api/v1/documents/{doc}/receipts").json()["items"]
     assert sorted(r["unit_code"] for r in matrix) == sorted(main + cc)
     for row in matrix:
@@ -114,3 +127,34 @@ def test_a_tampered_stored_body_makes_sign_for_refuse_and_nothing_changes(stack)
         ("delivered", None)]
     classified = send(clerk, {**metadata, "doc_number": "穗〔2026〕2号", "secrecy": "秘密"})
     assert (classified.status_code, classified.json()["error"]) == (422, "CLASSIFIED_NOT_ALLOWED")
+
+
+def test_one_document_reaches_a_thousand_registered_units_once_each(stack):
+    """Fan-out: 1,000 units registered through the registry (their events reach every service),
+    one document to all of them; every unit's inbox holds it exactly once."""
+    operator = operator_login(stack)
+    a, clerk = sealed_unit(stack, operator)
+    tag = uuid.uuid4().hex[:4]
+    codes = [f"f{tag}-{n:04d}" for n in range(1000)]
+    with ClusterRpcProxy({"AMQP_URI": stack.amqp_uri}, timeout=60) as suite:
+        pending = [suite.registry.register_unit.call_async(
+            {"code": code, "name": f"单位{code}", "kind": "department", "parent_code": None},
+            actor={"user_id": "op-1", "roles": ["operator"]}, active=True) for code in codes]
+        for reply in pending:
+            reply.result()
+    dbs = Databases(stack)
+    wait_until(lambda: dbs.scalar("exchange", "SELECT count(*) FROM unit_views WHERE code LIKE :p",
+                                  p=f"f{tag}-%") == 1000, timeout=180, message="the exchange to know 1,000 units")
+    metadata = {"doc_number": f"穗府〔2026〕{tag}号", "title": "致全市各单位的通知", "signer": "周",
+                "urgency": "normal", "secrecy": "none", "main_recipients": codes}
+    sent = send(clerk, metadata)
+    assert sent.status_code == 201, sent.text
+    doc = sent.json()["id"]
+    assert len(sent.json()["receipts"]) == 1000
+    assert dbs.rows("exchange", "SELECT count(*), count(DISTINCT unit_code) FROM receipts WHERE document_id = :d",
+                    d=doc) == [(1000, 1000)]
+    for code in (codes[0], codes[499], codes[-1]):  # a unit's own system sees it once in its inbox
+        listed = system_of(stack, operator, code).get("/api/v1/inbox").json()["items"]
+        assert [i["document"]["id"] for i in listed] == [doc]
+    outbox = clerk.get("/api/v1/outbox").json()["items"]
+    assert next(d for d in outbox if d["id"] == doc)["receipt_counts"] == {"delivered": 1000}

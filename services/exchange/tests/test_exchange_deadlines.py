@@ -38,7 +38,7 @@ def test_an_urgent_document_sent_at_night_is_due_in_two_hours_and_overdue_fires_
 
 
 def test_a_year_without_a_schedule_counts_weekends_and_warns_until_the_operator_loads_it(exchange):
-    exchange.clock.now = beijing(2026, 12, 31, 10, 0)
+    exchange.clock.now = beijing(2026, 12, 31, 17, 0)  # Thursday; the library knows nothing of 2027
     exchange.units("gz-fgw", "a1", sealed=["gz-fgw"])
     health = exchange.call("health")
     assert health["calendar"] == {"2026": "library", "2027": "weekends_only"}

@@ -1,7 +1,8 @@
 """The recipient's workflow and the sender's view of it."""
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from gongwen_exchange.models import Blob, Document, Receipt
+from gongwen_exchange.models import AuditRecord, Blob, Document, Receipt
+from gongwen_seal.models import PrintStamp
 
 
 def sent_to_all(exchange, **kwargs):
@@ -90,6 +91,11 @@ def test_print_within_the_grant_with_a_verification_stamp_and_ask_for_more(excha
     granted = exchange.call("answer_print_request", doc, asked["request_id"], True, exchange.clerk("gz-fgw"))
     assert granted["print_copies_granted"] == 5
     assert exchange.call("print_copy", doc, exchange.clerk("a1"))["copy_number"] == 3
+    printed = exchange.session.scalars(select(AuditRecord.details).where(AuditRecord.action == "document_printed")
+                                       .order_by(AuditRecord.id)).all()
+    assert [p["copy_number"] for p in printed] == [1, 2, 3]  # every print recorded, with its stamp's serial
+    assert len({p["print_serial"] for p in printed}) == 3
+    assert exchange.seal.session.scalar(select(func.count()).select_from(PrintStamp)) == 3
 
 
 def test_recall_only_while_nobody_signed_and_paper_service_completes_the_record(exchange):
