@@ -23,7 +23,7 @@ import pytest  # noqa: E402
 import requests  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, select, text  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 from gongwen_common.db import Session as OutboxSession  # noqa: E402
@@ -93,6 +93,32 @@ def login(api, username, password, key, issued=None):
     return api.post("/api/v1/auth/login", json={"username": username, "password": password,
                                                  "challenge_id": issued["challenge_id"],
                                                  "signature": signed(key, issued["nonce"])})
+
+
+class WorkerCalls:
+    """For worker tests (``self.service`` from ``worker_factory``, ``self.session``): each call
+    commits on success and rolls back on a domain error, as the RPC entrypoint does, so a test
+    sees exactly what would have been kept."""
+
+    def call(self, method, *args, **kwargs):
+        result = getattr(self.service, method)(*args, **kwargs)
+        self.session.commit()
+        return result
+
+    def refused(self, method, *args, **kwargs):
+        from gongwen_common.errors import DomainError
+
+        with pytest.raises(DomainError) as caught:
+            getattr(self.service, method)(*args, **kwargs)
+        self.session.rollback()
+        return caught.value
+
+    def events(self, event_type) -> list[dict]:
+        """The ``data`` of the outbox rows of ``event_type``, oldest first."""
+        from gongwen_common.tables import OutboxEvent
+
+        return [e.payload["data"] for e in self.session.scalars(
+            select(OutboxEvent).where(OutboxEvent.event_type == event_type).order_by(OutboxEvent.id))]
 
 
 @pytest.fixture

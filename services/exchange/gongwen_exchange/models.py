@@ -1,7 +1,7 @@
 """Exchange tables: documents (公文) with their sealed manifest, content-addressed blobs, one
 receipt per recipient unit and delivery, print and resend requests, the working calendar the
 operator loads, clerk presence, and the audit trail. ``migrations/versions`` creates the same
-schema; ``tests/test_exchange_migrations.py`` keeps the two in step."""
+schema; ``tests/test_service_migrations.py`` keeps the two in step."""
 from sqlalchemy import (
     JSON,
     Boolean,

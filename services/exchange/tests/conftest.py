@@ -6,12 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 from nameko.testing.services import worker_factory
-from sqlalchemy import select
 
+from conftest import WorkerCalls
 from gongwen_common import manifest as manifests
 from gongwen_common.clock import MovableClock
-from gongwen_common.errors import DomainError
-from gongwen_common.tables import OutboxEvent
 from gongwen_exchange.models import Base, UnitView
 from gongwen_exchange.service import ExchangeService
 from gongwen_seal.models import Base as SealBase
@@ -54,24 +52,13 @@ class SealWorker:
         return Method()
 
 
-class Exchange:
+class Exchange(WorkerCalls):
     def __init__(self, session, seal_session, config=None):
         self.session = session
         self.clock = MovableClock(datetime(2026, 11, 18, 2, 0, tzinfo=UTC))  # a Wednesday, 10:00 in Beijing
         self.seal = SealWorker(seal_session, self.clock)
         self.service = worker_factory(ExchangeService, db=session, clock=self.clock, seal=self.seal,
                                       config={"RPC_TIMEOUT": 10, **(config or {})})
-
-    def call(self, method, *args, **kwargs):
-        result = getattr(self.service, method)(*args, **kwargs)
-        self.session.commit()
-        return result
-
-    def refused(self, method, *args, **kwargs) -> DomainError:
-        with pytest.raises(DomainError) as caught:
-            getattr(self.service, method)(*args, **kwargs)
-        self.session.rollback()
-        return caught.value
 
     @staticmethod
     def clerk(unit_code, user_id=None, proxy=None):
@@ -103,10 +90,6 @@ class Exchange:
         files = [{"name": n, "data": base64.b64encode(d).decode()} for n, d in attachments]
         return self.call("send_document", meta, base64.b64encode(body).decode(), "正文.html", files,
                          actor or self.clerk(sender), idempotency_key=key)
-
-    def events(self, event_type):
-        return [e.payload["data"] for e in self.session.scalars(
-            select(OutboxEvent).where(OutboxEvent.event_type == event_type).order_by(OutboxEvent.id))]
 
     def download(self, document_id, part, unit_code):
         got = self.call("download", document_id, part, self.clerk(unit_code))

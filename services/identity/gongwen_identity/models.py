@@ -1,5 +1,5 @@
 """Identity tables. ``migrations/versions`` creates the same schema with explicit ``op`` calls;
-``tests/test_migrations.py`` keeps the two in step."""
+``tests/test_service_migrations.py`` keeps the two in step."""
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 

@@ -1,6 +1,6 @@
 """Seal service tables: the operator CA, each unit's electronic seal (电子印章) with its key kept
 only as envelope-encrypted ciphertext, custody approvals, destruction approvals, and the log of
-every use. ``migrations/versions`` creates the same schema; ``tests/test_seal_migrations.py``
+every use. ``migrations/versions`` creates the same schema; ``tests/test_service_migrations.py``
 keeps the two in step."""
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column

@@ -5,12 +5,10 @@ from datetime import UTC, datetime
 
 import pytest
 from nameko.testing.services import worker_factory
-from sqlalchemy import select
 
+from conftest import WorkerCalls
 from gongwen_common import manifest as manifests
 from gongwen_common.clock import MovableClock
-from gongwen_common.errors import DomainError
-from gongwen_common.tables import OutboxEvent
 from gongwen_seal.models import Base, UnitView
 from gongwen_seal.service import SealService
 
@@ -25,7 +23,7 @@ def person(user_id, unit_code, *roles, proxy=None):
     return actor
 
 
-class SealWorld:
+class SealWorld(WorkerCalls):
     """The seal service as its callers see it: each call commits, or rolls back on refusal."""
 
     operator = OPERATOR
@@ -35,17 +33,6 @@ class SealWorld:
         self.clock = MovableClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
         self.service = worker_factory(SealService, db=session, clock=self.clock,
                                       config={"SEAL_KEK": KEK, **(config or {})})
-
-    def call(self, method, *args, **kwargs):
-        result = getattr(self.service, method)(*args, **kwargs)
-        self.session.commit()
-        return result
-
-    def refused(self, method, *args, **kwargs) -> DomainError:
-        with pytest.raises(DomainError) as caught:
-            getattr(self.service, method)(*args, **kwargs)
-        self.session.rollback()
-        return caught.value
 
     def unit(self, code, name=None, status="active"):
         self.session.add(UnitView(code=code, name=name or f"单位{code}", status=status, version=1, revision=1,
@@ -65,10 +52,6 @@ class SealWorld:
         applied = self.call("apply_seal", unit_code, {"required_approvals": required,
                                                       "custodian_user_ids": custodians}, self.admin(unit_code))
         return self.call("approve_seal", applied["serial"], OPERATOR)
-
-    def events(self, event_type):
-        return [e.payload["data"] for e in self.session.scalars(
-            select(OutboxEvent).where(OutboxEvent.event_type == event_type).order_by(OutboxEvent.id))]
 
     person = staticmethod(person)
     b64 = staticmethod(lambda data: b64(data))
