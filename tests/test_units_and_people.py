@@ -196,6 +196,7 @@ def b_resources(u: Units):
         ("post", "/api/v1/documents/{document_id}/resend-requests"): (document, {"reason": "重发"}),
         ("post", "/api/v1/documents/{document_id}/resend"): (document, {"unit_codes": [u.a]}),
         ("post", "/api/v1/documents/{document_id}/recall"): (document, None),
+        ("post", "/api/v1/documents/{document_id}/seal"): (document, {"seal_use_approval_ids": []}),
         ("post", "/api/v1/documents/{document_id}/paper-delivery"): (document, {"unit_code": u.a, "note": "纸质"}),
         ("put", "/api/v1/admin/calendar/{year}"): ({"year": 2031}, {"source": "通知", "days": [
             {"date": "2031-01-01", "working": False}]}),

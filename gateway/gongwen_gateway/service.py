@@ -32,6 +32,7 @@ from gongwen_exchange.schemas import (
     ReasonSchema,
     RegistrationSchema,
     ResendSchema,
+    SealApprovalsSchema,
 )
 from gongwen_identity.schemas import LoginResultSchema, LoginSchema, NewUserSchema, ProxySchema, UserSchema
 from gongwen_registry.schemas import (
@@ -492,7 +493,8 @@ class GatewayService:
 
     # -- documents (exchange) -----------------------------------------------------------
 
-    @api("POST", "/api/v1/documents", summary="Send a sealed document (发文) to main and copy recipients",
+    @api("POST", "/api/v1/documents", summary="Send a sealed document (发文) to main and copy recipients "
+         "(202 when a seal under two-person custody awaits its custodians)",
          tag="documents", form={"metadata": "string", "body": "file", "attachments": "files"},
          response_schema=DocumentSchema, status=201, roles=("clerk",), uploads=True,
          errors=(400, 403, 409, 413, 422, 503))
@@ -507,9 +509,19 @@ class GatewayService:
         metadata = load_or_400(MetadataSchema(), metadata, "metadata")
         body_file = request.files.get("body")
         files = [{"name": name, "data": _b64(data)} for name, data in parts["attachments"]]
-        return 201, self.call("exchange", "send_document", metadata, _b64(parts["body"]),
-                              body_file.filename if body_file else "body", files, actor_of(request.principal),
-                              idempotency_key=request.headers.get("Idempotency-Key"), timeout=60)
+        sent = self.call("exchange", "send_document", metadata, _b64(parts["body"]),
+                         body_file.filename if body_file else "body", files, actor_of(request.principal),
+                         idempotency_key=request.headers.get("Idempotency-Key"), timeout=60)
+        # 202: under two-person custody the custodians approve the manifest first (POST …/{id}/seal then sends).
+        return (202 if sent["status"] == "awaiting_seal" else 201), sent
+
+    @api("POST", "/api/v1/documents/<document_id>/seal", summary="Seal and send a document that awaited its "
+         "custodians' approvals (two-person custody)", tag="documents", request_schema=SealApprovalsSchema,
+         response_schema=DocumentSchema, roles=("clerk",), errors=(400, 404, 409, 422, 503))
+    def seal_document(self, request, document_id):
+        body = json_body(request, SealApprovalsSchema())
+        return 200, self.call("exchange", "seal_document", document_id, body["seal_use_approval_ids"],
+                              actor_of(request.principal), timeout=60)
 
     @api("GET", "/api/v1/documents/<document_id>", summary="A document: the sender sees every receipt, a "
          "recipient its own", tag="documents", response_schema=DocumentSchema, roles=ANY_ROLE, errors=(404, 503))

@@ -56,11 +56,12 @@ class Document(Base):
     metadata_json: Mapped[dict] = mapped_column(JSON)
     manifest: Mapped[bytes] = mapped_column(LargeBinary)
     manifest_sha256: Mapped[str] = mapped_column(String(64))
-    signature: Mapped[bytes] = mapped_column(LargeBinary)
-    seal_serial: Mapped[str] = mapped_column(String(32))
+    # Empty while a seal under two-person custody awaits its custodians' approvals of the manifest.
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    seal_serial: Mapped[str | None] = mapped_column(String(32))
     body_name: Mapped[str] = mapped_column(String(255))
     body_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
-    status: Mapped[str] = mapped_column(String(16))  # sent | recalled | completed
+    status: Mapped[str] = mapped_column(String(16))  # awaiting_seal | sent | recalled | completed
     sent_at = mapped_column(UtcDateTime, nullable=False, index=True)
     sent_by: Mapped[str] = mapped_column(ACTOR)
     sent_by_proxy: Mapped[str | None] = mapped_column(ACTOR)

@@ -29,6 +29,11 @@ class MetadataSchema(Schema):
                                         metadata={"description": "two-person custody approvals of the manifest"})
 
 
+class SealApprovalsSchema(Schema):
+    seal_use_approval_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)), load_default=None,
+                                        validate=validate.Length(max=10))
+
+
 class RegistrationSchema(Schema):
     registration_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
 

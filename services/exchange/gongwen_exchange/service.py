@@ -62,6 +62,13 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
                               body_b64=_b64(body), attachments_b64={n: _b64(d) for n, d in attachments.items()})
         return check
 
+    def _sealer(self, actor):
+        """The seal service sealing a manifest for ``actor`` (the sending clerk)."""
+        def seal(manifest, approval_ids):
+            sealed = self._seal("sign", actor.get("unit_code"), _b64(manifest), actor, approval_ids=approval_ids)
+            return {"signature": base64.b64decode(sealed["signature"]), "seal_serial": sealed["seal_serial"]}
+        return seal
+
     # -- sending ----------------------------------------------------------------------------
 
     @rpc
@@ -72,17 +79,19 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
         files = [(a.get("name"), _bytes(a.get("data"), "attachments")) for a in attachments]
         body = _bytes(body_b64, "body")
 
-        def sealer(manifest, approval_ids):
-            sealed = self._seal("sign", actor.get("unit_code"), _b64(manifest), actor, approval_ids=approval_ids)
-            return {"signature": base64.b64decode(sealed["signature"]), "seal_serial": sealed["seal_serial"]}
-
         def perform():
-            return documents.send(self.db, metadata, body, body_name, files, actor, sealer, self._policy(),
-                                  supervision.working_calendar(self.db), self._limits(), self.clock())
+            return documents.send(self.db, metadata, body, body_name, files, actor, self._sealer(actor),
+                                  self._policy(), supervision.working_calendar(self.db), self._limits(), self.clock())
 
         request = {"metadata": metadata, "body": manifests.sha256_hex(body), "body_name": body_name,
                    "attachments": [(n, manifests.sha256_hex(d)) for n, d in files], "actor": actor}
         return once(self.db, "send_document", idempotency_key, request, perform)
+
+    @rpc
+    def seal_document(self, document_id, approval_ids, actor):
+        """Seal and send a document that awaited its custodians' approvals (two-person custody)."""
+        return documents.seal_and_send(self.db, document_id, approval_ids, actor, self._sealer(actor),
+                                       self._policy(), supervision.working_calendar(self.db), self.clock())
 
     @rpc
     def outbox(self, actor, limit=50, cursor=None):

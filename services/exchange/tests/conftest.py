@@ -67,8 +67,9 @@ class Exchange(WorkerCalls):
             actor["proxy_user_id"] = proxy
         return actor
 
-    def units(self, *codes, sealed=()):
-        """Active units in both directories; those in ``sealed`` get an active seal."""
+    def units(self, *codes, sealed=(), custody=None):
+        """Active units in both directories; those in ``sealed`` get an active seal (custody: one
+        approval by keeper "k" unless given)."""
         for code in codes:
             self.session.add(UnitView(code=code, name=f"单位{code}", status="active", version=1, revision=1,
                                       updated_at=self.clock.now))
@@ -78,7 +79,8 @@ class Exchange(WorkerCalls):
         self.seal.session.commit()
         for code in sealed:
             admin = {"user_id": f"admin-{code}", "unit_code": code, "roles": ["admin"]}
-            applied = self.seal.service.apply_seal(code, {"required_approvals": 1, "custodian_user_ids": ["k"]}, admin)
+            applied = self.seal.service.apply_seal(
+                code, custody or {"required_approvals": 1, "custodian_user_ids": ["k"]}, admin)
             self.seal.service.approve_seal(applied["serial"], OPERATOR)
             self.seal.session.commit()
 

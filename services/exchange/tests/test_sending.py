@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from gongwen_common import manifest as manifests
 from gongwen_common.tables import OutboxEvent
 from gongwen_exchange.models import Blob, Document, Receipt
-from gongwen_seal.models import SealUse
+from gongwen_seal.models import Seal, SealUse
 
 
 def counts(exchange):
@@ -89,3 +89,28 @@ def test_fan_out_to_a_thousand_units(exchange):
     assert len(sent["receipts"]) == 1000
     assert exchange.session.scalar(select(func.count()).select_from(Receipt)) == 1000
     assert len(exchange.events("document_sent")[0]["receipts"]) == 1000
+
+
+def test_under_two_person_custody_the_document_waits_for_its_custodians_then_goes_out(exchange):
+    exchange.units("gz-fgw", "a1", "a2", sealed=["gz-fgw"],
+                   custody={"required_approvals": 2, "custodian_user_ids": ["li", "wang"]})
+    draft = exchange.send(main=("a1", "a2"), cc=())
+    assert (draft["status"], draft["receipts"], draft["seal_serial"]) == ("awaiting_seal", [], None)
+    assert exchange.events("document_sent") == [] and exchange.call("inbox", exchange.clerk("a1"))["items"] == []
+    assert exchange.refused("seal_document", draft["id"], None, exchange.clerk("gz-fgw")).code == \
+        "CUSTODY_APPROVAL_REQUIRED"
+
+    serial = exchange.seal.session.scalar(select(Seal.serial).where(Seal.unit_code == "gz-fgw"))
+    approvals = [exchange.seal.service.approve_use(serial, draft["manifest_sha256"],
+                                                   {"user_id": keeper, "unit_code": "gz-fgw", "roles": ["custodian"]})
+                 ["approval_id"] for keeper in ("li", "wang")]
+    exchange.seal.session.commit()
+    sent = exchange.call("seal_document", draft["id"], approvals, exchange.clerk("gz-fgw"))
+    assert (sent["status"], sent["seal_serial"], len(sent["receipts"])) == ("sent", serial, 2)
+    assert [e["id"] for e in exchange.events("document_sent")] == [draft["id"]]
+    signature = exchange.download(draft["id"], "signature.p7s", "a1")
+    manifest = exchange.download(draft["id"], "manifest", "a1")
+    checked = exchange.seal.service.verify(base64.b64encode(manifest).decode(), base64.b64encode(signature).decode())
+    assert checked["valid"]
+    assert exchange.refused("seal_document", draft["id"], approvals, exchange.clerk("gz-fgw")).code == \
+        "INVALID_RECEIPT_STATE"  # sent once

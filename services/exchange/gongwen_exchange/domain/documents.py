@@ -22,6 +22,7 @@ from . import blobs
 from .errors import (
     ClassifiedNotAllowed,
     DocNumberTaken,
+    DomainError,
     Forbidden,
     InvalidReceiptState,
     NotFound,
@@ -32,6 +33,7 @@ from .errors import (
 
 record = AuditTrail(AuditRecord).record
 SENDER_ROLES = ("clerk",)
+CUSTODY_APPROVAL_REQUIRED = "CUSTODY_APPROVAL_REQUIRED"  # the seal service's refusal under two-person custody
 OPEN = ("delivered", "read")  # not yet signed for: still running against its deadline
 CLOSED = ("registered", "paper_served")  # done, for the document's completion
 _YEAR = re.compile(r"[〔\[(（]\s*(\d{4})\s*[〕\])）]")
@@ -114,20 +116,51 @@ def send(session, metadata, body: bytes, body_name, attachments, actor, sealer, 
         raise DocNumberTaken(message=f"{metadata['doc_number']} was already used by {issuer} in {year}")
 
     manifest = build_manifest(metadata, issuer, now, body, named)
-    sealed = sealer(manifest, metadata.get("seal_use_approval_ids"))
+    try:
+        sealed = sealer(manifest, metadata.get("seal_use_approval_ids"))
+    except DomainError as refused:
+        if refused.code != CUSTODY_APPROVAL_REQUIRED:
+            raise
+        sealed = None  # two-person custody: the custodians approve this very manifest, then it is sealed
     document = Document(
         id=str(uuid.uuid4()), issuer_code=issuer, doc_number=metadata["doc_number"], doc_year=year,
         title=metadata["title"], signer=metadata["signer"], urgency=metadata["urgency"], metadata_json=metadata,
-        manifest=manifest, manifest_sha256=manifests.sha256_hex(manifest), signature=sealed["signature"],
-        seal_serial=sealed["seal_serial"], body_name=blobs.sanitise_filename(body_name, "body"),
-        body_sha256=blobs.store(session, body, now), status="sent", sent_at=now, sent_by=caller.user_id,
-        sent_by_proxy=caller.proxy_user_id)
+        manifest=manifest, manifest_sha256=manifests.sha256_hex(manifest),
+        body_name=blobs.sanitise_filename(body_name, "body"), body_sha256=blobs.store(session, body, now),
+        status="awaiting_seal", sent_at=now, sent_by=caller.user_id, sent_by_proxy=caller.proxy_user_id)
     session.add(document)
     for position, (name, data) in enumerate(named, start=1):
         session.add(Attachment(document_id=document.id, position=position, name=name,
                                sha256=blobs.store(session, data, now), size=len(data)))
-    due_at = policy.due_at(now, metadata["urgency"], calendar)
-    grants = metadata["print_grants"]
+    session.flush()
+    if sealed is None:
+        record(session, now, caller, "document_awaiting_seal", "document", document.id,
+               doc_number=document.doc_number, manifest_sha256=document.manifest_sha256)
+        return {**document_view(document), "receipts": [],
+                "message": "The seal is under two-person custody: its custodians approve this manifest_sha256 "
+                           "(POST /api/v1/seals/{serial}/use-approvals), then POST /api/v1/documents/{id}/seal."}
+    return deliver(session, document, recipients, sealed, caller, policy, calendar, now)
+
+
+def seal_and_send(session, document_id, approval_ids, actor, sealer, policy, calendar, now) -> dict:
+    """Seal a document that awaited its custodians' approvals, and deliver it."""
+    caller = Caller.of(actor)
+    document = sent_by_caller(session, document_id, caller, lock=True)
+    if not any(caller.has(role) for role in SENDER_ROLES):
+        raise Forbidden(message="Only the sending unit's clerks send documents.")
+    if document.status != "awaiting_seal":
+        raise InvalidReceiptState(message=f"the document is {document.status}, not awaiting its seal")
+    recipients = _recipients(session, document.metadata_json, document.issuer_code)
+    return deliver(session, document, recipients, sealer(document.manifest, approval_ids), caller, policy,
+                   calendar, now)
+
+
+def deliver(session, document: Document, recipients, sealed: dict, caller: Caller, policy, calendar, now) -> dict:
+    """The sealed document goes out: one receipt per recipient with its deadline, and ``document_sent``."""
+    document.signature, document.seal_serial = sealed["signature"], sealed["seal_serial"]
+    document.status, document.sent_at = "sent", now
+    due_at = policy.due_at(now, document.urgency, calendar)
+    grants = document.metadata_json.get("print_grants") or {}
     receipts = [new_receipt(document, code, role, 1, None, grants.get(code, 0), due_at, now)
                 for code, role in recipients]
     session.add_all(receipts)
@@ -246,7 +279,7 @@ def recall(session, document_id, actor, now) -> dict:
     document = sent_by_caller(session, document_id, caller, lock=True)
     if not any(caller.has(role) for role in SENDER_ROLES):
         raise Forbidden(message="Only the sending unit's clerks may recall.")
-    if document.status != "sent":
+    if document.status not in ("sent", "awaiting_seal"):
         raise RecallNotAllowed(message=f"the document is {document.status}")
     rows = list(session.scalars(select(Receipt).where(Receipt.document_id == document.id).with_for_update()))
     if any(r.signed_at is not None for r in rows):

@@ -103,6 +103,8 @@ def download(session, document_id, part: str, actor, now) -> tuple[bytes, str, s
     if part == "manifest":
         return document.manifest, "manifest.json", "application/json"
     if part == "signature.p7s":
+        if document.signature is None:
+            raise NotFound(message="the document awaits its seal")
         return document.signature, "signature.p7s", "application/pkcs7-signature"
     if part == "body":
         return blobs.fetch(session, document.body_sha256), document.body_name, "application/octet-stream"
