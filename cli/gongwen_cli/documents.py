@@ -100,9 +100,11 @@ def send(gateway: Gateway, metadata: dict, body: Path, attachments: list[Path], 
     files = [("body", body)] + [("attachments", path) for path in attachments]
     document = gateway.upload("/api/v1/documents", {"metadata": json.dumps(metadata, ensure_ascii=False)}, files,
                               headers, progress)
-    return {"id": document["id"], "doc_number": document.get("doc_number"), "title": document.get("title"),
-            "seal_serial": document.get("seal_serial"), "manifest_sha256": document.get("manifest_sha256"),
-            "sent_at": document.get("sent_at"), "receipt_count": len(document.get("receipts") or [])}
+    # status "awaiting_seal": two-person custody; the custodians approve manifest_sha256 before it goes out
+    return {"id": document["id"], "status": document.get("status"), "doc_number": document.get("doc_number"),
+            "title": document.get("title"), "seal_serial": document.get("seal_serial"),
+            "manifest_sha256": document.get("manifest_sha256"), "sent_at": document.get("sent_at"),
+            "receipt_count": len(document.get("receipts") or [])}
 
 
 # -- 收文 ------------------------------------------------------------------------------------
