@@ -35,6 +35,8 @@ from gongwen_local.stack import ROOT, SERVICES, Stack  # noqa: E402
 
 # Faster retries and relay polling than production defaults, so failure tests stay short.
 TEST_ENV = {"EVENT_RETRY_BASE_DELAY": "0.05", "OUTBOX_POLL_INTERVAL": "0.5", "RPC_TIMEOUT": "5",
+            # every test signs in from 127.0.0.1: the login rate limit has its own test
+            "AUTH_RATE_PER_MINUTE": "100000", "AUTH_RATE_BURST": "100000",
             # Key-encryption keys of the test stacks, fixed (this module may be imported twice), not the
             # services' development fallback; tests that look at stored keys read them here.
             "IDENTITY_KEK": base64.b64encode(hashlib.sha256(b"gongwen tests: identity KEK").digest()).decode(),

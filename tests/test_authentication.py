@@ -8,7 +8,7 @@ import uuid
 import jwt
 import pytest
 
-from conftest import challenge, device_key, login, public_pem
+from conftest import Api, challenge, device_key, login, public_pem
 
 PASSWORD = "Gw-operator-2026!"
 
@@ -82,3 +82,19 @@ def test_every_route_that_needs_a_token_refuses_a_call_without_one(api):
     for method, path in protected:
         reply = api.http.request(method.upper(), api.base_url + re.sub(r"{[a-z_]+}", "1", path), timeout=30)
         assert (reply.status_code, reply.json()["error"]) == (401, "UNAUTHENTICATED"), (method, path)
+
+
+def test_login_attempts_from_one_address_are_rate_limited_before_any_account_is_touched(make_stack):
+    """A gateway whose auth limit is 6 a minute with bursts of 3: the fourth quick attempt from the
+    same address is 429 ``RATE_LIMITED`` with ``Retry-After``; the refusal is logged as a security event."""
+    stack = make_stack(env={"AUTH_RATE_PER_MINUTE": "6", "AUTH_RATE_BURST": "3"})
+    api = Api(stack.gateway_url)
+    answers = [api.post("/api/v1/auth/challenge", json={"username": "anyone"}) for _ in range(4)]
+    assert [a.status_code for a in answers[:3]] == [200, 200, 200]
+    limited = answers[3]
+    assert (limited.status_code, limited.json()["error"]) == (429, "RATE_LIMITED")
+    assert 1 <= int(limited.headers["Retry-After"]) <= 10
+    assert api.post("/api/v1/auth/login", json={"username": "anyone", "password": "x", "challenge_id": "c",
+                                                "signature": "s"}).status_code == 429  # the same group
+    assert api.get("/api/v1/health").status_code == 200  # other routes are not limited
+    assert "RATE_LIMITED" in (stack.log_dir / "gateway-0.log").read_text()

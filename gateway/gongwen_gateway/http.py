@@ -22,6 +22,7 @@ from gongwen_common.errors import DomainError, Forbidden, PasswordChangeRequired
 from gongwen_common.logging import set_correlation_id
 
 from .auth import Keyring, security_log
+from .limits import RateLimiter
 
 log = logging.getLogger("gongwen.gateway")
 
@@ -113,11 +114,12 @@ def form_parts(request, required=(), optional=(), many=()) -> dict:
 
 class ApiEntrypoint(HttpRequestHandler):
     keyring = Keyring()
+    limiter = RateLimiter()
 
     def __init__(self, method, url, summary="", tag="system", request_schema=None,
                  response_schema=None, status=200, query=None, errors=(), document=True,
                  roles=None, during_password_change=False, form=None, produces=None, uploads=False,
-                 expected_exceptions=DomainError, **kwargs):
+                 rate_limit=None, expected_exceptions=DomainError, **kwargs):
         """``roles``: None for a public route, ``ANY_ROLE`` for any authenticated caller, or the
         roles that may call it; ``during_password_change``: still allowed before the initial
         password is changed."""
@@ -125,6 +127,7 @@ class ApiEntrypoint(HttpRequestHandler):
         self.roles = roles
         self.during_password_change = during_password_change
         self.uploads = uploads  # documents with files: MAX_UPLOAD_BYTES instead of MAX_BODY_BYTES
+        self.rate_limit = rate_limit  # a RateLimiter group, e.g. "auth"
         if document:
             if roles is not None:
                 errors = tuple(sorted({401, 403, *errors}))
@@ -153,9 +156,11 @@ class ApiEntrypoint(HttpRequestHandler):
         request.max_form_memory_size = request.max_content_length
         request.shallow = False
         try:
+            request.principal = None
+            if self.rate_limit:
+                self.limiter.check(self.rate_limit, request)
             if (request.content_length or 0) > request.max_content_length:
                 raise PayloadTooLarge(message=f"The body exceeds {request.max_content_length} bytes.")
-            request.principal = None
             principal = self.authorise(request)
             context = {"correlation_id": request_id}
             if principal:
@@ -190,7 +195,7 @@ class ApiEntrypoint(HttpRequestHandler):
     def error_response(self, exc, request, request_id):
         if isinstance(exc, RequestEntityTooLarge):
             exc = PayloadTooLarge(message="The body is too large.")
-        if isinstance(exc, DomainError) and exc.status in (401, 403):
+        if isinstance(exc, DomainError) and exc.status in (401, 403, 429):
             principal = getattr(request, "principal", None)
             security_log.warning("%s refused: %s", request.path, exc.code, extra={
                 "request_id": request_id, "method": request.method, "path": request.path,
@@ -199,7 +204,8 @@ class ApiEntrypoint(HttpRequestHandler):
                 "unit_code": principal.unit_code if principal else None,
                 "proxy_user_id": principal.proxy_user_id if principal else None})
         if isinstance(exc, DomainError):
-            return json_response(exc.status, error_body(exc.code, exc.message, request_id, exc.fields))
+            headers = {"Retry-After": str(exc.retry_after)} if getattr(exc, "retry_after", None) else None
+            return json_response(exc.status, error_body(exc.code, exc.message, request_id, exc.fields), headers)
         log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__),
                   extra={"request_id": request_id})
         return json_response(500, error_body("INTERNAL", "Internal error.", request_id))

@@ -10,7 +10,8 @@ from .schemas import ErrorSchema
 
 _ERROR_STATUS_TEXT = {400: "Invalid request", 401: "Not authenticated", 403: "Forbidden",
                       404: "Not found", 409: "Conflict", 413: "Payload too large",
-                      422: "Rejected by a domain rule", 503: "A service is unavailable"}
+                      422: "Rejected by a domain rule", 429: "Too many requests (see Retry-After)",
+                      503: "A service is unavailable"}
 
 
 def _openapi_path(url):

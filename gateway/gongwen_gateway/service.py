@@ -178,13 +178,15 @@ class GatewayService:
         self.revocations.revoke(envelope["data"]["jti"], envelope["data"]["expires_at"])
 
     @api("POST", "/api/v1/auth/challenge", summary="A single-use login challenge for the U_Key to sign",
-         tag="auth", request_schema=ChallengeRequestSchema, response_schema=ChallengeSchema, errors=(400, 503))
+         tag="auth", request_schema=ChallengeRequestSchema, response_schema=ChallengeSchema, errors=(400, 429, 503),
+         rate_limit="auth")
     def challenge(self, request):
         body = json_body(request, ChallengeRequestSchema())
         return 200, self.call("identity", "issue_challenge", body["username"])
 
     @api("POST", "/api/v1/auth/login", summary="Password + U_Key signature over the challenge → access token",
-         tag="auth", request_schema=LoginSchema, response_schema=LoginResultSchema, errors=(400, 401, 503))
+         tag="auth", request_schema=LoginSchema, response_schema=LoginResultSchema, errors=(400, 401, 429, 503),
+         rate_limit="auth")
     def login(self, request):
         body = json_body(request, LoginSchema())
         return 200, self.call("identity", "login", body["username"], body["password"], body["challenge_id"],
@@ -192,7 +194,7 @@ class GatewayService:
 
     @api("POST", "/api/v1/auth/token", summary="Client credentials of a unit's system → access token",
          tag="auth", request_schema=ClientCredentialsSchema, response_schema=LoginResultSchema,
-         errors=(400, 401, 503))
+         errors=(400, 401, 429, 503), rate_limit="auth")
     def client_token(self, request):
         body = json_body(request, ClientCredentialsSchema())
         return 200, self.call("identity", "client_token", body["client_id"], body["client_secret"])
