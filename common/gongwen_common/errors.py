@@ -5,6 +5,7 @@ subclass is flattened into the base :class:`DomainError`, which is registered wi
 exception registry, so the caller gets a ``DomainError`` with the same code, message, status
 and field errors back instead of an opaque ``RemoteError``.
 """
+from marshmallow import ValidationError
 from nameko.exceptions import deserialize_to_instance
 
 
@@ -34,6 +35,16 @@ class ValidationFailed(DomainError):
 
     def __init__(self, fields, message="The request has invalid fields."):
         super().__init__(message=message, fields=fields)
+
+
+def validated(schema, data, under: str | None = None):
+    """``schema.load(data)``, or ``VALIDATION_ERROR`` with marshmallow's field messages (nested
+    under ``under`` when the data is one part of a larger request)."""
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        messages = exc.normalized_messages()
+        raise ValidationFailed({under: messages} if under else messages) from None
 
 
 class Unauthenticated(DomainError):

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from eventlet.event import Event
-from marshmallow import ValidationError
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from gongwen_common.errors import DomainError, Forbidden, PasswordChangeRequired, ValidationFailed
+from gongwen_common.errors import DomainError, Forbidden, PasswordChangeRequired, ValidationFailed, validated
 from gongwen_common.logging import set_correlation_id
 
 from .auth import Keyring, security_log
@@ -69,14 +68,6 @@ def error_body(code, message, request_id, fields=None):
     return body
 
 
-def load_or_400(schema, data, under=None):
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        messages = exc.normalized_messages()
-        raise ValidationFailed({under: messages} if under else messages) from None
-
-
 def json_body(request, schema):
     """Parse and validate a JSON object body; 400 with field errors, nothing else happens."""
     raw = request.get_data(cache=True)
@@ -86,10 +77,7 @@ def json_body(request, schema):
         raise MalformedJson(message="The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ValidationFailed({"_schema": ["Expected a JSON object."]})
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise ValidationFailed(exc.normalized_messages()) from None
+    return validated(schema, data)
 
 
 def form_parts(request, required=(), optional=(), many=()) -> dict:

@@ -7,7 +7,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import eventlet
-from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from nameko.events import BROADCAST, event_handler
 from nameko.rpc import RpcProxy
@@ -22,6 +21,7 @@ from gongwen_common.errors import (
     NotFound,
     ProxyNotAllowed,
     ValidationFailed,
+    validated,
 )
 from gongwen_common.logging import CorrelationId
 from gongwen_exchange.schemas import (
@@ -45,7 +45,7 @@ from gongwen_registry.schemas import (
 )
 
 from .auth import ANY_ROLE, Revocations
-from .http import MalformedJson, api, form_parts, json_body, load_or_400
+from .http import MalformedJson, api, form_parts, json_body
 from .openapi import build_spec
 from .schemas import (
     ActForRequestSchema,
@@ -132,10 +132,7 @@ class GatewayService:
                         timeout=timeout or float(self.config.get("RPC_TIMEOUT", 10)), **kwargs)
 
     def _query(self, request):
-        try:
-            return ListQuerySchema().load({k: v for k, v in request.args.items() if k in ("limit", "cursor")})
-        except ValidationError as exc:
-            raise ValidationFailed(exc.normalized_messages()) from None
+        return validated(ListQuerySchema(), {k: v for k, v in request.args.items() if k in ("limit", "cursor")})
 
     # -- system ---------------------------------------------------------------------------
 
@@ -508,7 +505,7 @@ class GatewayService:
             metadata = json.loads(metadata if isinstance(metadata, str) else metadata.decode())
         except (ValueError, UnicodeDecodeError):
             raise MalformedJson(message="metadata is not valid JSON.") from None
-        metadata = load_or_400(MetadataSchema(), metadata, "metadata")
+        metadata = validated(MetadataSchema(), metadata, "metadata")
         body_file = request.files.get("body")
         files = [{"name": name, "data": _b64(data)} for name, data in parts["attachments"]]
         sent = self.call("exchange", "send_document", metadata, _b64(parts["body"]),

@@ -10,11 +10,11 @@ import re
 import uuid
 from zoneinfo import ZoneInfo
 
-from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from gongwen_common import manifest as manifests
 from gongwen_common.audit import AuditTrail, Caller
+from gongwen_common.errors import validated
 
 from ..models import Attachment, AuditRecord, Document, Receipt, ResendRequest, UnitView
 from ..schemas import MetadataSchema, PaperDeliverySchema, ResendSchema
@@ -38,14 +38,6 @@ OPEN = ("delivered", "read")  # not yet signed for: still running against its de
 CLOSED = ("registered", "paper_served")  # done, for the document's completion
 _YEAR = re.compile(r"[〔\[(（]\s*(\d{4})\s*[〕\])）]")
 MAX_ATTACHMENTS = 50
-
-
-def load(schema, data, under=None) -> dict:
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        messages = exc.normalized_messages()
-        raise ValidationFailed({under: messages} if under else messages) from None
 
 
 def doc_year(doc_number: str, sent_at, timezone: str) -> int:
@@ -91,7 +83,7 @@ def send(session, metadata, body: bytes, body_name, attachments, actor, sealer, 
     caller = Caller.of(actor)
     if not caller.unit_code or not any(caller.has(role) for role in SENDER_ROLES):
         raise Forbidden(message="Only a unit's clerks (or their proxies) send documents.")
-    metadata = load(MetadataSchema(), metadata, under="metadata")
+    metadata = validated(MetadataSchema(), metadata, under="metadata")
     if metadata["secrecy"].strip().lower() != "none":
         raise ClassifiedNotAllowed(message="Classified (涉密) documents may not travel on this system.",
                                    fields={"metadata": {"secrecy": ["only \"none\""]}})
@@ -297,7 +289,7 @@ def resend(session, document_id, request, actor, policy, calendar, now) -> list[
     """Send again (重发) to recipients whose receipt was returned or asked to be resent: a new
     delivery of the same sealed document, linked to the one it replaces, with a new deadline."""
     caller = Caller.of(actor)
-    unit_codes = load(ResendSchema(), request)["unit_codes"]
+    unit_codes = validated(ResendSchema(), request)["unit_codes"]
     document = sent_by_caller(session, document_id, caller, lock=True)
     if not any(caller.has(role) for role in SENDER_ROLES):
         raise Forbidden(message="Only the sending unit's clerks may resend.")
@@ -333,7 +325,7 @@ def resend(session, document_id, request, actor, policy, calendar, now) -> list[
 def paper_delivery(session, document_id, request, actor, now) -> dict:
     """Record that a recipient was served on paper during an outage (001 §13, 003 §51), by whom and when."""
     caller = Caller.of(actor)
-    data = load(PaperDeliverySchema(), request)
+    data = validated(PaperDeliverySchema(), request)
     document = sent_by_caller(session, document_id, caller, lock=True)
     receipt = next((r for r in latest_receipts(session, document.id, lock=True) if r.unit_code == data["unit_code"]),
                    None)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 
 from gongwen_common.audit import Caller
+from gongwen_common.errors import validated
 
 from ..models import Document, PrintRequest, Receipt, ResendRequest
 from ..schemas import PrintRequestSchema, ReasonSchema, RegistrationSchema
@@ -17,7 +18,6 @@ from .documents import (
     complete_if_done,
     document_view,
     find_document,
-    load,
     receipt_view,
     record,
     sent_by_caller,
@@ -153,7 +153,7 @@ def register(session, document_id, request, actor, now) -> dict:
     """登记 with the unit's own registration number, after signing for it."""
     caller = Caller.of(actor)
     _require_receiver(caller)
-    number = load(RegistrationSchema(), request)["registration_number"]
+    number = validated(RegistrationSchema(), request)["registration_number"]
     my_receipt(session, document_id, caller)
     # The document first, then the receipt (as recall and paper service do): two recipients
     # registering at once take turns, so the second one sees the first and completes the document.
@@ -173,7 +173,7 @@ def return_document(session, document_id, request, actor, now) -> dict:
     """退回 with a mandatory reason, instead of signing for it (003 §39)."""
     caller = Caller.of(actor)
     _require_receiver(caller)
-    reason = load(ReasonSchema(), request)["reason"]
+    reason = validated(ReasonSchema(), request)["reason"]
     receipt = my_receipt(session, document_id, caller, lock=True)
     if receipt.state not in OPEN:
         raise InvalidReceiptState(message=f"the receipt is {receipt.state}; only an unsigned one is returned")
@@ -213,7 +213,7 @@ def print_copy(session, document_id, actor, stamper, now) -> dict:
 def request_copies(session, document_id, request, actor, now) -> dict:
     caller = Caller.of(actor)
     _require_receiver(caller)
-    data = load(PrintRequestSchema(), request)
+    data = validated(PrintRequestSchema(), request)
     receipt = my_receipt(session, document_id, caller)
     row = PrintRequest(id=str(uuid.uuid4()), receipt_id=receipt.id, copies=data["copies"], reason=data["reason"],
                        state="pending", requested_at=now, requested_by=caller.user_id)
@@ -252,7 +252,7 @@ def request_resend(session, document_id, request, actor, now) -> dict:
     """A failed receipt: ask the sender to send again (003 §42)."""
     caller = Caller.of(actor)
     _require_receiver(caller)
-    reason = load(ReasonSchema(), request)["reason"]
+    reason = validated(ReasonSchema(), request)["reason"]
     receipt = my_receipt(session, document_id, caller)
     if receipt.state in ("registered", "recalled", "paper_served"):
         raise InvalidReceiptState(message=f"the receipt is {receipt.state}")

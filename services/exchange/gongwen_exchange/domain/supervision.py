@@ -6,11 +6,12 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from gongwen_common.audit import Caller
+from gongwen_common.errors import validated
 
 from ..models import CalendarDay, CalendarYear, Document, Presence, Receipt, UnitView
 from ..schemas import CalendarYearSchema
 from .deadlines import COVERAGE_WEEKENDS_ONLY, WorkingCalendar
-from .documents import OPEN, load, record, summary
+from .documents import OPEN, record, summary
 from .errors import Forbidden, ValidationFailed
 
 SWEEP_BATCH = 500
@@ -28,7 +29,7 @@ def load_year(session, year, request, actor, now) -> dict:
     caller = Caller.of(actor)
     if not caller.is_operator:
         raise Forbidden(message="Only the operator loads the working calendar.")
-    data = load(CalendarYearSchema(), request)
+    data = validated(CalendarYearSchema(), request)
     if not isinstance(year, int) or not 2000 <= year <= 2100:
         raise ValidationFailed({"year": ["2000–2100"]})
     outside = [d["date"].isoformat() for d in data["days"] if d["date"].year != year]

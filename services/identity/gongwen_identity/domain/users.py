@@ -4,11 +4,11 @@ or the operator (003 §14), the U_Key replaced when lost."""
 import uuid
 
 import phonenumbers
-from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gongwen_common.audit import Acting
+from gongwen_common.errors import validated
 
 from ..models import User, UserRole
 from ..schemas import NewUserSchema
@@ -92,10 +92,7 @@ def create_user(session, request: dict, actor, policy: PasswordPolicy, now) -> d
     """A unit admin's request gives a ``pending`` account; the operator's an ``active`` one.
     Either way the initial password must be changed at first login (003 §14)."""
     actor = resolve_actor(session, actor)
-    try:
-        data = NewUserSchema().load(request if isinstance(request, dict) else {})
-    except ValidationError as exc:
-        raise ValidationFailed(exc.normalized_messages()) from None
+    data = validated(NewUserSchema(), request if isinstance(request, dict) else {})
     require_unit_manager(actor, data["unit_code"])
     if "operator" in data["roles"] and not actor.is_operator:
         raise Forbidden(message="Only the operator may grant the operator role.")

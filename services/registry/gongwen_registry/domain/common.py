@@ -1,9 +1,8 @@
 """What every rule needs: who acts, validated input, the unit in question and its view."""
-from marshmallow import ValidationError
 from sqlalchemy.orm import object_session
 
 from gongwen_common.audit import Acting, AuditTrail
-from gongwen_common.errors import ValidationFailed
+from gongwen_common.errors import validated
 
 from ..models import AuditRecord, Unit
 from ..schemas import ActorSchema, UnitSchema
@@ -14,20 +13,12 @@ record = AuditTrail(AuditRecord).record
 _UNIT_SCHEMA = UnitSchema()
 
 
-def load(schema, data, under: str | None = None) -> dict:
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        messages = exc.normalized_messages()
-        raise ValidationFailed({under: messages} if under else messages) from None
-
-
 def acting(actor) -> Acting:
     """Who acts: the user (or ``system`` on the foundation's unauthenticated path) and the proxy
     acting for them, if any."""
     if actor is None:
         return Acting(SYSTEM_ACTOR)
-    data = load(ActorSchema(), actor, under="actor")
+    data = validated(ActorSchema(), actor, under="actor")
     return Acting(data["user_id"], data.get("proxy_user_id"))
 
 

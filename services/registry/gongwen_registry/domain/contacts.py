@@ -6,9 +6,11 @@ registry keeps who holds each role in the unit and the numbers SMS reminders go 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
+from gongwen_common.errors import validated
+
 from ..models import ContactChange, Unit
 from ..schemas import ContactsSchema
-from .common import acting, announce, contacts_view, find_unit, load, require_active, unit_view
+from .common import acting, announce, contacts_view, find_unit, require_active, unit_view
 from .errors import InvalidPhoneNumber, MobileRequired
 
 DEFAULT_REGION = "CN"
@@ -31,7 +33,7 @@ def set_contacts(session, code, contacts: dict, now, actor=None) -> dict:
     """File (备案) the unit's contacts. Filing the same contacts again is no change: nothing is
     filed or announced."""
     by = acting(actor)
-    filed = _checked(load(ContactsSchema(), contacts))
+    filed = _checked(validated(ContactsSchema(), contacts))
     unit = find_unit(session, code)
     require_active(unit)
     before = filed_contacts(unit)

@@ -1,9 +1,11 @@
 """The unit directory (单位目录) and bulk look-ups for other services."""
 from sqlalchemy import select
 
+from gongwen_common.errors import validated
+
 from ..models import Unit
 from ..schemas import ResolveSchema
-from .common import load, unit_view
+from .common import unit_view
 from .errors import UnitNotFound
 
 
@@ -39,7 +41,7 @@ def resolve_units(session, codes) -> dict:
     ``units`` has every known unit (revoked ones too, with their successor); ``missing`` the
     unknown codes; ``inactive`` the known ones that cannot receive (applied or revoked).
     """
-    wanted = list(dict.fromkeys(load(ResolveSchema(), {"codes": codes})["codes"]))
+    wanted = list(dict.fromkeys(validated(ResolveSchema(), {"codes": codes})["codes"]))
     # ResolveSchema caps the list at 1,000 codes: one IN list, well inside SQLite's 32,766 and
     # PostgreSQL's 65,535 bound parameters, so there is nothing to chunk.
     found = {unit.code: unit for unit in session.scalars(select(Unit).where(Unit.code.in_(wanted)))}

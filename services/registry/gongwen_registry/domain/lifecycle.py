@@ -1,10 +1,10 @@
 """A unit's life: applied → active → revoked, and its renames (003 §8, §10; 002 §18)."""
 from gongwen_common.audit import Acting
-from gongwen_common.errors import ValidationFailed
+from gongwen_common.errors import ValidationFailed, validated
 
 from ..models import Unit, UnitName
 from ..schemas import RenameSchema, RevocationSchema, UnitApplicationSchema
-from .common import acting, announce, find_unit, load, refuse_revoked, unit_view
+from .common import acting, announce, find_unit, refuse_revoked, unit_view
 from .errors import InvalidSuccessor, UnitCodeTaken, UnitNotApplied, UnknownParentUnit, UnknownSuccessorUnit
 
 
@@ -12,7 +12,7 @@ def register_unit(session, application: dict, now, actor=None, active: bool = Fa
     """Record a unit's application (申请) for the operator to approve, or, when the operator
     registers it, an active unit at once (003 §8, 002 §18)."""
     by = acting(actor)
-    unit = new_unit(session, load(UnitApplicationSchema(), application), now, by, active)
+    unit = new_unit(session, validated(UnitApplicationSchema(), application), now, by, active)
     view = unit_view(unit)
     # Consumers read this event's data as the unit itself: keep it the bare view.
     announce(session, now, by, "unit_registered", unit.code, view)
@@ -49,7 +49,7 @@ def approve_unit(session, code, now, actor=None) -> dict:
 def rename_unit(session, code, name, now, actor=None) -> dict:
     """Rename (更名): the old name goes to the history with the time it was borne (000 §22)."""
     by = acting(actor)
-    new_name = load(RenameSchema(), {"name": name})["name"]
+    new_name = validated(RenameSchema(), {"name": name})["name"]
     unit = find_unit(session, code)
     refuse_revoked(unit)
     if new_name == unit.name:
@@ -69,7 +69,7 @@ def revoke_unit(session, code, decision: dict, now, actor=None) -> dict:
     (keep, transfer to a successor, archive) (003 §10(二)). It leaves the directory. Revoking an
     application is how the operator turns it down."""
     by = acting(actor)
-    data = load(RevocationSchema(), decision)
+    data = validated(RevocationSchema(), decision)
     unit = find_unit(session, code)
     refuse_revoked(unit)
     if data["successor_code"] is not None:

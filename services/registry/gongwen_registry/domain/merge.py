@@ -1,16 +1,18 @@
 """Merge (合并, 003 §10(三)): the merged unit keeps one old name and that unit stays, the others
 are revoked; or it takes a new name, registers anew, and all old units are revoked. Either way
 the revoked units' documents are transferred to the merged unit."""
+from gongwen_common.errors import validated
+
 from ..models import UnitMerge
 from ..schemas import MergeSchema
-from .common import acting, announce, find_unit, load, refuse_revoked, require_active, unit_view
+from .common import acting, announce, find_unit, refuse_revoked, require_active, unit_view
 from .errors import MergeIntoSelf
 from .lifecycle import new_unit, revoke
 
 
 def merge_units(session, request: dict, now, actor=None) -> dict:
     by = acting(actor)
-    data = load(MergeSchema(), request)
+    data = validated(MergeSchema(), request)
     from_codes, new = data["from_codes"], data["new"]
     into_code = new["code"] if new else data["into_code"]
     if new is None and set(from_codes) == {into_code}:
