@@ -24,6 +24,7 @@ from gongwen_common.errors import (
     validated,
 )
 from gongwen_common.logging import CorrelationId
+from gongwen_common.rpc import to_wire
 from gongwen_exchange.schemas import (
     CalendarYearSchema,
     MetadataSchema,
@@ -93,10 +94,6 @@ def actor_of(principal):
     if principal.proxy_user_id:
         actor["proxy_user_id"] = principal.proxy_user_id
     return actor
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 def in_person(principal, what: str) -> None:
@@ -421,7 +418,7 @@ class GatewayService:
          roles=("operator", "admin"), errors=(400, 404, 409, 413, 503))
     def upload_seal_image(self, request, serial):
         png = request.get_data(cache=False)
-        return 200, self.call("seal", "set_seal_image", serial, base64.b64encode(png).decode(),
+        return 200, self.call("seal", "set_seal_image", serial, to_wire(png),
                               actor_of(request.principal))
 
     @api("POST", "/api/v1/seals/<serial>/revoke", summary="Revoke a seal", tag="seals",
@@ -461,17 +458,17 @@ class GatewayService:
         parts = form_parts(request, required=("manifest",), optional=("approval_ids",))
         approvals = [a.strip() for a in str(parts.get("approval_ids") or "").split(",") if a.strip()]
         principal = request.principal
-        return 200, self.call("seal", "sign", principal.unit_code, _b64(parts["manifest"]), actor_of(principal),
+        return 200, self.call("seal", "sign", principal.unit_code, to_wire(parts["manifest"]), actor_of(principal),
                               approval_ids=approvals or None)
 
     def _verification_parts(self, request):
         parts = form_parts(request, required=("manifest", "signature"), optional=("body", "unit_code"),
                            many=("attachments",))
         body = parts.get("body")
-        return dict(manifest_b64=_b64(parts["manifest"]), signature_b64=_b64(parts["signature"]),
+        return dict(manifest_b64=to_wire(parts["manifest"]), signature_b64=to_wire(parts["signature"]),
                     unit_code=parts.get("unit_code") if isinstance(parts.get("unit_code"), str) else None,
-                    body_b64=_b64(body) if isinstance(body, bytes) else None,
-                    attachments_b64={name: _b64(data) for name, data in parts["attachments"]} or None)
+                    body_b64=to_wire(body) if isinstance(body, bytes) else None,
+                    attachments_b64={name: to_wire(data) for name, data in parts["attachments"]} or None)
 
     @api("POST", "/api/v1/seals/verify", summary="Verify a sealed manifest (and the parts given)", tag="seals",
          form={"manifest": "file", "signature": "file", "body": "file", "attachments": "files",
@@ -507,8 +504,8 @@ class GatewayService:
             raise MalformedJson(message="metadata is not valid JSON.") from None
         metadata = validated(MetadataSchema(), metadata, "metadata")
         body_file = request.files.get("body")
-        files = [{"name": name, "data": _b64(data)} for name, data in parts["attachments"]]
-        sent = self.call("exchange", "send_document", metadata, _b64(parts["body"]),
+        files = [{"name": name, "data": to_wire(data)} for name, data in parts["attachments"]]
+        sent = self.call("exchange", "send_document", metadata, to_wire(parts["body"]),
                          body_file.filename if body_file else "body", files, actor_of(request.principal),
                          idempotency_key=request.headers.get("Idempotency-Key"), timeout=60)
         # 202: under two-person custody the custodians approve the manifest first (POST …/{id}/seal then sends).

@@ -5,8 +5,6 @@ Bytes cross RPC as base64 strings (the serializer is JSON). ``actor`` is the cal
 gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?}``. Sealing and
 seal checks are the seal service's, called with a deadline.
 """
-import base64
-import binascii
 
 from nameko.rpc import RpcProxy
 
@@ -16,6 +14,7 @@ from gongwen_common.clock import Clock
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.errors import ValidationFailed
 from gongwen_common.idempotency import once
+from gongwen_common.rpc import from_wire, to_wire
 from gongwen_common.service import ServiceBase
 from gongwen_registry.replica import UnitDirectoryReplica
 
@@ -24,19 +23,6 @@ from .domain.deadlines import DeadlinePolicy
 from .models import UnitView
 
 MiB = 1024 * 1024
-
-
-def _bytes(value, field: str) -> bytes:
-    try:
-        if isinstance(value, str):
-            return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        pass
-    raise ValidationFailed({field: ["expected base64"]})
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 class ExchangeService(UnitDirectoryReplica, ServiceBase):
@@ -55,18 +41,22 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
     def _seal(self, method, *args, **kwargs):
         return rpc_calls.call(self.seal, method, *args, timeout=float(self.config.get("RPC_TIMEOUT", 10)), **kwargs)
 
-    def _verifier(self, method="verify"):
-        """The seal service's check of a stored document, as the receiving rules call it."""
-        def check(manifest, signature, unit_code, body, attachments, *extra):
-            return self._seal(method, _b64(manifest), _b64(signature), *extra, unit_code=unit_code,
-                              body_b64=_b64(body), attachments_b64={n: _b64(d) for n, d in attachments.items()})
+    def _seal_check(self, printed_by=None):
+        """The seal service's check of a stored document, as the receiving rules call it: a plain
+        verification, or with ``printed_by`` the verification stamp for a printed copy."""
+        def check(manifest, signature, unit_code, body, attachments):
+            parts = {"unit_code": unit_code, "body_b64": to_wire(body),
+                     "attachments_b64": {name: to_wire(data) for name, data in attachments.items()}}
+            if printed_by is None:
+                return self._seal("verify", to_wire(manifest), to_wire(signature), **parts)
+            return self._seal("verify_for_print", to_wire(manifest), to_wire(signature), printed_by, **parts)
         return check
 
     def _sealer(self, actor):
         """The seal service sealing a manifest for ``actor`` (the sending clerk)."""
         def seal(manifest, approval_ids):
-            sealed = self._seal("sign", actor.get("unit_code"), _b64(manifest), actor, approval_ids=approval_ids)
-            return {"signature": base64.b64decode(sealed["signature"]), "seal_serial": sealed["seal_serial"]}
+            sealed = self._seal("sign", actor.get("unit_code"), to_wire(manifest), actor, approval_ids=approval_ids)
+            return {"signature": from_wire(sealed["signature"], "signature"), "seal_serial": sealed["seal_serial"]}
         return seal
 
     # -- sending ----------------------------------------------------------------------------
@@ -76,8 +66,8 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
         """``attachments``: ``[{"name", "data"}]`` with base64 data."""
         if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
             raise ValidationFailed({"attachments": ["expected [{name, data}]"]})
-        files = [(a.get("name"), _bytes(a.get("data"), "attachments")) for a in attachments]
-        body = _bytes(body_b64, "body")
+        files = [(a.get("name"), from_wire(a.get("data"), "attachments")) for a in attachments]
+        body = from_wire(body_b64, "body")
 
         def perform():
             return documents.send(self.db, metadata, body, body_name, files, actor, self._sealer(actor),
@@ -134,11 +124,11 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
     @rpc
     def download(self, document_id, part, actor):
         data, name, media_type = receiving.download(self.db, document_id, part, actor, self.clock())
-        return {"data": _b64(data), "name": name, "media_type": media_type}
+        return {"data": to_wire(data), "name": name, "media_type": media_type}
 
     @rpc
     def sign_for(self, document_id, actor):
-        return receiving.sign_for(self.db, document_id, actor, self._verifier(), self.clock())
+        return receiving.sign_for(self.db, document_id, actor, self._seal_check(), self.clock())
 
     @rpc
     def register(self, document_id, registration_number, actor):
@@ -151,9 +141,7 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def print_copy(self, document_id, actor):
-        stamp = self._verifier("verify_for_print")
-        return receiving.print_copy(self.db, document_id, actor,
-                                    lambda m, s, u, b, a: stamp(m, s, u, b, a, actor), self.clock())
+        return receiving.print_copy(self.db, document_id, actor, self._seal_check(printed_by=actor), self.clock())
 
     @rpc
     def request_print_copies(self, document_id, copies, reason, actor):

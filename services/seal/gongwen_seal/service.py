@@ -4,13 +4,12 @@ directory copy follows the registry's events (``gongwen_registry.replica``).
 Bytes cross RPC as base64 strings (the serializer is JSON). ``actor`` is the caller as the
 gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?, "unit_kind"?}``.
 """
-import base64
-import binascii
 
 from gongwen_common.clock import Clock
 from gongwen_common.entrypoints import event_handler, rpc
 from gongwen_common.errors import ValidationFailed
 from gongwen_common.idempotency import once
+from gongwen_common.rpc import from_wire, to_wire
 from gongwen_common.service import ServiceBase
 from gongwen_registry.replica import UnitDirectoryReplica, unit_of
 
@@ -19,25 +18,12 @@ from .domain.settings import SealSettings
 from .models import UnitView
 
 
-def _bytes(value, field: str, optional: bool = False) -> bytes | None:
-    if value is None and optional:
-        return None
-    try:
-        return base64.b64decode(value, validate=True) if isinstance(value, str) else _invalid(field)
-    except (binascii.Error, ValueError):
-        return _invalid(field)
-
-
-def _invalid(field):
-    raise ValidationFailed({field: ["expected base64"]})
-
-
 def _attachments(value) -> dict | None:
     if value is None:
         return None
     if not isinstance(value, dict):
         raise ValidationFailed({"attachments": ["expected {name: base64}"]})
-    return {name: _bytes(data, f"attachments.{name}") for name, data in value.items()}
+    return {name: from_wire(data, f"attachments.{name}") for name, data in value.items()}
 
 
 class SealService(UnitDirectoryReplica, ServiceBase):
@@ -64,7 +50,7 @@ class SealService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def set_seal_image(self, serial, png_b64, actor):
-        return seals.set_image(self.db, serial, _bytes(png_b64, "image"), actor, self.clock())
+        return seals.set_image(self.db, serial, from_wire(png_b64, "image"), actor, self.clock())
 
     @rpc
     def approve_seal(self, serial, actor):
@@ -84,7 +70,7 @@ class SealService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def seal_image(self, serial):
-        return base64.b64encode(seals.image_png(self.db, serial)).decode()
+        return to_wire(seals.image_png(self.db, serial))
 
     # -- custody ----------------------------------------------------------------------------
 
@@ -102,21 +88,21 @@ class SealService(UnitDirectoryReplica, ServiceBase):
     @rpc
     def sign(self, unit_code, manifest_b64, actor, approval_ids=None):
         """Seal a manifest; returns the detached CMS signature (base64 of DER) and the seal's serial."""
-        return sealing.sign(self.db, unit_code, _bytes(manifest_b64, "manifest"), actor, approval_ids,
+        return sealing.sign(self.db, unit_code, from_wire(manifest_b64, "manifest"), actor, approval_ids,
                             self._settings(), self.clock())
 
     @rpc
     def verify(self, manifest_b64, signature_b64, unit_code=None, body_b64=None, attachments_b64=None):
-        return sealing.verify(self.db, _bytes(manifest_b64, "manifest"), _bytes(signature_b64, "signature"),
-                              self._settings(), self.clock(), unit_code, _bytes(body_b64, "body", optional=True),
+        return sealing.verify(self.db, from_wire(manifest_b64, "manifest"), from_wire(signature_b64, "signature"),
+                              self._settings(), self.clock(), unit_code, from_wire(body_b64, "body", optional=True),
                               _attachments(attachments_b64))
 
     @rpc
     def verify_for_print(self, manifest_b64, signature_b64, actor, unit_code=None, body_b64=None,
                          attachments_b64=None):
-        return sealing.verify_for_print(self.db, _bytes(manifest_b64, "manifest"),
-                                        _bytes(signature_b64, "signature"), actor, self._settings(), self.clock(),
-                                        unit_code, _bytes(body_b64, "body", optional=True),
+        return sealing.verify_for_print(self.db, from_wire(manifest_b64, "manifest"),
+                                        from_wire(signature_b64, "signature"), actor, self._settings(), self.clock(),
+                                        unit_code, from_wire(body_b64, "body", optional=True),
                                         _attachments(attachments_b64))
 
     # -- the registry's unit events: a renamed unit gets a new seal, a revoked one loses it ----

@@ -1,6 +1,8 @@
 """The operator CA and private keys at rest: every private key is stored only under envelope
 encryption (``gongwen_common.keywrap``), its row's identity as associated data, so a
 ciphertext moved to another row does not open."""
+import functools
+
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +50,13 @@ def root(session, kek, now) -> tuple[Authority, x509.Certificate]:
                 session.add(row)
         except IntegrityError:
             row = session.get(Authority, ROOT)
-    return row, x509.load_pem_x509_certificate(row.certificate_pem.encode())
+    return row, certificate_of(row.certificate_pem)
+
+
+@functools.lru_cache(maxsize=32)
+def certificate_of(pem: str) -> x509.Certificate:
+    """A stored certificate, parsed once per process (every verification needs the CA's)."""
+    return x509.load_pem_x509_certificate(pem.encode())
 
 
 def root_key(session, kek, now):

@@ -8,8 +8,6 @@ Verification adds what only this service knows: whether the seal had been revoke
 import base64
 import uuid
 
-from cryptography import x509
-
 from gongwen_common import cms, sealed
 from gongwen_common import manifest as manifests
 from gongwen_common.audit import Caller
@@ -59,7 +57,7 @@ def sign(session, unit_code, manifest_bytes: bytes, actor, approval_ids, setting
     digest = manifests.sha256_hex(manifest_bytes)
     used = take_approvals(session, seal, digest, approval_ids, settings.approval_window, now)
     private_key = keys.load_key(seal, settings.kek, seal_aad(seal.serial))
-    certificate = x509.load_pem_x509_certificate(seal.certificate_pem.encode())
+    certificate = keys.certificate_of(seal.certificate_pem)
     signature = cms.seal(manifest_bytes, certificate, private_key, now)
     session.add(SealUse(seal_serial=seal.serial, manifest_sha256=digest, signed_at=now, signed_by=caller.user_id,
                         proxy_user_id=caller.proxy_user_id, approval_ids=used))
