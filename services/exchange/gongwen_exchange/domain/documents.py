@@ -299,8 +299,9 @@ def resend(session, document_id, request, actor, policy, calendar, now) -> list[
     missing = [code for code in unit_codes if code not in latest]
     if missing:
         raise ValidationFailed({"unit_codes": [f"not recipients: {missing[:10]}"]})
-    asked = set(session.scalars(select(ResendRequest.receipt_id).where(
-        ResendRequest.receipt_id.in_([r.id for r in latest.values()]), ResendRequest.answered_at.is_(None))))
+    open_requests = list(session.scalars(select(ResendRequest).where(
+        ResendRequest.receipt_id.in_([latest[code].id for code in unit_codes]), ResendRequest.answered_at.is_(None))))
+    asked = {row.receipt_id for row in open_requests}
     wrong = [code for code in unit_codes if latest[code].state != "returned" and latest[code].id not in asked]
     if wrong:
         raise InvalidReceiptState(message=f"only returned receipts or those asking for it are resent: {wrong[:10]}")
@@ -311,9 +312,8 @@ def resend(session, document_id, request, actor, policy, calendar, now) -> list[
         old.latest = False
         made.append(new_receipt(document, code, old.role, old.generation + 1, old.id, old.print_copies_granted,
                                 due_at, now))
-    for request_row in session.scalars(select(ResendRequest).where(ResendRequest.receipt_id.in_(
-            [latest[c].id for c in unit_codes]), ResendRequest.answered_at.is_(None))):
-        request_row.answered_at = now
+    for row in open_requests:
+        row.answered_at = now
     session.add_all(made)
     document.status, document.completed_at = "sent", None
     session.flush()

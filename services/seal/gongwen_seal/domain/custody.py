@@ -107,7 +107,8 @@ def approve_destruction(session, serial, actor, now) -> dict:
     and its private key shredded. Signatures made before stay verifiable."""
     caller = Caller.of(actor)
     seal = find_seal(session, serial, lock=True)
-    party = party_of(caller, seal, set())
+    recorded = set(session.scalars(select(DestructionApproval.party).where(DestructionApproval.seal_serial == serial)))
+    party = party_of(caller, seal, recorded)
     if party is None and caller.unit_code != seal.unit_code:
         raise NotFound(message=f"no seal {serial!r}")
     _in_person(caller, "stand for a party at a seal's destruction")
@@ -116,8 +117,6 @@ def approve_destruction(session, serial, actor, now) -> dict:
                                                "and the owning unit's admin.")
     if seal.status not in ("active", "revoked"):
         raise InvalidSealState(message=f"seal {serial} is {seal.status}: nothing to destroy")
-    recorded = set(session.scalars(select(DestructionApproval.party).where(DestructionApproval.seal_serial == serial)))
-    party = party_of(caller, seal, recorded)
     if party not in recorded:
         session.add(DestructionApproval(seal_serial=serial, party=party, user_id=caller.user_id, approved_at=now))
         recorded.add(party)
