@@ -18,9 +18,10 @@ class DomainError(Exception):
         self.code = code or type(self).code
         self.message = message or self.code
         self.status = int(status or type(self).status)
-        self.fields = fields
-        # nameko rebuilds the exception from ``args``: keep them complete and JSON-safe.
-        super().__init__(self.code, self.message, self.status, self.fields)
+        self.fields = _field_errors(fields)
+        # nameko rebuilds the exception from ``args``, each one passed through ``str`` unless it is
+        # a string, dict or list: no fields travel as {} (None would arrive as the string "None").
+        super().__init__(self.code, self.message, self.status, self.fields or {})
 
     def __str__(self):
         return f"{self.code}: {self.message}"
@@ -28,6 +29,16 @@ class DomainError(Exception):
     def flatten(self):
         """The registered base-class form that crosses RPC unchanged."""
         return DomainError(self.code, self.message, self.status, self.fields)
+
+
+def _field_errors(fields) -> dict | None:
+    """Field errors are an object (``{field: [messages]}``) or absent; a bare list of messages
+    belongs to the whole request (``_schema``, as marshmallow names it)."""
+    if isinstance(fields, dict):
+        return fields or None
+    if isinstance(fields, list | tuple) and fields:
+        return {"_schema": [str(f) for f in fields]}
+    return None  # None, or "None" from a peer still on the old wire form
 
 
 class ValidationFailed(DomainError):

@@ -3,6 +3,9 @@
 Every error a client sees has the body ``{"error", "message", "request_id", "fields"?}`` and
 one HTTP status per code; unknown errors are logged with the request id and answered as a
 bare ``INTERNAL`` 500, never with a traceback.
+
+Routes are closed by default: each declares the ``roles`` that may call it, or ``public=True``;
+a route declaring neither (or both) fails when the service module is imported.
 """
 import json
 import logging
@@ -27,6 +30,8 @@ log = logging.getLogger("gongwen.gateway")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
+MAX_JSON_DEPTH = 32  # the deepest body of the API is 4 levels; deeper is an attack on the parsers
+
 
 class MalformedJson(DomainError):
     code, status = "MALFORMED_JSON", 400
@@ -48,6 +53,7 @@ class Route:
     query: dict = field(default_factory=dict)
     errors: tuple = ()
     roles: object = None
+    public: bool = False
     form: dict = field(default_factory=dict)  # multipart parts: name → "file" | "files" | "string"
     produces: str | None = None  # a media type other than JSON (PEM, PNG, DER)
 
@@ -63,18 +69,70 @@ def json_response(status, payload, headers=None):
 
 def error_body(code, message, request_id, fields=None):
     body = {"error": code, "message": message, "request_id": request_id}
-    if fields:
+    if fields and isinstance(fields, dict):
         body["fields"] = fields
     return body
 
 
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _text_problem(text: str, form_field=False) -> str | None:
+    """Why a text cannot be stored as it is (PostgreSQL refuses NUL and unpaired surrogates), if so."""
+    if "\x00" in text:
+        return "must not contain a NUL character"
+    if form_field and "\ufffd" in text:  # werkzeug decodes a field's bytes that are not UTF-8 to U+FFFD
+        return "must be valid UTF-8"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid UTF-8 (no unpaired surrogates)"
+    return None
+
+
+def _nested(path, message):
+    """``{"a": {"0": [message]}}`` for path ``("a", 0)``: where marshmallow puts a field's errors."""
+    fields = [message]
+    for key in reversed(path):
+        fields = {key: fields}
+    return fields if path else {"_schema": fields}
+
+
+def checked_json(data):
+    """``data`` if it is no deeper than ``MAX_JSON_DEPTH`` and its texts (keys and values) are
+    storable; otherwise ``MALFORMED_JSON`` (too deep) or ``VALIDATION_ERROR`` naming the field.
+    Iterative, so a deep document cannot exhaust the stack here."""
+    pending = [((), data)]
+    while pending:
+        path, value = pending.pop()
+        if len(path) > MAX_JSON_DEPTH:
+            raise MalformedJson(message=f"The JSON is nested deeper than {MAX_JSON_DEPTH} levels.")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if problem := _text_problem(key):
+                    raise ValidationFailed(_nested(path, f"a key {problem}"))
+                pending.append(((*path, key), item))
+        elif isinstance(value, list):
+            pending.extend(((*path, index), item) for index, item in enumerate(value))
+        elif isinstance(value, str) and (problem := _text_problem(value)):
+            raise ValidationFailed(_nested(path, problem))
+    return data
+
+
+def parse_json(raw, what="The request body"):
+    """JSON text or bytes → a checked value; ``MALFORMED_JSON`` for anything a strict parser refuses
+    (including NaN/Infinity and nesting deep enough to exhaust the recursive parser)."""
+    try:
+        data = json.loads(raw or b"", parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise MalformedJson(message=f"{what} is not valid JSON.") from None
+    return checked_json(data)
+
+
 def json_body(request, schema):
     """Parse and validate a JSON object body; 400 with field errors, nothing else happens."""
-    raw = request.get_data(cache=True)
-    try:
-        data = json.loads(raw or b"")
-    except ValueError:
-        raise MalformedJson(message="The request body is not valid JSON.") from None
+    data = parse_json(request.get_data(cache=True))
     if not isinstance(data, dict):
         raise ValidationFailed({"_schema": ["Expected a JSON object."]})
     return validated(schema, data)
@@ -82,21 +140,45 @@ def json_body(request, schema):
 
 def form_parts(request, required=(), optional=(), many=()) -> dict:
     """The named parts of a multipart/form-data body: a file's bytes, a field's text, and for a
-    part named in ``many`` a list of ``(filename, bytes)`` (e.g. ``attachments``). Missing → 400."""
+    part named in ``many`` a list of ``(filename, bytes)`` (e.g. ``attachments``). Missing → 400.
+
+    The route's ``form`` declaration decides each part's kind: a ``file``/``files`` part must be
+    sent as a file (with a filename: a bare field is decoded text, no longer the bytes); a
+    ``string`` part may come as a field or as a file of UTF-8 text, and is always ``str``."""
     if not (request.mimetype or "").startswith("multipart/form-data"):
         raise ValidationFailed({"_schema": ["Expected multipart/form-data."]})
-    parts, missing = {}, {}
+    if not request.mimetype_params.get("boundary"):
+        raise ValidationFailed({"_schema": ["The multipart/form-data content type has no boundary."]})
+    kinds = getattr(request, "form_kinds", None) or {}
+    parts, problems = {}, {}
     for name in many:
+        if name in request.form:
+            problems[name] = ["must be sent as files (parts with a filename)"]
         parts[name] = [(f.filename or name, f.read()) for f in request.files.getlist(name)]
     for name in (*required, *optional):
+        kind = kinds.get(name, "file")
         if name in request.files:
-            parts[name] = request.files[name].read()
+            data = request.files[name].read()
+            if kind == "string":
+                try:
+                    data = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    problems[name] = ["must be valid UTF-8"]
+                    continue
+                if problem := _text_problem(data):
+                    problems[name] = [problem]
+            parts[name] = data
         elif name in request.form:
+            if kind != "string":
+                problems[name] = ["must be sent as a file (a part with a filename)"]
+                continue
             parts[name] = request.form[name]
+            if problem := _text_problem(parts[name], form_field=True):
+                problems[name] = [problem]
         elif name in required:
-            missing[name] = ["required"]
-    if missing:
-        raise ValidationFailed(missing)
+            problems[name] = ["required"]
+    if problems:
+        raise ValidationFailed(problems)
     return parts
 
 
@@ -106,26 +188,31 @@ class ApiEntrypoint(HttpRequestHandler):
 
     def __init__(self, method, url, summary="", tag="system", request_schema=None,
                  response_schema=None, status=200, query=None, errors=(), document=True,
-                 roles=None, during_password_change=False, form=None, produces=None, uploads=False,
-                 rate_limit=None, expected_exceptions=DomainError, **kwargs):
-        """``roles``: None for a public route, ``ANY_ROLE`` for any authenticated caller, or the
-        roles that may call it; ``during_password_change``: still allowed before the initial
-        password is changed."""
+                 roles=None, public=False, during_password_change=False, form=None, produces=None,
+                 uploads=False, rate_limit=None, expected_exceptions=DomainError, **kwargs):
+        """``roles``: ``ANY_ROLE`` for any authenticated caller, or the roles that may call it;
+        ``public=True`` instead for a route without a token. One of the two, always: a route
+        that forgot its ``roles`` must not become public. ``during_password_change``: still
+        allowed before the initial password is changed."""
+        if (roles is None) == (not public):
+            raise TypeError(f"{method} {url}: declare either roles= or public=True (routes are closed by default)")
         super().__init__(method, url, expected_exceptions=expected_exceptions, **kwargs)
         self.roles = roles
+        self.public = public
+        self.form = form or {}
         self.during_password_change = during_password_change
         self.uploads = uploads  # documents with files: MAX_UPLOAD_BYTES instead of MAX_BODY_BYTES
         self.rate_limit = rate_limit  # a RateLimiter group, e.g. "auth"
         if document:
-            if roles is not None:
+            if not public:
                 errors = tuple(sorted({401, 403, *errors}))
             for one in method.split(","):
                 ROUTES[(one, url)] = Route(one, url, summary, tag, request_schema, response_schema,
-                                           status, query or {}, errors, roles, form or {}, produces)
+                                           status, query or {}, errors, roles, public, form or {}, produces)
 
     def authorise(self, request):
         """The verified caller, or the refusal: 401 without a valid token, 403 without the role."""
-        if self.roles is None:
+        if self.public:
             return None
         principal = request.principal = self.keyring.authenticate(request.headers.get("Authorization", ""))
         if principal.must_change_password and not self.during_password_change:
@@ -143,6 +230,7 @@ class ApiEntrypoint(HttpRequestHandler):
                                          else config.get("MAX_BODY_BYTES", 1048576))
         request.max_form_memory_size = request.max_content_length
         request.shallow = False
+        request.form_kinds = self.form
         try:
             request.principal = None
             if self.rate_limit:

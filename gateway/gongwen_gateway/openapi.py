@@ -34,7 +34,7 @@ def build_spec() -> dict:
                    for name, kind in route.query.items()]
         op = {"summary": route.summary, "tags": [route.tag], "parameters": params,
               "responses": {str(route.status): {"description": "OK"}}}
-        if route.roles is not None:
+        if not route.public:
             op["security"] = [{"bearerAuth": []}]
             op["x-roles"] = "any" if isinstance(route.roles, str) else sorted(route.roles)
         if route.response_schema is not None:

@@ -1,6 +1,5 @@
 """Gateway entrypoints: HTTP in, RPC out. Thin: parsing at the edge, rules in the services."""
 import base64
-import json
 import logging
 import mimetypes
 from pathlib import Path
@@ -46,7 +45,7 @@ from gongwen_registry.schemas import (
 )
 
 from .auth import ANY_ROLE, Revocations
-from .http import MalformedJson, api, form_parts, json_body
+from .http import api, form_parts, json_body, parse_json
 from .openapi import build_spec
 from .schemas import (
     ActForRequestSchema,
@@ -134,7 +133,7 @@ class GatewayService:
     # -- system ---------------------------------------------------------------------------
 
     @api("GET", "/api/v1/health", summary="Health of every service (each over RPC, with its database)",
-         response_schema=HealthSchema, errors=(503,))
+         response_schema=HealthSchema, errors=(503,), public=True)
     def health(self, request):
         def probe(service):
             try:
@@ -149,15 +148,15 @@ class GatewayService:
         healthy = all(h.get("status") == "ok" for h in services.values())
         return (200 if healthy else 503), {"status": "ok" if healthy else "degraded", "services": services}
 
-    @api("GET", "/api/v1/openapi.json", summary="This OpenAPI document")
+    @api("GET", "/api/v1/openapi.json", summary="This OpenAPI document", public=True)
     def openapi(self, request):
         return 200, build_spec()
 
-    @api("GET", "/api/v1/docs", summary="Swagger UI for this API")
+    @api("GET", "/api/v1/docs", summary="Swagger UI for this API", public=True)
     def docs(self, request):
         return Response(_SWAGGER_PAGE, mimetype="text/html")
 
-    @api("GET", "/api/v1/docs/static/<name>", document=False)
+    @api("GET", "/api/v1/docs/static/<name>", document=False, public=True)
     def docs_static(self, request, name):
         path = safe_join(swagger_ui_path, name)
         if path is None or not Path(path).is_file():
@@ -173,14 +172,14 @@ class GatewayService:
 
     @api("POST", "/api/v1/auth/challenge", summary="A single-use login challenge for the U_Key to sign",
          tag="auth", request_schema=ChallengeRequestSchema, response_schema=ChallengeSchema, errors=(400, 429, 503),
-         rate_limit="auth")
+         rate_limit="auth", public=True)
     def challenge(self, request):
         body = json_body(request, ChallengeRequestSchema())
         return 200, self.call("identity", "issue_challenge", body["username"])
 
     @api("POST", "/api/v1/auth/login", summary="Password + U_Key signature over the challenge → access token",
          tag="auth", request_schema=LoginSchema, response_schema=LoginResultSchema, errors=(400, 401, 429, 503),
-         rate_limit="auth")
+         rate_limit="auth", public=True)
     def login(self, request):
         body = json_body(request, LoginSchema())
         return 200, self.call("identity", "login", body["username"], body["password"], body["challenge_id"],
@@ -188,7 +187,7 @@ class GatewayService:
 
     @api("POST", "/api/v1/auth/token", summary="Client credentials of a unit's system → access token",
          tag="auth", request_schema=ClientCredentialsSchema, response_schema=LoginResultSchema,
-         errors=(400, 401, 429, 503), rate_limit="auth")
+         errors=(400, 401, 429, 503), rate_limit="auth", public=True)
     def client_token(self, request):
         body = json_body(request, ClientCredentialsSchema())
         return 200, self.call("identity", "client_token", body["client_id"], body["client_secret"])
@@ -211,7 +210,7 @@ class GatewayService:
         return 204, None
 
     @api("GET", "/api/v1/auth/keys", summary="The public keys access tokens are signed with (JWKS)", tag="auth",
-         response_schema=JwksSchema, errors=(503,))
+         response_schema=JwksSchema, errors=(503,), public=True)
     def keys(self, request):
         return 200, self.call("identity", "jwks")
 
@@ -372,7 +371,7 @@ class GatewayService:
     # -- seals (seal) ---------------------------------------------------------------------
 
     @api("GET", "/api/v1/seals/ca.pem", summary="The operator CA certificate, for anyone verifying a seal",
-         tag="seals", produces="application/x-pem-file", errors=(503,))
+         tag="seals", produces="application/x-pem-file", errors=(503,), public=True)
     def ca_pem(self, request):
         return Response(self.call("seal", "ca_certificate"), mimetype="application/x-pem-file")
 
@@ -497,11 +496,7 @@ class GatewayService:
     def send_document(self, request):
         """``metadata`` is the JSON of API.md's metadata; ``Idempotency-Key`` makes a retry send once."""
         parts = form_parts(request, required=("metadata", "body"), many=("attachments",))
-        metadata = parts["metadata"]
-        try:
-            metadata = json.loads(metadata if isinstance(metadata, str) else metadata.decode())
-        except (ValueError, UnicodeDecodeError):
-            raise MalformedJson(message="metadata is not valid JSON.") from None
+        metadata = parse_json(parts["metadata"], "metadata")
         metadata = validated(MetadataSchema(), metadata, "metadata")
         body_file = request.files.get("body")
         files = [{"name": name, "data": to_wire(data)} for name, data in parts["attachments"]]
@@ -687,6 +682,6 @@ class GatewayService:
             raise NotFound(message=f"no service {service!r}")
         return 200, self.call(service, "replay_dead_letter", letter_id)
 
-    @api("GET,POST,PUT,PATCH,DELETE", "/<path:path>", document=False)
+    @api("GET,POST,PUT,PATCH,DELETE", "/<path:path>", document=False, public=True)
     def not_found(self, request, path):
         raise NotFound(message=f"no resource at /{path}")

@@ -1,0 +1,151 @@
+"""The gateway's edge without services: routes closed unless declared public, and bodies that
+cannot be parsed (too deep, not UTF-8, parts of the wrong kind) refused as 400s with a stable code."""
+import json
+
+import pytest
+from nameko.exceptions import deserialize, serialize
+from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from gongwen_common.errors import DomainError, NotFound, ValidationFailed
+from gongwen_gateway.http import ROUTES, ApiEntrypoint, MalformedJson, error_body, form_parts, json_body
+from gongwen_gateway.openapi import build_spec
+from gongwen_gateway.schemas import ChallengeRequestSchema
+from gongwen_gateway.service import GatewayService
+
+# Every route a caller may use without a token. Adding one is a decision: add it here too.
+PUBLIC_ROUTES = {
+    ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/docs"),
+    ("GET", "/api/v1/docs/static/<name>"),
+    ("POST", "/api/v1/auth/challenge"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/token"),
+    ("GET", "/api/v1/auth/keys"),
+    ("GET", "/api/v1/seals/ca.pem"),
+    ("GET,POST,PUT,PATCH,DELETE", "/<path:path>"),  # the JSON 404 for every unknown path
+}
+
+
+def gateway_entrypoints():
+    return [entrypoint for member in vars(GatewayService).values()
+            for entrypoint in getattr(member, ENTRYPOINT_EXTENSIONS_ATTR, ())
+            if isinstance(entrypoint, ApiEntrypoint)]
+
+
+def test_the_public_routes_are_exactly_the_pinned_list():
+    declared = {(e.method, e.url) for e in gateway_entrypoints() if e.public}
+    assert declared == PUBLIC_ROUTES
+    closed = [e for e in gateway_entrypoints() if not e.public]
+    assert closed and all(e.roles for e in closed)
+
+
+def test_a_route_declaring_neither_roles_nor_public_fails_when_declared():
+    with pytest.raises(TypeError, match="closed by default"):
+        ApiEntrypoint("GET", "/api/v1/forgotten")
+    with pytest.raises(TypeError):
+        ApiEntrypoint("GET", "/api/v1/confused", roles=("clerk",), public=True)
+    assert ("GET", "/api/v1/forgotten") not in ROUTES
+
+
+def test_the_openapi_document_asks_a_token_of_every_operation_but_the_public_ones():
+    spec = build_spec()
+    public = {(m, u.replace("<", "{").replace(">", "}")) for m, u in PUBLIC_ROUTES}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if (method.upper(), path) in public:
+                assert "security" not in operation and "x-roles" not in operation, path
+            else:
+                assert operation["security"] == [{"bearerAuth": []}], (method, path)
+                assert {"401", "403"} <= set(operation["responses"]), (method, path)
+
+
+def request_with(data, content_type="application/json", form_kinds=None):
+    request = Request(EnvironBuilder(method="POST", data=data, content_type=content_type).get_environ())
+    request.form_kinds = form_kinds or {}
+    return request
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"a":' * 100_000, b"[" * 40 + b"]" * 40,
+                                  b'{"username": NaN}', b'{"username": "x"', b"\xff\xfe{}"])
+def test_a_body_too_deep_or_not_strict_json_is_malformed_json(body):
+    with pytest.raises(MalformedJson):
+        json_body(request_with(body), ChallengeRequestSchema())
+
+
+@pytest.mark.parametrize("value", ["a\u0000b", "\ud800", {"x": "a\x00"}])
+def test_texts_a_database_cannot_store_are_validation_errors_naming_the_field(value):
+    with pytest.raises(ValidationFailed) as refused:
+        json_body(request_with(json.dumps({"username": value}).encode()), ChallengeRequestSchema())
+    assert "username" in refused.value.fields
+
+
+def multipart(*parts):
+    """``parts``: (name, filename or None, bytes)."""
+    body = b""
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename is not None else "")
+        body += f"--B\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
+    return request_with(body + b"--B--\r\n", "multipart/form-data; boundary=B", {
+        "manifest": "file", "signature": "file", "attachments": "files", "approval_ids": "string"})
+
+
+def refused_fields(request, **kinds):
+    with pytest.raises(ValidationFailed) as refused:
+        form_parts(request, **kinds)
+    return refused.value.fields
+
+
+def test_a_file_part_sent_as_a_field_is_a_validation_error():
+    """A part without a filename is decoded text: never a manifest's bytes (the 500 on /seals/sign)."""
+    fields = refused_fields(multipart(("manifest", None, b'{"a": 1}')), required=("manifest",))
+    assert fields == {"manifest": ["must be sent as a file (a part with a filename)"]}
+    fields = refused_fields(multipart(("manifest", "m", b"{}"), ("attachments", None, b"x")),
+                            required=("manifest",), many=("attachments",))
+    assert list(fields) == ["attachments"]
+
+
+def test_a_text_field_sent_as_a_file_is_its_utf8_text_or_a_validation_error():
+    parts = form_parts(multipart(("manifest", "m", b"\x00\xff"), ("approval_ids", "ids.txt", "甲,乙".encode())),
+                       required=("manifest",), optional=("approval_ids",))
+    assert parts == {"manifest": b"\x00\xff", "approval_ids": "甲,乙"}
+    for bad in (b"\xff\xfe", b"a\x00b"):
+        fields = refused_fields(multipart(("manifest", "m", b"{}"), ("approval_ids", "ids.txt", bad)),
+                                required=("manifest",), optional=("approval_ids",))
+        assert list(fields) == ["approval_ids"]
+
+
+def test_a_text_field_not_utf8_or_with_nul_is_a_validation_error():
+    for bad in (b"\xff\xfeabc", b"a\x00b"):
+        fields = refused_fields(multipart(("manifest", "m", b"{}"), ("approval_ids", None, bad)),
+                                required=("manifest",), optional=("approval_ids",))
+        assert list(fields) == ["approval_ids"]
+
+
+def test_missing_or_empty_multipart_bodies_are_validation_errors():
+    assert refused_fields(multipart(), required=("manifest",)) == {"manifest": ["required"]}
+    no_boundary = request_with(b"--B--\r\n", "multipart/form-data")
+    assert "_schema" in refused_fields(no_boundary, required=("manifest",))
+    assert "_schema" in refused_fields(request_with(b"{}"), required=("manifest",))
+    truncated = request_with(b'--B\r\nContent-Disposition: form-data; name="manifest"; filename="m"\r\n\r\n{',
+                             "multipart/form-data; boundary=B")
+    assert refused_fields(truncated, required=("manifest",)) == {"manifest": ["required"]}
+
+
+def across_rpc(exc: DomainError) -> DomainError:
+    """What the gateway gets back when a service raises ``exc`` (nameko's wire form)."""
+    return deserialize(json.loads(json.dumps(serialize(exc.flatten()))))
+
+
+def test_error_bodies_carry_fields_as_an_object_or_omit_them():
+    for raised, fields in ((NotFound(message="no unit"), None),
+                           (ValidationFailed({"code": ["required"]}), {"code": ["required"]}),
+                           (DomainError("X", "m", 409, ["bad"]), {"_schema": ["bad"]})):
+        got = across_rpc(raised)
+        assert (got.code, got.status, got.fields) == (raised.code, raised.status, fields)
+        body = error_body(got.code, got.message, "rid", got.fields)
+        assert body.get("fields") == fields and ("fields" in body) == (fields is not None)
+    old_wire = deserialize({"exc_path": "gongwen_common.errors.DomainError", "exc_args": ["X", "m", "404", "None"]})
+    assert old_wire.fields is None and "fields" not in error_body("X", "m", "rid", "None")
