@@ -91,18 +91,32 @@ class Units:
         self.b_admin_id = self.person(stack, self.b, "admin", id_only=True)
         self.b_clerk_id = self.person(stack, self.b, "clerk", id_only=True)
         self.b_seal = self.seal(self.b, [self.b_clerk_id])
-        self.b_document = self.document(stack, tag)
+        self.b_document, self.b_print_request = self.document(stack, tag)
+        self.b_dead_letter = self.dead_letter(stack)
 
     def document(self, stack, tag):
-        """A document unit B sent to a third unit C: unit A is neither its sender nor a recipient."""
-        c = new_unit(self.operator, f"uc-{tag}")["code"]
+        """A document unit B sent to a third unit C: unit A is neither its sender nor a recipient;
+        and C's print request on it (for B's clerks to answer)."""
+        self.c = c = new_unit(self.operator, f"uc-{tag}")["code"]
         clerk = self.person(stack, self.b, "clerk")
         metadata = {"doc_number": f"B〔2026〕{tag}号", "title": "B 的公文", "signer": "赵", "urgency": "normal",
                     "secrecy": "none", "main_recipients": [c]}
         sent = when_known(lambda: clerk.post("/api/v1/documents", data={"metadata": json.dumps(metadata)},
                                              files={"body": ("body.txt", b"body")}), message="the exchange to know C")
         assert sent.status_code == 201, sent.text
-        return sent.json()["id"]
+        c_clerk = self.person(stack, c, "clerk")
+        asked = c_clerk.post(f"/api/v1/documents/{sent.json()['id']}/print-requests", json={"copies": 1,
+                                                                                              "reason": "需要"})
+        assert asked.status_code == 201, asked.text
+        return sent.json()["id"], asked.json()["request_id"]
+
+    @staticmethod
+    def dead_letter(stack):
+        """A real dead letter in the registry, so the replay row is decided by the rule, not a missing id."""
+        with Databases(stack).engines["registry"].begin() as db:
+            return db.exec_driver_sql(
+                "INSERT INTO dead_letters (queue, event_type, body, headers, reason, dead_at, replay_count) "
+                "VALUES ('matrix-nowhere', 'matrix', '{}', '{}', 'matrix', now(), 0) RETURNING id").scalar()
 
     def seal(self, unit, custodians):
         """The unit's active seal, applied for by the operator once the seal service knows the unit."""
@@ -158,8 +172,8 @@ def b_resources(u: Units):
                                            "starts_at": "2026-01-01T00:00:00+08:00",
                                            "ends_at": "2030-01-01T00:00:00+08:00"}),
         ("get", "/api/v1/admin/dead-letters"): ({}, None),
-        ("post", "/api/v1/admin/dead-letters/{service}/{letter_id}/replay"): ({"service": "registry", "letter_id": 1},
-                                                                              None),
+        ("post", "/api/v1/admin/dead-letters/{service}/{letter_id}/replay"): (
+            {"service": "registry", "letter_id": u.b_dead_letter}, None),
         ("post", "/api/v1/auth/act-for"): ({}, {"principal_user_id": u.b_admin_id}),
         ("post", "/api/v1/seals"): ({}, {"unit_code": u.b, "custody": {"required_approvals": 1,
                                                                        "custodian_user_ids": [u.b_clerk_id]}}),
@@ -177,7 +191,7 @@ def b_resources(u: Units):
         ("post", "/api/v1/documents"): "self",  # sent from the caller's own unit
         ("get", "/api/v1/inbox"): "self",
         ("get", "/api/v1/outbox"): "self",
-        ("get", "/api/v1/supervision/presence"): "self",  # others than the operator see their own unit
+        ("get", "/api/v1/supervision/presence"): "own",  # others than the operator see their own unit
         ("get", "/api/v1/documents/{document_id}"): (document, None),
         ("get", "/api/v1/documents/{document_id}/manifest"): (document, None),
         ("get", "/api/v1/documents/{document_id}/signature.p7s"): (document, None),
@@ -190,9 +204,9 @@ def b_resources(u: Units):
         ("post", "/api/v1/documents/{document_id}/print"): (document, None),
         ("post", "/api/v1/documents/{document_id}/print-requests"): (document, {"copies": 1, "reason": "需要打印"}),
         ("post", "/api/v1/documents/{document_id}/print-requests/{request_id}/grant"): (
-            {**document, "request_id": "any"}, None),
+            {**document, "request_id": u.b_print_request}, None),
         ("post", "/api/v1/documents/{document_id}/print-requests/{request_id}/refuse"): (
-            {**document, "request_id": "any"}, None),
+            {**document, "request_id": u.b_print_request}, None),
         ("post", "/api/v1/documents/{document_id}/resend-requests"): (document, {"reason": "重发"}),
         ("post", "/api/v1/documents/{document_id}/resend"): (document, {"unit_codes": [u.a]}),
         ("post", "/api/v1/documents/{document_id}/recall"): (document, None),
@@ -217,6 +231,11 @@ def test_no_role_of_unit_a_can_act_on_unit_b(stack, units):
         for role, api in units.as_role.items():
             if rule == "self":
                 continue
+            if rule == "own":  # asked for another unit, a non-operator still sees only its own
+                reply = api.get(path, params={"date": "2026-12-01", "unit": units.b})
+                assert reply.status_code == 200, (role, path, reply.text)
+                assert all(u["unit_code"] == units.a for u in reply.json()["units"]), (role, path, reply.text)
+                continue
             if rule == "public":  # B's published material (a seal certificate) is for every verifier
                 reply = api.get(path.replace("{serial}", units.b_seal))
                 assert reply.status_code == 200, (role, path, reply.text)
@@ -239,8 +258,12 @@ def test_no_role_of_unit_a_can_act_on_unit_b(stack, units):
     assert (b["status"], b["name"]) == ("active", f"单位 {units.b}")
     b_seal = operator_login(stack).get(f"/api/v1/seals/{units.b_seal}").json()
     assert (b_seal["status"], b_seal["image_source"]) == ("active", "rendered")
-    assert Databases(stack).rows("exchange", "SELECT state, print_copies_used FROM receipts WHERE document_id = :d",
-                                 d=units.b_document) == [("delivered", 0)]
+    dbs = Databases(stack)
+    assert dbs.rows("exchange", "SELECT state, print_copies_used FROM receipts WHERE document_id = :d",
+                    d=units.b_document) == [("delivered", 0)]
+    assert dbs.rows("exchange", "SELECT state FROM print_requests WHERE id = :r", r=units.b_print_request) == [
+        ("pending",)]
+    assert dbs.scalar("registry", "SELECT replay_count FROM dead_letters WHERE id = :i", i=units.b_dead_letter) == 0
 
 
 def test_a_units_admin_manages_only_its_own_people(stack, units):

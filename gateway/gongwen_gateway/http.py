@@ -20,7 +20,14 @@ from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from gongwen_common.errors import DomainError, Forbidden, PasswordChangeRequired, ValidationFailed, validated
+from gongwen_common.errors import (
+    DomainError,
+    Forbidden,
+    NotFound,
+    PasswordChangeRequired,
+    ValidationFailed,
+    validated,
+)
 from gongwen_common.logging import set_correlation_id
 
 from .auth import Keyring, security_log
@@ -182,6 +189,22 @@ def form_parts(request, required=(), optional=(), many=()) -> dict:
     return parts
 
 
+MAX_PATH_INT = 2**31 - 1  # ids and years are 32-bit in every database; a larger number names nothing
+
+
+def checked_url_values(path_values, query):
+    """Path values and query parameters a service could not even look up (a NUL, a number beyond
+    any id): ``NOT_FOUND`` for a path, ``VALIDATION_ERROR`` for a query parameter."""
+    for name, value in path_values.items():
+        if (isinstance(value, int) and not 0 <= value <= MAX_PATH_INT) or \
+                (isinstance(value, str) and _text_problem(value)):
+            raise NotFound(message=f"no resource with this {name}")
+    problems = {name: [problem] for name, value in query.items(multi=True)
+                if (problem := _text_problem(name) or _text_problem(value))}
+    if problems:
+        raise ValidationFailed(problems)
+
+
 class ApiEntrypoint(HttpRequestHandler):
     keyring = Keyring()
     limiter = RateLimiter()
@@ -244,6 +267,7 @@ class ApiEntrypoint(HttpRequestHandler):
                 if principal.proxy_user_id:
                     context.update(proxy_user_id=principal.proxy_user_id)
             args, kwargs = self.get_entrypoint_parameters(request)
+            checked_url_values(kwargs, request.args)
             self.check_signature(args, kwargs)
             done = Event()
             self.container.spawn_worker(self, args, kwargs, context_data=context,

@@ -149,3 +149,17 @@ def test_error_bodies_carry_fields_as_an_object_or_omit_them():
         assert body.get("fields") == fields and ("fields" in body) == (fields is not None)
     old_wire = deserialize({"exc_path": "gongwen_common.errors.DomainError", "exc_args": ["X", "m", "404", "None"]})
     assert old_wire.fields is None and "fields" not in error_body("X", "m", "rid", "None")
+
+
+def test_path_values_and_query_parameters_no_service_could_look_up_are_refused_at_the_edge():
+    from werkzeug.datastructures import MultiDict
+
+    from gongwen_gateway.http import checked_url_values
+
+    checked_url_values({"document_id": "文-1", "letter_id": 7}, MultiDict({"unit": "甲"}))  # fine
+    for values in ({"document_id": "a\x00b"}, {"letter_id": 2**31}, {"year": -1}):
+        with pytest.raises(NotFound):
+            checked_url_values(values, MultiDict())
+    with pytest.raises(ValidationFailed) as refused:
+        checked_url_values({}, MultiDict([("unit", "ok"), ("date", "2026\x00")]))
+    assert refused.value.fields == {"date": ["must not contain a NUL character"]}
