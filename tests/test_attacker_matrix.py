@@ -199,6 +199,7 @@ class World:
         staff = person(stack, self.operator, self.a, "staff")
         c_clerk = person(stack, self.operator, self.c, "clerk")
         self.a_admin_id, self.a_clerk_id, self.a_leader_id = a_admin.user_id, a_clerk.user_id, a_leader.user_id
+        self.clerk = a_clerk.api
         self.staff_id, self.staff_username, self.staff_key = staff.user_id, staff.username, staff.key
         self.staff_password, self._passwords = CHANGED_PASSWORD, 0
         self.user_id = new_account(self.operator, {**new_user_body(self), "roles": ["staff"]})["user_id"]
