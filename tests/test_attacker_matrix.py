@@ -108,7 +108,8 @@ TABLE = {
     ("put", "/api/v1/units/{code}/contacts"): Row(OK, 403, 403, body=lambda w: {
         "admin_user_id": w.a_admin_id, "clerk_user_ids": [w.a_clerk_id], "leader_user_id": w.a_leader_id,
         "sms_enabled": False, "mobiles": {}}),
-    # credentials and accounts: in person only (issue 9 item 1), so a proxy is refused too
+    # Credentials and accounts: in person only (issue 9 item 1: PROXY_NOT_ALLOWED in the owning service),
+    # so the proxy's 403s on clients, users and seals (custodians) hold once item 1 has landed.
     ("post", "/api/v1/units/{code}/clients"): Row(403, 403, 403),
     ("post", "/api/v1/users"): Row(403, 403, 403, body=new_user_body),
     ("post", "/api/v1/users/{user_id}/approve"): Row(403, 403, 403),
@@ -212,6 +213,7 @@ class World:
         self.serial = self.seal(self.a, a_clerk.user_id)
         self.seal(self.c, c_clerk.user_id)
         self.b_credentials = self.client_credentials(self.b)
+        self.a_client_id = self.client_credentials(self.a)["client_id"]  # for rows on one of A's clients
         self.out = self.send(a_clerk.api, self.c, attachments=[("attachments", ("附件.txt", b"attachment"))])
         self.in_ = self.send(c_clerk.api, self.a)
         c_system = bearer(stack, self.token(self.client_credentials(self.c)))
@@ -296,7 +298,7 @@ class World:
     def path_values(self, row):
         return {"code": self.a, "user_id": self.user_id, "serial": self.serial, "n": 1, "year": 2031,
                 "document_id": self.out if row.doc == "out" else self.in_, "request_id": self.print_request,
-                "service": "registry", "letter_id": self.letter_id}
+                "service": "registry", "letter_id": self.letter_id, "client_id": self.a_client_id}
 
     def call(self, identity, method, path, row):
         api = self.sessions[identity]() if row.fresh else self.apis[identity]
