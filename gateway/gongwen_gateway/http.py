@@ -29,6 +29,7 @@ from gongwen_common.errors import (
     validated,
 )
 from gongwen_common.logging import set_correlation_id
+from gongwen_common.tables import IdempotencyRecord
 
 from .auth import Keyring, security_log
 from .limits import RateLimiter
@@ -189,7 +190,18 @@ def form_parts(request, required=(), optional=(), many=()) -> dict:
     return parts
 
 
+MAX_IDEMPOTENCY_KEY = IdempotencyRecord.__table__.c.key.type.length  # as long as the services' column
+_IDEMPOTENCY_KEY = re.compile(rf"^[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}$")
 MAX_PATH_INT = 2**31 - 1  # ids and years are 32-bit in every database; a larger number names nothing
+
+
+def checked_idempotency_key(headers):
+    """An ``Idempotency-Key`` the services can store as it is, or ``VALIDATION_ERROR`` before
+    anything is done."""
+    key = headers.get("Idempotency-Key")
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise ValidationFailed({"Idempotency-Key": [
+            f"1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"]})
 
 
 def checked_url_values(path_values, query):
@@ -268,6 +280,7 @@ class ApiEntrypoint(HttpRequestHandler):
                     context.update(proxy_user_id=principal.proxy_user_id)
             args, kwargs = self.get_entrypoint_parameters(request)
             checked_url_values(kwargs, request.args)
+            checked_idempotency_key(request.headers)
             self.check_signature(args, kwargs)
             done = Event()
             self.container.spawn_worker(self, args, kwargs, context_data=context,

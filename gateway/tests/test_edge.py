@@ -163,3 +163,14 @@ def test_path_values_and_query_parameters_no_service_could_look_up_are_refused_a
     with pytest.raises(ValidationFailed) as refused:
         checked_url_values({}, MultiDict([("unit", "ok"), ("date", "2026\x00")]))
     assert refused.value.fields == {"date": ["must not contain a NUL character"]}
+
+
+def test_an_idempotency_key_a_service_could_not_store_is_a_validation_error():
+    from gongwen_gateway.http import checked_idempotency_key
+
+    checked_idempotency_key({"Idempotency-Key": "2f1c-9a"})
+    checked_idempotency_key({})
+    for key in ("k" * 201, "", "has space", "\u00e9\u0094\u00ae"):
+        with pytest.raises(ValidationFailed) as refused:
+            checked_idempotency_key({"Idempotency-Key": key})
+        assert list(refused.value.fields) == ["Idempotency-Key"]
