@@ -51,8 +51,10 @@ def wrong_type(base, value):
     return not (isinstance(base, numbers) and isinstance(value, numbers)) and type(base) is not type(value)
 
 
-def json_cases(base: dict, limit=MAX_BODY, coerced=frozenset()):
-    """(label, raw bytes, must be 4xx)."""
+def json_cases(make, limit=MAX_BODY, coerced=frozenset()):
+    """(label, raw bytes, must be 4xx); ``make()`` gives a valid body, afresh for each case (a login
+    challenge is used once)."""
+    base = make()
     text = json.dumps(base)
     yield "deep arrays", b"[" * 100_000, True
     yield "deep objects", ('{"a":' * 100 + "1" + "}" * 100).encode(), True
@@ -64,10 +66,10 @@ def json_cases(base: dict, limit=MAX_BODY, coerced=frozenset()):
     for label, value in (("array", [base]), ("number", 1), ("null", None), ("text", "x")):
         yield f"body is {label}", json.dumps(value).encode(), True
     for key, valid in base.items():
-        yield f"without {key}", json.dumps({k: v for k, v in base.items() if k != key}).encode(), False
+        yield f"without {key}", json.dumps({k: v for k, v in make().items() if k != key}).encode(), False
         for label, value in WRONG.items():
             strict = wrong_type(valid, value) and not (key in coerced and isinstance(value, int))
-            yield f"{key} = {label}", json.dumps({**base, key: value}).encode(), strict
+            yield f"{key} = {label}", json.dumps({**make(), key: value}).encode(), strict
 
 
 def part(name, data, filename=None):
@@ -112,7 +114,7 @@ def form_cases(valid: dict, declared: dict):
 
 def metadata_cases(base: dict):
     """The ``metadata`` part of POST /documents is JSON inside multipart: the JSON cases again."""
-    for label, data, strict in json_cases(base, limit=MAX_UPLOAD):
+    for label, data, strict in json_cases(lambda: base, limit=MAX_UPLOAD):
         if label != "huge":
             yield f"metadata: {label}", multipart(part("metadata", data), part("body", b"body", "b.txt")), strict
 
@@ -176,8 +178,8 @@ def test_no_input_to_any_operation_answers_5xx(world, operations, who):
                 found.append(f"{method.upper()} {path} [{label}]: {wrong}: {reply.status_code} {reply.text[:150]}")
 
         if "application/json" in content:
-            base = row.body(world)
-            for label, data, strict in json_cases(base, coerced=COERCED.get((method, path), frozenset())):
+            cases = json_cases(lambda r=row: r.body(world), coerced=COERCED.get((method, path), frozenset()))
+            for label, data, strict in cases:
                 if row.fresh and not strict:
                     continue  # a variant that may be valid would end the caller's session
                 send(label, strict, data=data, headers={"Content-Type": "application/json"})
