@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwt.algorithms import ECAlgorithm
 from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from ..models import AccessToken, Challenge, RevokedToken, SigningKey
 from . import audit
@@ -149,13 +150,20 @@ def _instant(exp) -> datetime:
 
 
 def revoke(session, jti, exp, reason: str, now) -> bool:
-    """Record ``jti`` as revoked until it would have expired; False if it already was."""
+    """Record ``jti`` as revoked until it would have expired; False if it already was. Two
+    concurrent revocations of one token (a double logout, a logout racing a password change)
+    meet at the primary key: the loser's insert fails inside its savepoint and it answers as if
+    it had come second, instead of failing its whole transaction at commit."""
     if not isinstance(jti, str) or not 0 < len(jti) <= 64:
         raise ValidationFailed({"jti": ["expected the token's jti"]})
     if session.get(RevokedToken, jti) is not None:
         return False
     expires_at = _instant(exp)
-    session.add(RevokedToken(jti=jti, expires_at=expires_at, revoked_at=now, reason=reason))
+    try:
+        with session.begin_nested():
+            session.add(RevokedToken(jti=jti, expires_at=expires_at, revoked_at=now, reason=reason))
+    except IntegrityError:
+        return False
     session.emit("token_revoked", {"jti": jti, "expires_at": expires_at.isoformat()})
     return True
 
