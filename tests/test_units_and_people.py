@@ -342,7 +342,8 @@ def test_a_revoked_client_gets_no_token_and_its_tokens_are_refused(stack, units)
     its secret issues no more tokens and the token it holds is refused by the gateway."""
     admin, anonymous = units.as_role["admin"], Api(stack.gateway_url)
     made = admin.post(f"/api/v1/units/{units.a}/clients").json()
-    issued = anonymous.post("/api/v1/auth/token", json=made)
+    credentials = {"client_id": made["client_id"], "client_secret": made["client_secret"]}
+    issued = anonymous.post("/api/v1/auth/token", json=credentials)
     assert issued.status_code == 200, issued.text
     system = Api(stack.gateway_url)
     system.http.headers["Authorization"] = f"Bearer {issued.json()['access_token']}"
@@ -355,7 +356,7 @@ def test_a_revoked_client_gets_no_token_and_its_tokens_are_refused(stack, units)
     revoked = admin.delete(f"/api/v1/units/{units.a}/clients/{made['client_id']}")
     assert revoked.status_code == 204, revoked.text
 
-    refused = anonymous.post("/api/v1/auth/token", json=made)
+    refused = anonymous.post("/api/v1/auth/token", json=credentials)
     assert (refused.status_code, refused.json()["error"]) == (401, "ACCOUNT_DISABLED")
     wait_until(lambda: system.get("/api/v1/me").status_code == 401, timeout=10, message="the token to be refused")
     shown = admin.get(f"/api/v1/units/{units.a}/clients", params={"status": "revoked"}).json()["items"]

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwt.algorithms import ECAlgorithm
 from sqlalchemy import delete, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import AccessToken, Challenge, RevokedToken, SigningKey
 from . import audit
@@ -31,6 +31,7 @@ from .errors import SigningKeyUnavailable, ValidationFailed
 log = logging.getLogger(__name__)
 
 ALGORITHM = "ES256"
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}  # both know ON CONFLICT DO NOTHING
 _PURGE_GRACE = timedelta(hours=1)
 _warned_development_kek = False
 
@@ -152,17 +153,18 @@ def _instant(exp) -> datetime:
 def revoke(session, jti, exp, reason: str, now) -> bool:
     """Record ``jti`` as revoked until it would have expired; False if it already was. Two
     concurrent revocations of one token (a double logout, a logout racing a password change)
-    meet at the primary key: the loser's insert fails inside its savepoint and it answers as if
-    it had come second, instead of failing its whole transaction at commit."""
+    meet at the primary key: ``INSERT … ON CONFLICT DO NOTHING`` makes the loser wait for the
+    winner and insert nothing, so it answers as if it had come second instead of failing its
+    transaction at commit (a 500)."""
     if not isinstance(jti, str) or not 0 < len(jti) <= 64:
         raise ValidationFailed({"jti": ["expected the token's jti"]})
     if session.get(RevokedToken, jti) is not None:
         return False
     expires_at = _instant(exp)
-    try:
-        with session.begin_nested():
-            session.add(RevokedToken(jti=jti, expires_at=expires_at, revoked_at=now, reason=reason))
-    except IntegrityError:
+    insert = _INSERTS[session.get_bind().dialect.name]
+    added = session.execute(insert(RevokedToken).values(jti=jti, expires_at=expires_at, revoked_at=now,
+                                                        reason=reason).on_conflict_do_nothing()).rowcount
+    if added != 1:
         return False
     session.emit("token_revoked", {"jti": jti, "expires_at": expires_at.isoformat()})
     return True
