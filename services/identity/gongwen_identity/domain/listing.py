@@ -3,20 +3,23 @@
 The operator sees every unit's; anyone else who may list sees their own unit's only, and a
 filter on another unit finds nothing rather than saying whether it has any.
 """
+from sqlalchemy import false, true
+
 from .actors import Actor, require_unit_manager
 from .errors import ValidationFailed
 
 MAX_LIMIT = 200
 
 
-def visible_unit(actor: Actor, unit) -> str | None:
-    """The unit to list: any (None) or the asked one for the operator, the actor's own otherwise."""
+def unit_filter(actor: Actor, unit, column):
+    """The rows the actor may list: any unit's (or the asked one's) for the operator, only the
+    actor's own otherwise, and none at all when another unit is asked for."""
     if unit is not None and (not isinstance(unit, str) or len(unit) > 64):
         raise ValidationFailed({"unit": ["a unit code"]})
     if actor.is_operator:
-        return unit or None
+        return column == unit if unit else true()
     require_unit_manager(actor, actor.unit_code)
-    return actor.unit_code
+    return column == actor.unit_code if unit in (None, "", actor.unit_code) else false()
 
 
 def checked(status, statuses, q, limit, cursor) -> tuple:

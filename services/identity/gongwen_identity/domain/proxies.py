@@ -96,10 +96,7 @@ def list_proxies(session, actor, now, unit=None, status=None, q=None, limit=50, 
     """GET /api/v1/proxies; ``q`` is a principal's or a proxy's user id."""
     actor = resolve_actor(session, actor)
     status, q, limit, cursor = listing.checked(status, PROXY_STATUSES, q, limit, cursor)
-    query = select(Proxy)
-    unit = listing.visible_unit(actor, unit)
-    if unit is not None:
-        query = query.where(Proxy.unit_code == unit)
+    query = select(Proxy).where(listing.unit_filter(actor, unit, Proxy.unit_code))
     if status == "upcoming":
         query = query.where(Proxy.starts_at > now)
     elif status == "active":

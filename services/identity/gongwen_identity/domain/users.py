@@ -125,10 +125,7 @@ def list_users(session, actor, unit=None, status=None, q=None, limit=50, cursor=
     """GET /api/v1/users: by username; ``q`` finds a part of the username or the name."""
     actor = resolve_actor(session, actor)
     status, q, limit, cursor = listing.checked(status, USER_STATUSES, q, limit, cursor)
-    query = select(User)
-    unit = listing.visible_unit(actor, unit)
-    if unit is not None:
-        query = query.where(User.unit_code == unit)
+    query = select(User).where(listing.unit_filter(actor, unit, User.unit_code))
     if status is not None:
         query = query.where(User.status == status)
     if q is not None:
