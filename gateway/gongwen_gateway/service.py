@@ -389,11 +389,11 @@ class GatewayService:
         return 200, self.call("identity", "list_users", actor_of(request.principal), **self._people_query(request))
 
     @api("GET", "/api/v1/units/<code>/clients", summary="The unit's department-system clients (never a secret)",
-         tag="users", response_schema=ClientPageSchema, query=PEOPLE_QUERY, roles=("operator", "admin"),
-         errors=(400, 404, 503))
+         tag="users", response_schema=ClientPageSchema, roles=("operator", "admin"), errors=(400, 404, 503),
+         query={k: v for k, v in PEOPLE_QUERY.items() if k != "unit"})
     def list_clients(self, request, code):
         query = self._people_query(request)
-        query.pop("unit")  # the path names it
+        query.pop("unit")  # the path names the unit
         return 200, self.call("identity", "list_clients", code, actor_of(request.principal), **query)
 
     @api("DELETE", "/api/v1/units/<code>/clients/<client_id>", summary="Revoke a client: its secret and the "
