@@ -16,6 +16,7 @@ from datetime import datetime
 
 import eventlet
 import jwt
+from eventlet.semaphore import Semaphore
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider, SharedExtension
 from nameko.messaging import QueueConsumer
@@ -74,6 +75,7 @@ class Keyring(SharedExtension):
         self.revoked = {}
         self.loaded_at = None
         self.revocations_loaded_at = None
+        self._loading = Semaphore()
         config = getattr(self.container, "config", None) or {}
         self.revocations_every = float(config.get("REVOCATION_RELOAD_SECONDS") or 30)
 
@@ -127,11 +129,17 @@ class Keyring(SharedExtension):
         if self.loaded_at is not None:
             eventlet.spawn_n(self.reload_quietly)
 
+    def _stale(self) -> bool:
+        return self.loaded_at is None or self.clock() - self.revocations_loaded_at > 2 * self.revocations_every
+
     def _ensure_current(self):
-        if self.loaded_at is None:
-            self.load()  # the revocations must be known before the first token is accepted
-        elif self.clock() - self.revocations_loaded_at > 2 * self.revocations_every:
-            self.reload_revocations()  # the regular reload has failed: refuse rather than guess
+        if not self._stale():
+            return
+        with self._loading:  # requests that find the list stale together wait for one RPC
+            if self.loaded_at is None:
+                self.load()  # the revocations must be known before the first token is accepted
+            elif self._stale():
+                self.reload_revocations()  # the regular reload has failed: refuse rather than guess
 
     def key(self, kid):
         if kid not in self.keys and (self.loaded_at is None or self.clock() - self.loaded_at > self.reload_after):
