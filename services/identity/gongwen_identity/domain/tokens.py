@@ -31,7 +31,6 @@ from .errors import SigningKeyUnavailable, ValidationFailed
 log = logging.getLogger(__name__)
 
 ALGORITHM = "ES256"
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}  # both know ON CONFLICT DO NOTHING
 _PURGE_GRACE = timedelta(hours=1)
 _warned_development_kek = False
 
@@ -148,6 +147,9 @@ def _instant(exp) -> datetime:
         if parsed is not None and parsed.tzinfo is not None:
             return parsed
     raise ValidationFailed({"exp": ["expected the token's exp (seconds since the epoch or RFC 3339)"]})
+
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}  # both know ON CONFLICT DO NOTHING
 
 
 def revoke(session, jti, exp, reason: str, now) -> bool:
