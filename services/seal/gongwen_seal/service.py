@@ -99,11 +99,12 @@ class SealService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def verify_for_print(self, manifest_b64, signature_b64, actor, unit_code=None, body_b64=None,
-                         attachments_b64=None):
+                         attachments_b64=None, stamp_key=None):
+        """The stamp of a granted print: the exchange's ``print_copy`` is the only caller."""
         return sealing.verify_for_print(self.db, from_wire(manifest_b64, "manifest"),
                                         from_wire(signature_b64, "signature"), actor, self._settings(), self.clock(),
                                         unit_code, from_wire(body_b64, "body", optional=True),
-                                        _attachments(attachments_b64))
+                                        _attachments(attachments_b64), stamp_key=stamp_key)
 
     # -- the registry's unit events: a renamed unit gets a new seal, a revoked one loses it ----
 
