@@ -71,7 +71,7 @@ def test_a_retried_seal_sign_answers_the_first_signature_and_consumes_no_more_ap
     assert count(seals, UseApproval, UseApproval.manifest_sha256 == plain_digest, UseApproval.used_at.is_(None)) == 1
 
 
-def test_another_units_clerk_cannot_fetch_a_signature_by_retrying_its_request(seals):
+def test_only_the_units_own_clerks_may_retry_a_sealing_and_approval_ids_must_be_a_list(seals):
     seals.active_seal("gz-fgw")
     seals.active_seal("gz-cz")
     manifest = seals.document("gz-fgw")
@@ -130,31 +130,32 @@ def test_one_person_holding_two_roles_stands_for_one_destruction_party(seals):
 
 # -- item 10: an old rename does not undo a newer one ---------------------------------------------
 
-def rename(name, version):
-    return {"event_id": f"e-rename-{version}", "event_type": "unit_renamed",
+def rename(name, version, delivery=""):
+    return {"event_id": f"e-rename-{version}{delivery}", "event_type": "unit_renamed",
             "occurred_at": "2026-11-20T10:00:00+00:00",
             "data": {"unit": {"code": "gz-fgw", "name": name, "status": "active", "version": version}}}
 
 
+def live_seals(seals):
+    return seals.session.scalars(select(Seal).where(Seal.status.in_(("applied", "active")))).all()
+
+
 def test_an_old_rename_replayed_after_a_newer_one_leaves_the_current_seal_alone(seals):
+    """Rename v2 died on its way (dead-lettered) while v3 was applied; replayed now, it is older
+    than the state held and must not revoke the seal made under v3's name."""
     seals.active_seal("gz-fgw")
-    seals.call("on_unit_renamed", rename("广州市发展改革委", 2))
     seals.call("on_unit_renamed", rename("广州市发展和改革局", 3))
-    [current] = seals.session.scalars(select(Seal).where(Seal.status == "applied")).all()
+    [current] = live_seals(seals)
     assert current.unit_name == "广州市发展和改革局"
-    applied_before = len(seals.events("seal_applied"))
+    applied, revoked = len(seals.events("seal_applied")), len(seals.events("seal_revoked"))
 
-    seals.call("on_unit_renamed", rename("广州市发展改革委", 2))  # a dead letter replayed, say
+    seals.call("on_unit_renamed", rename("广州市发展改革委", 2))  # the dead letter replayed
     assert seals.session.get(Seal, current.serial).status == "applied"
-    assert len(seals.events("seal_applied")) == applied_before
-    assert [s.unit_name for s in seals.session.scalars(select(Seal).where(Seal.status.in_(("applied", "active"))))] \
-        == ["广州市发展和改革局"]
+    assert [s.serial for s in live_seals(seals)] == [current.serial]
+    assert (len(seals.events("seal_applied")), len(seals.events("seal_revoked"))) == (applied, revoked)
 
-
-def test_a_late_rename_arriving_after_a_newer_one_takes_the_newest_name(seals):
-    """Out of order the other way: version 3 first, then 2; the seal ends under version 3's name."""
-    seals.active_seal("gz-fgw")
-    seals.call("on_unit_renamed", rename("广州市发展和改革局", 3))
-    seals.call("on_unit_renamed", rename("广州市发展改革委", 2))
-    live = seals.session.scalars(select(Seal).where(Seal.status.in_(("applied", "active")))).all()
-    assert [s.unit_name for s in live] == ["广州市发展和改革局"]
+    # In order, then the old one published again under another event id: the same.
+    seals.call("on_unit_renamed", rename("广州市发改局", 4))
+    [newest] = live_seals(seals)
+    seals.call("on_unit_renamed", rename("广州市发展和改革局", 3, delivery="-again"))
+    assert [(s.serial, s.unit_name) for s in live_seals(seals)] == [(newest.serial, "广州市发改局")]
