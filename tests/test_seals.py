@@ -8,6 +8,7 @@ import hashlib
 import json
 import subprocess
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.serialization import load_der_private_key
 from sqlalchemy import create_engine, inspect, text
@@ -117,8 +118,8 @@ def seal_database_dump(stack) -> bytes:
     return dump
 
 
-def issued_seal(operator, admin, code, custodian_ids):
-    body = {"unit_code": code, "custody": {"required_approvals": 1, "custodian_user_ids": custodian_ids}}
+def issued_seal(operator, admin, code, custodian_ids, required=1):
+    body = {"unit_code": code, "custody": {"required_approvals": required, "custodian_user_ids": custodian_ids}}
     applied = when_known(lambda: admin.post("/api/v1/seals", json=body), message="the seal service to know it")
     assert applied.status_code == 201, applied.text
     issued = operator.post(f"/api/v1/seals/{applied.json()['serial']}/approve")
@@ -201,3 +202,41 @@ def test_no_http_route_gives_a_staff_user_or_a_recipient_without_copies_a_print_
     assert staff.post(f"/api/v1/documents/{doc}/print").status_code in (403, 404)
     assert Databases(stack).scalar("seal", "SELECT count(*) FROM print_stamps WHERE manifest_sha256 = :d",
                                    d=hashlib.sha256(manifest).hexdigest()) == 0
+
+
+def test_a_proxy_cannot_name_custodians_approve_a_seals_use_or_stand_at_its_destruction(stack):
+    """Custody is personal (003 §22): whoever acts for the admin or a custodian through
+    ``/auth/act-for`` is refused, by the seal service, everything that touches it."""
+    operator = operator_login(stack)
+    code = active_unit(operator, f"p-{uuid.uuid4().hex[:6]}", "广州市民政局")["code"]
+    admin, clerk = person(stack, operator, code, "admin"), person(stack, operator, code, "clerk")
+    keepers = [person(stack, operator, code, "custodian") for _ in range(2)]
+    now = datetime.now(UTC)
+
+    def proxy_for(principal):
+        named = admin.api.post("/api/v1/proxies", json={
+            "principal_user_id": principal.user_id, "proxy_user_id": clerk.user_id,
+            "starts_at": (now - timedelta(minutes=1)).isoformat(),
+            "ends_at": (now + timedelta(minutes=10)).isoformat()})
+        assert named.status_code == 201, named.text
+        issued = clerk.api.post("/api/v1/auth/act-for", json={"principal_user_id": principal.user_id})
+        assert issued.status_code == 200, issued.text
+        api = Api(stack.gateway_url)
+        api.http.headers["Authorization"] = f"Bearer {issued.json()['access_token']}"
+        return api
+
+    def refused(reply):
+        return (reply.status_code, reply.json().get("error")) == (403, "PROXY_NOT_ALLOWED")
+
+    as_admin = proxy_for(admin)
+    custody = {"required_approvals": 2, "custodian_user_ids": [k.user_id for k in keepers]}
+    assert refused(when_known(lambda: as_admin.post("/api/v1/seals", json={"unit_code": code, "custody": custody}),
+                              message="the seal service to know it"))
+    serial = issued_seal(operator, admin.api, code, [k.user_id for k in keepers], required=2)
+    as_keeper = proxy_for(keepers[0])
+    assert refused(as_keeper.post(f"/api/v1/seals/{serial}/use-approvals", json={"manifest_sha256": "a" * 64}))
+    assert refused(as_admin.post(f"/api/v1/seals/{serial}/destruction-approvals"))
+    dbs = Databases(stack)
+    assert dbs.scalar("seal", "SELECT count(*) FROM seals WHERE unit_code = :c", c=code) == 1
+    assert dbs.scalar("seal", "SELECT count(*) FROM seal_use_approvals WHERE seal_serial = :s", s=serial) == 0
+    assert dbs.scalar("seal", "SELECT count(*) FROM seal_destruction_approvals WHERE seal_serial = :s", s=serial) == 0
