@@ -76,16 +76,24 @@ def sign(session, unit_code, manifest_bytes: bytes, actor, approval_ids, setting
     done = _use_of(session, key)
     if done is not None:
         return _sealing_view(done)
+    # Should another writer have made this very use after all (the unique key is the last word),
+    # none of ours stays, approvals included, and its use is the answer.
+    return _sealing_view(_made_once(
+        session, lambda: _seal(session, seal, manifest_bytes, digest, key, caller, approval_ids, settings, now),
+        lambda: _use_of(session, key)))
+
+
+def _made_once(session, make, made_by_another):
+    """``make()`` in a savepoint; if a concurrent writer took its unique key first (an integrity
+    error at our insert), everything ``make`` did is undone and the other's row is the answer."""
     try:
-        # Everything this use does in one savepoint: should another writer have made this very
-        # use after all (the unique key is the last word), none of it, approvals included, stays.
         with session.begin_nested():
-            use = _seal(session, seal, manifest_bytes, digest, key, caller, approval_ids, settings, now)
+            return make()
     except IntegrityError:
-        use = _use_of(session, key)
-        if use is None:
+        row = made_by_another()
+        if row is None:
             raise
-    return _sealing_view(use)
+        return row
 
 
 def _seal(session, seal: Seal, manifest_bytes, digest, key, caller: Caller, approval_ids, settings, now) -> SealUse:
@@ -159,13 +167,9 @@ def verify_for_print(session, manifest_bytes, signature, actor, settings, now, u
     seal = session.get(Seal, result["seal_serial"])
     stamp = _stamp_of(session, stamp_key, result["manifest_sha256"])
     if stamp is None:
-        try:
-            with session.begin_nested():
-                stamp = _new_stamp(session, seal, result["manifest_sha256"], caller, stamp_key, now)
-        except IntegrityError:
-            stamp = _stamp_of(session, stamp_key, result["manifest_sha256"])
-            if stamp is None:
-                raise
+        digest = result["manifest_sha256"]
+        stamp = _made_once(session, lambda: _new_stamp(session, seal, digest, caller, stamp_key, now),
+                           lambda: _stamp_of(session, stamp_key, digest))
     return {**result, "stamp": {"print_serial": stamp.print_serial, "verified_at": stamp.issued_at.isoformat(),
                                 "seal_serial": seal.serial, "unit_name": seal.unit_name,
                                 "image_png": base64.b64encode(seal.image_png).decode()}}
