@@ -198,18 +198,6 @@ class VerificationSchema(Schema):
     manifest_sha256 = fields.String(allow_none=True)
 
 
-class PrintStampSchema(Schema):
-    print_serial = fields.String(required=True)
-    verified_at = fields.String()
-    seal_serial = fields.String()
-    unit_name = fields.String()
-    image_png = fields.String(metadata={"description": "base64 PNG of the seal, to print with the serial"})
-
-
-class PrintVerificationSchema(VerificationSchema):
-    stamp = fields.Nested(PrintStampSchema, allow_none=True)
-
-
 # -- documents -------------------------------------------------------------------------------
 
 class DocumentSchema(Schema):

@@ -70,7 +70,6 @@ from .schemas import (
     PasswordChangeSchema,
     PeopleQuerySchema,
     PrintSchema,
-    PrintVerificationSchema,
     ProxyPageSchema,
     ReceiptPageSchema,
     ReceiptSchema,
@@ -520,15 +519,13 @@ class GatewayService:
     def verify(self, request):
         return 200, self.call("seal", "verify", **self._verification_parts(request))
 
-    @api("POST", "/api/v1/seals/verify-for-print", summary="Verify, and get the verification stamp (print serial "
-         "and seal image) for a printed copy", tag="seals",
-         form={"manifest": "file", "signature": "file", "body": "file", "attachments": "files",
-               "unit_code": "string"}, response_schema=PrintVerificationSchema, roles=ANY_ROLE,
+    @api("POST", "/api/v1/seals/verify-for-print", summary="Verify a sealed manifest before printing it; no stamp "
+         "here: a verification stamp (print serial) comes only with a granted print, POST /documents/{id}/print",
+         tag="seals", form={"manifest": "file", "signature": "file", "body": "file", "attachments": "files",
+                            "unit_code": "string"}, response_schema=VerificationSchema, roles=ANY_ROLE,
          errors=(400, 413, 503))
     def verify_for_print(self, request):
-        parts = self._verification_parts(request)
-        return 200, self.call("seal", "verify_for_print", parts.pop("manifest_b64"), parts.pop("signature_b64"),
-                              actor_of(request.principal), **parts)
+        return 200, self.call("seal", "verify", **self._verification_parts(request))
 
     # -- documents (exchange) -----------------------------------------------------------
 

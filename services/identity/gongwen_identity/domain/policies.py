@@ -1,8 +1,10 @@
 """Identity policies as values: defaults follow the strictest seed or API.md, config may tighten.
 
-Config keys (all optional): ``IDENTITY_KEK`` (base64 of 32 bytes, the key-encryption key of the
-token signing key), ``IDENTITY_LOCKOUT_MAX_FAILURES`` (5), ``IDENTITY_LOCKOUT_MINUTES`` (15),
-``IDENTITY_PASSWORD_MAX_AGE_DAYS`` (180; 0 turns periodic change off).
+Config keys: ``IDENTITY_KEK`` (required: base64 of 32 bytes, the key-encryption key of the
+token signing key; unset, no token is signed unless ``GONGWEN_DEVELOPMENT_KEYS=1``, see
+``gongwen_common.keywrap``); optional ``IDENTITY_LOCKOUT_MAX_FAILURES`` (5),
+``IDENTITY_LOCKOUT_MINUTES`` (15), ``IDENTITY_PASSWORD_MAX_AGE_DAYS`` (180; 0 turns periodic
+change off).
 """
 from dataclasses import dataclass, field
 from datetime import timedelta
