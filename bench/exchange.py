@@ -226,6 +226,7 @@ def main():
     if not 0 <= args.fanout <= MAX_RECIPIENTS:
         parser.error(f"--fanout is 0 to {MAX_RECIPIENTS} (the exchange's limit per document)")
 
+    from gongwen_local.keks import local_keks
     from gongwen_local.ports import free_port
     from gongwen_local.rabbitmq import RabbitNode
     from gongwen_local.stack import SERVICES, Stack
@@ -237,7 +238,8 @@ def main():
     try:
         rabbit.start()
         uri = rabbit.amqp_uri()
-        stack = Stack(uri, {s: f"sqlite:///{db_path(work, s)}" for s in SERVICES}, free_port(), work / "log")
+        stack = Stack(uri, {s: f"sqlite:///{db_path(work, s)}" for s in SERVICES}, free_port(), work / "log",
+                      env=local_keks(work))
         stack.start()
 
         # The raw floor first, with pika before eventlet patches anything (as rpc_roundtrip measures it).

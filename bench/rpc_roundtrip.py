@@ -109,6 +109,7 @@ def main():
     if args.echo_server:
         return echo_server(args.echo_server)
 
+    from gongwen_local.keks import local_keks
     from gongwen_local.ports import free_port
     from gongwen_local.rabbitmq import RabbitNode
     from gongwen_local.stack import SERVICES, Stack
@@ -119,7 +120,8 @@ def main():
     try:
         rabbit.start()
         uri = rabbit.amqp_uri()
-        stack = Stack(uri, {s: f"sqlite:///{work}/db/{s}.sqlite3" for s in SERVICES}, free_port(), work / "log")
+        stack = Stack(uri, {s: f"sqlite:///{work}/db/{s}.sqlite3" for s in SERVICES}, free_port(), work / "log",
+                      env=local_keks(work))
         stack.start()
         code = "bench-unit"
         bearer = {"Authorization": f"Bearer {operator_token(stack.gateway_url, uri, work)}"}

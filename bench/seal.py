@@ -156,6 +156,7 @@ def main():
     parser.add_argument("--calls", type=int, default=500)
     args = parser.parse_args()
 
+    from gongwen_local.keks import local_keks
     from gongwen_local.ports import free_port
     from gongwen_local.rabbitmq import RabbitNode
     from gongwen_local.stack import SERVICES, Stack
@@ -166,7 +167,8 @@ def main():
     try:
         rabbit.start()
         uri = rabbit.amqp_uri()
-        stack = Stack(uri, {s: f"sqlite:///{work}/db/{s}.sqlite3" for s in SERVICES}, free_port(), work / "log")
+        stack = Stack(uri, {s: f"sqlite:///{work}/db/{s}.sqlite3" for s in SERVICES}, free_port(), work / "log",
+                      env=local_keks(work))
         stack.start()
 
         import eventlet

@@ -81,6 +81,14 @@ def own_unit_only(w, identity, reply):
     return all(u["unit_code"] == w.unit_of[identity] for u in reply.json()["units"])
 
 
+def own_unit_items(w, identity, reply):
+    """Listings of people: a unit admin's (or its proxy's) hold only the unit's own, whatever ``unit=`` asks."""
+    return all(item["unit_code"] == w.unit_of[identity] for item in reply.json()["items"])
+
+
+ANOTHER_UNIT = dict(query=lambda w: {"unit": w.c})
+
+
 # One row per operation: (method, OpenAPI path) → Row(proxy, staff, other_system, …). A new endpoint
 # needs its row here (the coverage test fails without it). Rows that can spoil the world for later
 # rows (revoking A's seal, ending a session) come last.
@@ -111,6 +119,10 @@ TABLE = {
     # Credentials and accounts: in person only (issue 9 item 1: PROXY_NOT_ALLOWED in the owning service),
     # so the proxy's 403s on clients, users and seals (custodians) hold once item 1 has landed.
     ("post", "/api/v1/units/{code}/clients"): Row(403, 403, 403),
+    ("delete", "/api/v1/units/{code}/clients/{client_id}"): Row(403, 403, 403),
+    ("get", "/api/v1/units/{code}/clients"): Row(OK, 403, 403),  # reading is no credential: never a secret
+    ("get", "/api/v1/users"): Row(OK, 403, 403, check=own_unit_items, **ANOTHER_UNIT),
+    ("get", "/api/v1/proxies"): Row(OK, 403, 403, check=own_unit_items, **ANOTHER_UNIT),
     ("post", "/api/v1/users"): Row(403, 403, 403, body=new_user_body),
     ("post", "/api/v1/users/{user_id}/approve"): Row(403, 403, 403),
     ("post", "/api/v1/users/{user_id}/reset-password"): Row(403, 403, 403, body=lambda w: {

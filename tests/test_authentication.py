@@ -1,14 +1,18 @@
 """Logging in with password + U_Key over HTTP, tokens verified at the gateway, logout, and the
 first operator made by ``gongwen admin bootstrap`` (real services, broker and PostgreSQL)."""
+import base64
 import re
 import subprocess
 import sys
+import time
 import uuid
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from conftest import Api, challenge, device_key, login, public_pem
+from conftest import TEST_ENV, Api, Databases, challenge, device_key, login, public_pem, wait_until
 
 PASSWORD = "Gw-operator-2026!"
 
@@ -96,5 +100,53 @@ def test_login_attempts_from_one_address_are_rate_limited_before_any_account_is_
     assert 1 <= int(limited.headers["Retry-After"]) <= 10
     assert api.post("/api/v1/auth/login", json={"username": "anyone", "password": "x", "challenge_id": "c",
                                                 "signature": "s"}).status_code == 429  # the same group
+    assert api.post("/api/v1/auth/challenge", json={"username": "someone-else"}).status_code == 200  # per account
     assert api.get("/api/v1/health").status_code == 200  # other routes are not limited
     assert "RATE_LIMITED" in (stack.log_dir / "gateway-0.log").read_text()
+
+
+def identity_signing_key(stack):
+    """identity's newest signing key, opened with the test stacks' KEK: to make tokens that are
+    ours in every respect but the one under test."""
+    kid, ciphertext, nonce = Databases(stack).rows(
+        "identity", "SELECT kid, private_key_ciphertext, private_key_nonce FROM signing_keys "
+        "WHERE status = 'active' ORDER BY created_at DESC")[0]
+    plain = AESGCM(base64.b64decode(TEST_ENV["IDENTITY_KEK"])).decrypt(bytes(nonce), bytes(ciphertext), kid.encode())
+    return kid, serialization.load_der_private_key(plain, password=None)
+
+
+def test_an_expired_token_and_a_known_kid_signed_by_another_key_are_refused(api, stack, operator):
+    """Issue 9 item 19: the gateway checks expiry and the signature, not only the key id."""
+    username, key = operator
+    token = login(api, username, PASSWORD, key).json()["access_token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    kid, signing_key = identity_signing_key(stack)
+    now = int(time.time())
+    expired = jwt.encode({**claims, "jti": uuid.uuid4().hex, "iat": now - 1000, "exp": now - 60}, signing_key,
+                         algorithm="ES256", headers={"kid": kid})
+    wrong_key = jwt.encode({**claims, "jti": uuid.uuid4().hex}, device_key(), algorithm="ES256", headers={"kid": kid})
+    still_good = jwt.encode({**claims, "jti": uuid.uuid4().hex}, signing_key, algorithm="ES256", headers={"kid": kid})
+    assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {still_good}"}).status_code == 200  # the key fits
+    for forged in (expired, wrong_key):
+        refused = api.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"})
+        assert (refused.status_code, refused.json()["error"]) == (401, "UNAUTHENTICATED")
+
+
+def test_a_revocation_the_gateway_never_heard_of_is_honoured_within_the_reload_bound(api, stack, operator):
+    """Issue 9 item 4: ``token_revoked`` travels on a non-durable broadcast queue, so a
+    reconnecting gateway can miss it. Here the event is never sent at all (the revocation is
+    written to identity's table directly); the gateway still refuses the token once it reloads
+    the revocations, within REVOCATION_RELOAD_SECONDS (30 by default) and well before the
+    token's 15 minutes are up."""
+    username, key = operator
+    token = login(api, username, PASSWORD, key).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert api.get("/api/v1/me", headers=bearer).status_code == 200
+    claims = jwt.decode(token, options={"verify_signature": False})
+    with Databases(stack).engines["identity"].begin() as conn:
+        conn.exec_driver_sql("INSERT INTO revoked_tokens (jti, expires_at, revoked_at, reason) "
+                             "VALUES (%s, to_timestamp(%s), now(), 'test: no event')", (claims["jti"], claims["exp"]))
+    started = time.monotonic()
+    wait_until(lambda: api.get("/api/v1/me", headers=bearer).status_code == 401, timeout=70, interval=1,
+               message="the gateway to reload the revocations")
+    assert time.monotonic() - started < 65  # within the bound (twice the interval), not the token's lifetime

@@ -91,6 +91,7 @@ class Units:
         self.b_admin_id = self.person(stack, self.b, "admin", id_only=True)
         self.b_clerk_id = self.person(stack, self.b, "clerk", id_only=True)
         self.b_seal = self.seal(self.b, [self.b_clerk_id])
+        self.b_client = self.operator.post(f"/api/v1/units/{self.b}/clients").json()["client_id"]
         self.b_document, self.b_print_request = self.document(stack, tag)
         self.b_dead_letter = self.dead_letter(stack)
 
@@ -161,6 +162,10 @@ def b_resources(u: Units):
             "admin_user_id": u.b_admin_id, "clerk_user_ids": [u.b_clerk_id], "leader_user_id": u.b_admin_id,
             "sms_enabled": False, "mobiles": {}}),
         ("post", "/api/v1/units/{code}/clients"): ({"code": u.b}, None),
+        ("get", "/api/v1/units/{code}/clients"): ({"code": u.b}, None),
+        ("delete", "/api/v1/units/{code}/clients/{client_id}"): ({"code": u.b, "client_id": u.b_client}, None),
+        ("get", "/api/v1/users"): "self",  # lists the caller's own unit (test_listings_…)
+        ("get", "/api/v1/proxies"): "self",
         ("post", "/api/v1/users"): ({}, {"username": f"x-{uuid.uuid4().hex[:6]}", "name": "李四", "unit_code": u.b,
                                          "roles": ["clerk"], "initial_password": "Gw-Initial-2026!",
                                          "device_public_key": public_pem(device_key())}),
@@ -316,27 +321,88 @@ def test_a_proxy_acts_for_the_principal_inside_the_window_and_records_name_both(
     body = {"username": f"via-{uuid.uuid4().hex[:6]}", "name": "赵六", "unit_code": units.a, "roles": ["staff"],
             "mobile": "13700137000", "initial_password": "Gw-Initial-2026!", "device_public_key": public_pem(key)}
     assert clerk.post("/api/v1/users", json=body).status_code == 403  # the clerk alone may not
-    requested = as_proxy.post("/api/v1/users", json=body)
+    requested = admin.post("/api/v1/users", json=body)  # accounts are requested in person
     assert requested.status_code == 201, requested.text
+    disabled = as_proxy.post(f"/api/v1/users/{requested.json()['user_id']}/disable", json={"reason": "不需要了"})
+    assert disabled.status_code == 200, disabled.text
     contacts = {"admin_user_id": ids["admin"], "clerk_user_ids": [ids["clerk"]], "leader_user_id": ids["leader"],
                 "sms_enabled": False, "mobiles": {}}
     assert as_proxy.put(f"/api/v1/units/{units.a}/contacts", json=contacts).status_code == 200
 
     dbs = Databases(stack)
-    assert dbs.rows("identity", "SELECT actor, proxy_user_id FROM audit_records WHERE action = 'user_created' "
+    assert dbs.rows("identity", "SELECT actor, proxy_user_id FROM audit_records WHERE action = 'user_disabled' "
                     "AND subject_id = :u", u=requested.json()["user_id"]) == [(ids["admin"], ids["clerk"])]
     assert dbs.rows("registry", "SELECT actor, proxy_user_id FROM audit_records WHERE action = 'contacts_changed' "
                     "AND subject_id = :c", c=units.a) == [(ids["admin"], ids["clerk"])]
 
-    # Credentials and delegation stay personal; no chains of proxies.
+    # Credentials, accounts and delegation stay personal; no chains of proxies.
+    other = {**body, "username": f"via-{uuid.uuid4().hex[:6]}", "device_public_key": public_pem(device_key())}
     for path, payload in (("/api/v1/auth/password", {"old_password": "x", "new_password": "Gw-Other-2026?"}),
+                          ("/api/v1/users", other),
+                          (f"/api/v1/units/{units.a}/clients", None),
+                          (f"/api/v1/users/{ids['staff']}/reset-password", {"initial_password": "Gw-Reset-2026!"}),
+                          (f"/api/v1/users/{ids['staff']}/devices", {"public_key": public_pem(device_key())}),
                           ("/api/v1/proxies", {"principal_user_id": ids["admin"], "proxy_user_id": ids["staff"],
                                                "starts_at": now.isoformat(),
                                                "ends_at": (now + timedelta(hours=1)).isoformat()}),
                           ("/api/v1/auth/act-for", {"principal_user_id": ids["leader"]})):
         refused = as_proxy.post(path, json=payload)
         assert (refused.status_code, refused.json()["error"]) == (403, "PROXY_NOT_ALLOWED"), (path, refused.text)
+    client = admin.post(f"/api/v1/units/{units.a}/clients")
+    assert client.status_code == 201, client.text
+    refused = as_proxy.delete(f"/api/v1/units/{units.a}/clients/{client.json()['client_id']}")
+    assert (refused.status_code, refused.json()["error"]) == (403, "PROXY_NOT_ALLOWED")
+    listed = as_proxy.get(f"/api/v1/units/{units.a}/clients").json()["items"]  # reading is no credential
+    assert [(c["client_id"], c["status"]) for c in listed] == [(client.json()["client_id"], "active")]
 
     assert as_proxy.post("/api/v1/auth/logout").status_code == 204
     assert as_proxy.get("/api/v1/me").status_code == 401
     assert clerk.get("/api/v1/me").json()["user_id"] == ids["clerk"]  # the proxy's own session goes on
+
+
+def test_a_revoked_client_gets_no_token_and_its_tokens_are_refused(stack, units):
+    """Issue 9 item 1: a unit's admin lists the unit's clients (never a secret) and revokes one;
+    its secret issues no more tokens and the token it holds is refused by the gateway."""
+    admin, anonymous = units.as_role["admin"], Api(stack.gateway_url)
+    made = admin.post(f"/api/v1/units/{units.a}/clients").json()
+    credentials = {"client_id": made["client_id"], "client_secret": made["client_secret"]}
+    issued = anonymous.post("/api/v1/auth/token", json=credentials)
+    assert issued.status_code == 200, issued.text
+    system = Api(stack.gateway_url)
+    system.http.headers["Authorization"] = f"Bearer {issued.json()['access_token']}"
+    assert system.get("/api/v1/me").status_code == 200
+
+    listing = admin.get(f"/api/v1/units/{units.a}/clients")
+    assert listing.status_code == 200 and made["client_secret"] not in listing.text and "argon2" not in listing.text
+    assert made["client_id"] in [c["client_id"] for c in listing.json()["items"]]
+    assert admin.delete(f"/api/v1/units/{units.b}/clients/{units.b_client}").status_code == 404  # B's: not found
+    revoked = admin.delete(f"/api/v1/units/{units.a}/clients/{made['client_id']}")
+    assert revoked.status_code == 204, revoked.text
+
+    refused = anonymous.post("/api/v1/auth/token", json=credentials)
+    assert (refused.status_code, refused.json()["error"]) == (401, "ACCOUNT_DISABLED")
+    wait_until(lambda: system.get("/api/v1/me").status_code == 401, timeout=10, message="the token to be refused")
+    shown = admin.get(f"/api/v1/units/{units.a}/clients", params={"status": "revoked"}).json()["items"]
+    assert made["client_id"] in [c["client_id"] for c in shown]
+    assert Databases(stack).rows("identity", "SELECT action FROM audit_records WHERE subject_id = :c "
+                                 "AND action = 'client_revoked'", c=made["client_id"]) == [("client_revoked",)]
+
+
+def test_listings_show_a_unit_admin_only_its_own_unit(stack, units):
+    admin, operator = units.as_role["admin"], units.operator
+    mine = admin.get("/api/v1/users", params={"limit": 200})
+    assert mine.status_code == 200, mine.text
+    assert {u["unit_code"] for u in mine.json()["items"]} == {units.a}
+    assert units.b_clerk_id not in mine.text
+    assert admin.get("/api/v1/users", params={"unit": units.b}).json() == {"items": [], "next_cursor": None}
+    theirs = operator.get("/api/v1/users", params={"unit": units.b, "limit": 200}).json()["items"]
+    assert units.b_clerk_id in [u["user_id"] for u in theirs]
+    assert admin.get(f"/api/v1/units/{units.b}/clients").status_code == 404
+    assert [c["client_id"] for c in operator.get(f"/api/v1/units/{units.b}/clients").json()["items"]] == \
+        [units.b_client]
+    assert admin.get("/api/v1/proxies").status_code == 200
+    assert all(p["unit_code"] == units.a for p in admin.get("/api/v1/proxies").json()["items"])
+    assert admin.get("/api/v1/proxies", params={"unit": units.b}).json()["items"] == []
+    assert units.as_role["clerk"].get("/api/v1/users").status_code == 403
+    bad = admin.get("/api/v1/users", params={"limit": "many"})
+    assert (bad.status_code, bad.json()["error"]) == (400, "VALIDATION_ERROR")

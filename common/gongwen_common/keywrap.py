@@ -10,8 +10,10 @@ the data key gone the ciphertext cannot be opened, even from a backup that still
 the wrapped key is purged. Python cannot guarantee that plaintext or key bytes are wiped from
 process memory; keep their lifetime short and never log them.
 
-Without a configured KEK a fixed development key is derived and a warning logged: data
-encrypted under it is not protected.
+A KEK is required: without one a service refuses to work (:class:`KeyUnavailable` naming the
+setting). Only with ``GONGWEN_DEVELOPMENT_KEYS=1`` (environment or config) is a fixed
+development key derived instead, with a warning: anyone with this source can open what it
+protects, so it is for a developer's throw-away database only.
 """
 import base64
 import binascii
@@ -32,7 +34,16 @@ NONCE_BYTES = 12
 # The development key is derived from public constants on purpose: it only keeps a dev database
 # from holding plaintext; anyone with this source can open it.
 _DEVELOPMENT_KEY_MATERIAL = b"not a secret: development only"
+DEVELOPMENT_FLAG = "GONGWEN_DEVELOPMENT_KEYS"
 _warned_purposes: set[str] = set()
+
+
+def development_keys_allowed(value=None) -> bool:
+    """Whether the development key may stand in for an unset KEK: ``value`` as configured (a
+    service's config), else the environment's ``GONGWEN_DEVELOPMENT_KEYS``; "1", "true", "yes"."""
+    if value is None or value == "":
+        value = os.environ.get(DEVELOPMENT_FLAG, "")
+    return str(value).strip().lower() in ("1", "true", "yes")
 
 
 class KeyUnavailable(Exception):
@@ -60,11 +71,14 @@ class KeyEncryptionKey:
         if not isinstance(key, bytes | bytearray) or len(key) != KEY_BYTES:
             raise KeyUnavailable(f"a key-encryption key must be exactly {KEY_BYTES} bytes")
         self._key = bytes(key)
-        self.kek_id = hashlib.sha256(b"gongwen kek id|" + self._key).hexdigest()[:16]
+        self.kek_id = self.key_id(b"gongwen kek id|")
 
     @classmethod
-    def from_config(cls, value: str | None, *, setting: str, purpose: str) -> "KeyEncryptionKey":
-        """The KEK from a config value (base64 of 32 bytes) named ``setting``; unset → development key."""
+    def from_config(cls, value: str | None, *, setting: str, purpose: str,
+                    development=None) -> "KeyEncryptionKey":
+        """The KEK from a config value (base64 of 32 bytes) named ``setting``. Unset, it is a
+        configuration fault unless development keys are allowed (``development``, else the
+        environment: :func:`development_keys_allowed`); then a fixed development key."""
         # Secrets mounted from files usually end with a newline; that is not a different key.
         value = (value or "").strip()
         if value:
@@ -75,13 +89,24 @@ class KeyEncryptionKey:
             if len(key) != KEY_BYTES:
                 raise KeyUnavailable(f"{setting} must be base64 of exactly {KEY_BYTES} bytes")
             return cls(key)
+        if not development_keys_allowed(development):
+            raise KeyUnavailable(
+                f"{setting} is not set: it is the key-encryption key of the {purpose}. Set {setting} to base64 of "
+                f"32 random bytes (e.g. `openssl rand -base64 32`); only for a throw-away development database, "
+                f"{DEVELOPMENT_FLAG}=1 uses a fixed key anyone with the source can derive.")
         if purpose not in _warned_purposes:
             _warned_purposes.add(purpose)
-            log.warning("%s is not set: %s are encrypted under a fixed development key. Not for production: "
-                        "set %s to base64 of 32 random bytes.", setting, purpose, setting)
+            log.warning("%s is not set and %s is on: %s are encrypted under a fixed development key. Not for "
+                        "production: set %s to base64 of 32 random bytes.", setting, DEVELOPMENT_FLAG, purpose,
+                        setting)
         key = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
                    info=f"gongwen {purpose} development KEK".encode()).derive(_DEVELOPMENT_KEY_MATERIAL)
         return cls(key)
+
+    def key_id(self, label: bytes) -> str:
+        """A name of this key under ``label`` (a hash: it reveals nothing of the key). ``kek_id`` is
+        the one under ``b"gongwen kek id|"``; a store with ids of its own may keep its label."""
+        return hashlib.sha256(label + self._key).hexdigest()[:16]
 
     def encrypt(self, plaintext: bytes, associated_data: bytes) -> bytes:
         """AES-256-GCM; the random 12-byte nonce is prepended to the ciphertext."""

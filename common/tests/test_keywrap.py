@@ -84,13 +84,33 @@ def test_a_configured_value_may_end_with_a_newline():
     assert configured(CONFIGURED + "\n").kek_id == configured().kek_id
 
 
-def test_the_development_fallback_is_stable_and_warns_once_per_purpose(caplog, monkeypatch):
+def test_an_unset_kek_refuses_and_names_the_setting_unless_development_keys_are_allowed(monkeypatch):
+    monkeypatch.delenv(keywrap.DEVELOPMENT_FLAG, raising=False)
+    for unset in (None, "", "  \n"):
+        with pytest.raises(KeyUnavailable, match=r"SEAL_KEK is not set.*GONGWEN_DEVELOPMENT_KEYS=1"):
+            KeyEncryptionKey.from_config(unset, setting="SEAL_KEK", purpose="seal private keys")
+    for off in ("0", "no", "false"):
+        with pytest.raises(KeyUnavailable, match="SEAL_KEK is not set"):
+            KeyEncryptionKey.from_config(None, setting="SEAL_KEK", purpose="seal private keys", development=off)
+    monkeypatch.setenv(keywrap.DEVELOPMENT_FLAG, "0")
+    with pytest.raises(KeyUnavailable, match="SEAL_KEK is not set"):
+        KeyEncryptionKey.from_config(None, setting="SEAL_KEK", purpose="seal private keys")
+    # A set KEK needs no flag.
+    assert configured().kek_id == KeyEncryptionKey(KEY).kek_id
+
+
+def test_with_the_development_flag_the_fallback_is_stable_and_warns_once_per_purpose(caplog, monkeypatch):
     monkeypatch.setattr(keywrap, "_warned_purposes", set())
+    monkeypatch.setenv(keywrap.DEVELOPMENT_FLAG, "1")
     with caplog.at_level(logging.WARNING, logger="gongwen_common.keywrap"):
         first = KeyEncryptionKey.from_config(None, setting="SEAL_KEK", purpose="seal private keys")
         again = KeyEncryptionKey.from_config("", setting="SEAL_KEK", purpose="seal private keys")
         other = KeyEncryptionKey.from_config(None, setting="ARCHIVE_KEK", purpose="archived documents")
-    assert first.kek_id == again.kek_id != other.kek_id  # one fixed key per purpose
+    monkeypatch.delenv(keywrap.DEVELOPMENT_FLAG)
+    # The flag as a service's config says it, without the environment.
+    configured_flag = KeyEncryptionKey.from_config(None, setting="SEAL_KEK", purpose="seal private keys",
+                                                   development="true")
+    assert first.kek_id == again.kek_id == configured_flag.kek_id != other.kek_id  # one fixed key per purpose
     assert first.decrypt(again.encrypt(SECRET, b"ad"), b"ad") == SECRET
     warnings = [r for r in caplog.records if r.name == "gongwen_common.keywrap"]
     assert len(warnings) == 2 and all(r.levelno == logging.WARNING for r in warnings)

@@ -1,6 +1,7 @@
 """HTTP-only schemas; payload schemas of a service come from that service's ``schemas``."""
 from marshmallow import Schema, fields, validate
 
+from gongwen_identity.schemas import UserSchema
 from gongwen_registry.schemas import UnitSchema
 
 
@@ -197,18 +198,6 @@ class VerificationSchema(Schema):
     manifest_sha256 = fields.String(allow_none=True)
 
 
-class PrintStampSchema(Schema):
-    print_serial = fields.String(required=True)
-    verified_at = fields.String()
-    seal_serial = fields.String()
-    unit_name = fields.String()
-    image_png = fields.String(metadata={"description": "base64 PNG of the seal, to print with the serial"})
-
-
-class PrintVerificationSchema(VerificationSchema):
-    stamp = fields.Nested(PrintStampSchema, allow_none=True)
-
-
 # -- documents -------------------------------------------------------------------------------
 
 class DocumentSchema(Schema):
@@ -249,3 +238,55 @@ class PrintSchema(Schema):
     copy_number = fields.Integer(required=True)
     copies_left = fields.Integer(required=True)
     stamp = fields.Dict(metadata={"description": "the verification stamp (print serial, seal image)"})
+
+
+# -- identity listings (API.md "Users": ``?unit=&status=&q=&limit=&cursor=``) ----------------
+
+class PeopleQuerySchema(ListQuerySchema):
+    """The filters of GET /users, /units/{code}/clients and /proxies; identity checks the
+    ``status`` values (each listing has its own)."""
+
+    unit = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    status = fields.String(load_default=None, validate=validate.Length(min=1, max=16))
+    q = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
+
+
+PEOPLE_QUERY = {"unit": "string", "status": "string", "q": "string", "limit": "integer", "cursor": "string"}
+
+
+class UserPageSchema(Schema):
+    items = fields.List(fields.Nested(UserSchema), required=True)
+    next_cursor = fields.String(allow_none=True)
+
+
+class ClientInfoSchema(Schema):
+    """A listed client: never its secret, nor the secret's hash."""
+
+    client_id = fields.String(required=True)
+    unit_code = fields.String(required=True)
+    status = fields.String(metadata={"description": "active | disabled (unit revoked) | revoked"})
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    rotated_at = fields.DateTime(allow_none=True)
+    revoked_by = fields.String(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class ClientPageSchema(Schema):
+    items = fields.List(fields.Nested(ClientInfoSchema), required=True)
+    next_cursor = fields.String(allow_none=True)
+
+
+class ProxyViewSchema(Schema):
+    proxy_id = fields.String(required=True)
+    principal_user_id = fields.String(required=True)
+    proxy_user_id = fields.String(required=True)
+    unit_code = fields.String()
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    set_by = fields.String()
+
+
+class ProxyPageSchema(Schema):
+    items = fields.List(fields.Nested(ProxyViewSchema), required=True)
+    next_cursor = fields.String(allow_none=True)

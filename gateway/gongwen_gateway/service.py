@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import eventlet
 from nameko.dependency_providers import Config
-from nameko.events import BROADCAST, event_handler
+from nameko.events import BROADCAST
 from nameko.rpc import RpcProxy
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.utils import safe_join
@@ -44,15 +44,17 @@ from gongwen_registry.schemas import (
     UnitSchema,
 )
 
-from .auth import ANY_ROLE, Revocations
+from .auth import ANY_ROLE, Revocations, revocation_handler
 from .http import api, form_parts, json_body, parse_json
 from .openapi import build_spec
 from .schemas import (
+    PEOPLE_QUERY,
     ActForRequestSchema,
     ActForResultSchema,
     ChallengeRequestSchema,
     ChallengeSchema,
     ClientCredentialsSchema,
+    ClientPageSchema,
     ClientSchema,
     DeadLetterListSchema,
     DeadLetterSchema,
@@ -65,8 +67,9 @@ from .schemas import (
     ListQuerySchema,
     MeSchema,
     PasswordChangeSchema,
+    PeopleQuerySchema,
     PrintSchema,
-    PrintVerificationSchema,
+    ProxyPageSchema,
     ReceiptPageSchema,
     ReceiptSchema,
     ResetPasswordSchema,
@@ -77,6 +80,7 @@ from .schemas import (
     UnitPageSchema,
     UseApprovalRequestSchema,
     UseApprovalSchema,
+    UserPageSchema,
     VerificationSchema,
 )
 
@@ -165,9 +169,10 @@ class GatewayService:
 
     # -- authentication (identity) ----------------------------------------------------------
 
-    @event_handler("identity", "token_revoked", handler_type=BROADCAST, reliable_delivery=False)
+    @revocation_handler("identity", "token_revoked", handler_type=BROADCAST, reliable_delivery=False)
     def on_token_revoked(self, envelope):
-        """Every gateway instance learns of a logout at once; one starting later loads them all."""
+        """Every gateway instance learns of a logout at once; one that was starting or
+        reconnecting meanwhile reloads them from identity (``auth.Keyring``)."""
         self.revocations.revoke(envelope["data"]["jti"], envelope["data"]["expires_at"])
 
     @api("POST", "/api/v1/auth/challenge", summary="A single-use login challenge for the U_Key to sign",
@@ -198,7 +203,7 @@ class GatewayService:
         body = json_body(request, PasswordChangeSchema())
         in_person(request.principal, "change the password")
         self.call("identity", "change_password", request.principal.user_id, body["old_password"],
-                  body["new_password"])
+                  body["new_password"], actor=actor_of(request.principal))
         return 204, None
 
     @api("POST", "/api/v1/auth/logout", summary="Revoke the access token used for this call", tag="auth",
@@ -235,7 +240,8 @@ class GatewayService:
         if principal.is_client:
             raise ProxyNotAllowed(message="A department system cannot be a proxy.")
         in_person(principal, "name a further proxy")  # no chains: act for someone with your own login
-        return 200, self.call("identity", "act_for", principal.user_id, body["principal_user_id"])
+        return 200, self.call("identity", "act_for", principal.user_id, body["principal_user_id"],
+                              actor=actor_of(principal))
 
     # -- units (registry) -----------------------------------------------------------------
 
@@ -322,12 +328,14 @@ class GatewayService:
          errors=(400, 404, 409, 422, 503))
     def create_user(self, request):
         body = json_body(request, NewUserSchema())
+        in_person(request.principal, "create an account")
         return 201, self.call("identity", "create_user", body, actor_of(request.principal),
                               idempotency_key=request.headers.get("Idempotency-Key"))
 
     @api("POST", "/api/v1/users/<user_id>/approve", summary="Approve a requested account", tag="users",
          response_schema=UserSchema, roles=OPERATOR, errors=(404, 409, 503))
     def approve_user(self, request, user_id):
+        in_person(request.principal, "approve an account")
         return 200, self.call("identity", "approve_user", user_id, actor_of(request.principal))
 
     @api("POST", "/api/v1/users/<user_id>/disable", summary="Disable an account at once", tag="users",
@@ -341,6 +349,7 @@ class GatewayService:
          request_schema=ResetPasswordSchema, status=204, roles=("operator", "admin"), errors=(400, 404, 503))
     def reset_password(self, request, user_id):
         body = json_body(request, ResetPasswordSchema())
+        in_person(request.principal, "reset a password")
         self.call("identity", "reset_password", user_id, body["initial_password"], actor_of(request.principal))
         return 204, None
 
@@ -349,6 +358,7 @@ class GatewayService:
          errors=(400, 404, 409, 503))
     def replace_device(self, request, user_id):
         body = json_body(request, DeviceSchema())
+        in_person(request.principal, "replace a U_Key")
         return 200, self.call("identity", "replace_device", user_id, body["public_key"], actor_of(request.principal))
 
     @api("POST", "/api/v1/proxies", summary="Name a proxy (代理人) for a time window", tag="users",
@@ -364,7 +374,39 @@ class GatewayService:
          "(the secret is shown once)", tag="users", response_schema=ClientSchema, status=201,
          roles=("operator", "admin"), errors=(404, 422, 503))
     def create_client(self, request, code):
+        in_person(request.principal, "create client credentials")
         return 201, self.call("identity", "create_client", code, actor_of(request.principal))
+
+    def _people_query(self, request):
+        return validated(PeopleQuerySchema(), {k: v for k, v in request.args.items() if k in PEOPLE_QUERY})
+
+    @api("GET", "/api/v1/users", summary="Accounts: the operator's of every unit, a unit admin's of its own",
+         tag="users", response_schema=UserPageSchema, query=PEOPLE_QUERY, roles=("operator", "admin"),
+         errors=(400, 503))
+    def list_users(self, request):
+        return 200, self.call("identity", "list_users", actor_of(request.principal), **self._people_query(request))
+
+    @api("GET", "/api/v1/units/<code>/clients", summary="The unit's department-system clients (never a secret)",
+         tag="users", response_schema=ClientPageSchema, roles=("operator", "admin"), errors=(400, 404, 503),
+         query={k: v for k, v in PEOPLE_QUERY.items() if k != "unit"})
+    def list_clients(self, request, code):
+        query = self._people_query(request)
+        query.pop("unit")  # the path names the unit
+        return 200, self.call("identity", "list_clients", code, actor_of(request.principal), **query)
+
+    @api("DELETE", "/api/v1/units/<code>/clients/<client_id>", summary="Revoke a client: its secret and the "
+         "tokens it obtained stop working (in person)", tag="users", status=204, roles=("operator", "admin"),
+         errors=(404, 503))
+    def revoke_client(self, request, code, client_id):
+        in_person(request.principal, "revoke client credentials")
+        self.call("identity", "revoke_client", code, client_id, actor_of(request.principal))
+        return 204, None
+
+    @api("GET", "/api/v1/proxies", summary="Proxies named (代理人): the operator's of every unit, a unit admin's "
+         "of its own; status upcoming | active | ended", tag="users", response_schema=ProxyPageSchema,
+         query=PEOPLE_QUERY, roles=("operator", "admin"), errors=(400, 503))
+    def list_proxies(self, request):
+        return 200, self.call("identity", "list_proxies", actor_of(request.principal), **self._people_query(request))
 
     # -- units (registry) -----
 
@@ -476,15 +518,13 @@ class GatewayService:
     def verify(self, request):
         return 200, self.call("seal", "verify", **self._verification_parts(request))
 
-    @api("POST", "/api/v1/seals/verify-for-print", summary="Verify, and get the verification stamp (print serial "
-         "and seal image) for a printed copy", tag="seals",
-         form={"manifest": "file", "signature": "file", "body": "file", "attachments": "files",
-               "unit_code": "string"}, response_schema=PrintVerificationSchema, roles=ANY_ROLE,
+    @api("POST", "/api/v1/seals/verify-for-print", summary="Verify a sealed manifest before printing it; no stamp "
+         "here: a verification stamp (print serial) comes only with a granted print, POST /documents/{id}/print",
+         tag="seals", form={"manifest": "file", "signature": "file", "body": "file", "attachments": "files",
+                            "unit_code": "string"}, response_schema=VerificationSchema, roles=ANY_ROLE,
          errors=(400, 413, 503))
     def verify_for_print(self, request):
-        parts = self._verification_parts(request)
-        return 200, self.call("seal", "verify_for_print", parts.pop("manifest_b64"), parts.pop("signature_b64"),
-                              actor_of(request.principal), **parts)
+        return 200, self.call("seal", "verify", **self._verification_parts(request))
 
     # -- documents (exchange) -----------------------------------------------------------
 

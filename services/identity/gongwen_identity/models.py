@@ -133,6 +133,8 @@ class Client(Base):
     created_at = mapped_column(UtcDateTime, nullable=False)
     rotated_by: Mapped[str | None] = mapped_column(String(36))
     rotated_at = mapped_column(UtcDateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(36))
+    revoked_at = mapped_column(UtcDateTime, nullable=True)
 
 
 class Proxy(Base):

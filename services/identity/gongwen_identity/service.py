@@ -54,6 +54,10 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
         return users.active_members(self.db, unit_code, user_ids)
 
     @rpc
+    def list_users(self, actor, unit=None, status=None, q=None, limit=50, cursor=None):
+        return users.list_users(self.db, actor, unit, status, q, limit, cursor)
+
+    @rpc
     def me(self, user_id):
         return users.me(self.db, user_id)
 
@@ -68,12 +72,11 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
     @rpc
     def reset_password(self, user_id, new_initial_password, actor):
         settings = self._settings()
-        return users.reset_password(self.db, user_id, new_initial_password, actor, settings.password,
-                                    settings.lockout, self.clock())
+        return users.reset_password(self.db, user_id, new_initial_password, actor, settings.password, self.clock())
 
     @rpc
     def unlock_user(self, user_id, actor):
-        return users.unlock_user(self.db, user_id, actor, self._settings().lockout, self.clock())
+        return users.unlock_user(self.db, user_id, actor, self.clock())
 
     @rpc
     def replace_device(self, user_id, public_key_pem, actor):
@@ -96,9 +99,9 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
                                      signature_b64, self._settings(), self.clock())
 
     @rpc
-    def change_password(self, user_id, old_password, new_password):
+    def change_password(self, user_id, old_password, new_password, actor=None):
         self._keeping_refusal(authentication.change_password, self.db, user_id, old_password, new_password,
-                              self._settings(), self.clock())
+                              self._settings(), self.clock(), actor)
 
     @rpc
     def logout(self, jti, exp):
@@ -139,6 +142,14 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
         return clients.rotate_client(self.db, client_id, actor, self.clock())
 
     @rpc
+    def revoke_client(self, unit_code, client_id, actor):
+        return clients.revoke_client(self.db, unit_code, client_id, actor, self.clock())
+
+    @rpc
+    def list_clients(self, unit_code, actor, status=None, q=None, limit=50, cursor=None):
+        return clients.list_clients(self.db, unit_code, actor, status, q, limit, cursor)
+
+    @rpc
     def client_token(self, client_id, client_secret):
         return clients.client_token(self.db, client_id, client_secret, self._settings(), self.clock())
 
@@ -152,13 +163,18 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
                                               actor, self.clock()))
 
     @rpc
+    def list_proxies(self, actor, unit=None, status=None, q=None, limit=50, cursor=None):
+        return proxies.list_proxies(self.db, actor, self.clock(), unit, status, q, limit, cursor)
+
+    @rpc
     def proxy_for(self, proxy_user_id, principal_user_id):
         return proxies.proxy_for(self.db, proxy_user_id, principal_user_id, self.clock())
 
     @rpc
-    def act_for(self, proxy_user_id, principal_user_id):
+    def act_for(self, proxy_user_id, principal_user_id, actor=None):
         """A token for the proxy to act with the principal's authority inside the window."""
-        return proxies.issue_proxy_token(self.db, proxy_user_id, principal_user_id, self._settings(), self.clock())
+        return proxies.issue_proxy_token(self.db, proxy_user_id, principal_user_id, self._settings(), self.clock(),
+                                         actor)
 
     # -- the registry's unit events (registered, approved, renamed: ``UnitDirectoryReplica``) --
 

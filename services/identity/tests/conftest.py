@@ -6,6 +6,8 @@ per test session through the real service and copied into each test's fresh data
 SQLite's backup API instead of being hashed again for every test.
 """
 import base64
+import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from nameko.testing.services import worker_factory
 from sqlalchemy import create_engine, delete, select
+from sqlalchemy.orm import sessionmaker
 
 from gongwen_common.clock import MovableClock
 from gongwen_common.db import Session as OutboxSession
@@ -152,3 +155,64 @@ def world(sqlite_session, cast):
     template.backup(session.connection().connection.driver_connection)
     session.rollback()
     return World(session, MovableClock(datetime.now(UTC).replace(microsecond=0)), dict(keys))
+
+
+# For concurrency on PostgreSQL: high enough that no lock interferes with counting N failures.
+LENIENT = {"IDENTITY_LOCKOUT_MAX_FAILURES": "100"}
+
+
+class PostgresWorld(World):
+    def __init__(self, sessions, clock, keys):
+        self.sessions = sessions
+        super().__init__(sessions(), clock, keys, LENIENT)
+
+    def concurrently(self, calls):
+        """Run each ``(method, args)`` in its own worker and session at the same moment; commit
+        what succeeds, keep what a refusal committed, as the RPC entrypoint does. Returns each
+        result or the DomainError it raised; anything else (an IntegrityError: a 500) fails."""
+        barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
+
+        def run(index, method, args):
+            session = self.sessions()
+            service = worker_factory(IdentityService, db=session, config={**CONFIG, **LENIENT}, clock=self.clock)
+            barrier.wait()
+            try:
+                results[index] = getattr(service, method)(*args)
+                session.commit()
+            except DomainError as refusal:
+                session.rollback()
+                results[index] = refusal
+            except Exception as crash:  # noqa: BLE001 - reported as the failure it is
+                session.rollback()
+                results[index] = crash
+            finally:
+                session.close()
+
+        threads = [threading.Thread(target=run, args=(i, method, args)) for i, (method, args) in enumerate(calls)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        crashes = [r for r in results if isinstance(r, Exception) and not isinstance(r, DomainError)]
+        assert not crashes, crashes
+        return results
+
+
+@pytest.fixture
+def pg_world(postgres):
+    name = f"identity_{uuid.uuid4().hex[:8]}"
+    postgres.create_database(name)
+    engine = create_engine(postgres.url(name), pool_size=12)
+    InfraBase.metadata.create_all(engine)
+    Base.metadata.create_all(engine)
+    sessions = sessionmaker(engine, class_=OutboxSession, expire_on_commit=False)
+    keys = {"operator": new_key(), "alice": new_key()}
+    world = PostgresWorld(sessions, MovableClock(datetime.now(UTC).replace(microsecond=0)), keys)
+    world.call("on_unit_registered", unit_event("unit_registered", unit("gz-fgw")))
+    world.call("bootstrap_operator", "operator", PASSWORDS["operator"], public_pem(keys["operator"]))
+    world.new_user("alice")
+    yield world
+    world.session.close()
+    engine.dispose()
+
+

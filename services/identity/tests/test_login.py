@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from gongwen_identity.domain import authentication
 from gongwen_identity.models import AuditRecord, Challenge
 
 
@@ -46,18 +47,42 @@ def test_login_answers_in_the_order_of_the_api(world):
     assert world.refused("login", "alice", password, garbage["challenge_id"], "not base64!").code == \
         "DEVICE_SIGNATURE_INVALID"
 
-    # 4. INVALID_CREDENTIALS: right U_Key, wrong password.
+    # 6. INVALID_CREDENTIALS: right U_Key, wrong password.
     refusal = world.login_refused("alice", password="Wrong#2026pass")
     assert (refusal.code, refusal.status) == ("INVALID_CREDENTIALS", 401)
 
-    # 6. ACCOUNT_DISABLED once disabled, but only with the right password: a wrong one is still 4.
+    # 4. ACCOUNT_DISABLED once disabled, whatever the password: the state comes before it.
     world.call("disable_user", alice.id, world.actor("operator"), "left the unit")
-    assert world.login_refused("alice", password="Wrong#2026pass").code == "INVALID_CREDENTIALS"
-    refusal = world.login_refused("alice")
-    assert (refusal.code, refusal.status) == ("ACCOUNT_DISABLED", 401)
+    for attempt in ("Wrong#2026pass", password):
+        refusal = world.login_refused("alice", password=attempt)
+        assert (refusal.code, refusal.status) == ("ACCOUNT_DISABLED", 401)
     # An expired challenge outranks everything else, a used one everything after it.
     world.clock.advance(seconds=121)
     assert world.refused("login", "alice", password, challenge["challenge_id"], forged).code == "CHALLENGE_EXPIRED"
+
+
+def test_a_locked_account_answers_the_same_whatever_the_password_and_tests_none(world, monkeypatch):
+    """Issue 9 item 3: the U_Key's holder must not learn the password from a locked account
+    (today's order answered ACCOUNT_LOCKED for the right password, INVALID_CREDENTIALS for a
+    wrong one). Signature, then disabled, then locked, then the password."""
+    for attempt in range(5):
+        assert world.login_refused("bob", password=f"Wrong#2026no{attempt}").code == "INVALID_CREDENTIALS"
+    tested = []
+    monkeypatch.setattr(authentication.passwords, "verify_password", lambda *a: tested.append(a) or True)
+    answers = {(r.code, r.status, r.message) for r in (world.login_refused("bob", password=p)
+                                                       for p in ("Wrong#2026again", world.passwords["bob"]))}
+    assert len(answers) == 1 and next(iter(answers))[:2] == ("ACCOUNT_LOCKED", 401)
+    assert tested == []  # no password work while locked
+    assert world.user("bob").failed_attempts == 5  # and nothing counted or extended
+
+
+def test_a_disabled_account_answers_the_same_whatever_the_password(world):
+    bob = world.user("bob")
+    world.call("disable_user", bob.id, world.actor("operator"), "left the unit")
+    answers = {(r.code, r.message) for r in (world.login_refused("bob", password=p)
+                                             for p in ("Wrong#2026again", world.passwords["bob"]))}
+    assert answers == {("ACCOUNT_DISABLED", "The account is disabled.")}
+    assert world.user("bob").failed_attempts == 0
 
 
 def test_unknown_user_is_answered_like_a_known_user_with_a_bad_signature(world):

@@ -1,5 +1,6 @@
 """Access tokens: ES256 with a JWKS, revocation, and the signing key encrypted at rest."""
 import base64
+import hashlib
 import logging
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 
+from gongwen_common import keywrap
 from gongwen_identity.domain import tokens
 from gongwen_identity.domain.errors import SigningKeyUnavailable
 from gongwen_identity.models import SigningKey
@@ -64,6 +66,8 @@ def test_the_signing_key_is_never_stored_in_clear(world):
     world.call("jwks")  # generated at first use
     [row] = world.session.scalars(select(SigningKey)).all()
     kek = base64.b64decode(world.service.config["IDENTITY_KEK"])
+    # The stored form is as before keywrap's rule applied here: raw AES-GCM under the KEK, its own KEK id.
+    assert row.kek_id == hashlib.sha256(b"gongwen-identity kek id|" + kek).hexdigest()[:16]
     plain = AESGCM(kek).decrypt(row.private_key_nonce, row.private_key_ciphertext, row.kid.encode())
     private_key = serialization.load_der_private_key(plain, password=None)
     pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -80,18 +84,29 @@ def test_the_signing_key_is_never_stored_in_clear(world):
         tokens.signing_key(world.session, base64.b64encode(b"\x01" * 32).decode(), world.clock.now)
 
 
-def test_without_a_kek_a_development_key_is_used_with_a_warning(world, caplog, monkeypatch):
-    monkeypatch.setattr(tokens, "_warned_development_kek", False)
+def test_without_a_kek_no_token_is_signed_and_the_error_names_identity_kek(world, monkeypatch):
+    monkeypatch.delenv(keywrap.DEVELOPMENT_FLAG, raising=False)
     service = world.service_with({"IDENTITY_KEK": None})
-    with caplog.at_level(logging.WARNING, logger=tokens.__name__):
-        world.call("jwks", service=service)
-    assert any("not for production" in r.getMessage().lower() for r in caplog.records)
-    row = world.session.scalars(select(SigningKey)).one()
-    with pytest.raises(ValueError):
-        serialization.load_der_private_key(row.private_key_ciphertext, password=None)
+    with pytest.raises(SigningKeyUnavailable, match=r"IDENTITY_KEK is not set.*GONGWEN_DEVELOPMENT_KEYS=1"):
+        service.jwks()
+    world.session.rollback()
+    assert world.session.scalars(select(SigningKey)).all() == []
     # A KEK of the wrong size is a configuration fault, not a silent fallback.
     with pytest.raises(SigningKeyUnavailable):
         tokens.key_encryption_key(base64.b64encode(b"short").decode())
+
+
+def test_with_the_development_flag_a_development_key_is_used_with_a_warning(world, caplog, monkeypatch):
+    monkeypatch.setattr(keywrap, "_warned_purposes", set())
+    monkeypatch.setenv(keywrap.DEVELOPMENT_FLAG, "1")
+    service = world.service_with({"IDENTITY_KEK": None})
+    with caplog.at_level(logging.WARNING, logger=keywrap.__name__):
+        world.call("jwks", service=service)
+    assert any("IDENTITY_KEK" in r.getMessage() and "not for production" in r.getMessage().lower()
+               for r in caplog.records)
+    row = world.session.scalars(select(SigningKey)).one()
+    with pytest.raises(ValueError):
+        serialization.load_der_private_key(row.private_key_ciphertext, password=None)
 
 
 def test_purge_drops_expired_challenges_and_long_expired_tokens(world):

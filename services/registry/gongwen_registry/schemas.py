@@ -1,6 +1,6 @@
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-UNIT_KINDS = ("government", "department", "district", "public_body", "enterprise", "operator")
+UNIT_KINDS = ("government", "department", "district", "public_body", "enterprise", "operator", "secrecy_bureau")
 UNIT_STATUSES = ("applied", "active", "revoked")
 DOCUMENT_POLICIES = ("keep", "transfer", "archive")
 UNIT_CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")

@@ -2,7 +2,7 @@
 only as envelope-encrypted ciphertext, custody approvals, destruction approvals, and the log of
 every use. ``migrations/versions`` creates the same schema; ``tests/test_service_migrations.py``
 keeps the two in step."""
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gongwen_common.audit import AuditRecordColumns
@@ -79,10 +79,11 @@ class UseApproval(Base):
 
 class DestructionApproval(Base):
     """One party's recorded presence at a seal's destruction (003 §21): operator, secrecy bureau,
-    owning unit."""
+    owning unit; three distinct people, so one person holding two roles stands for one party."""
 
     __tablename__ = "seal_destruction_approvals"
-    __table_args__ = (UniqueConstraint("seal_serial", "party"),)
+    __table_args__ = (UniqueConstraint("seal_serial", "party"),
+                      Index("ix_seal_destruction_approvals_person", "seal_serial", "user_id", unique=True))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     seal_serial: Mapped[str] = mapped_column(ForeignKey("seals.serial"), index=True)
     party: Mapped[str] = mapped_column(String(32))
@@ -91,7 +92,9 @@ class DestructionApproval(Base):
 
 
 class SealUse(Base):
-    """Every signature made with a seal: what, when, by whom (and for whom), with which approvals."""
+    """Every signature made with a seal: what, when, by whom (and for whom), with which approvals.
+    ``request_key`` names the request (unit, seal, manifest, approvals): a retry returns the
+    stored signature instead of sealing, and consuming approvals, again."""
 
     __tablename__ = "seal_uses"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -101,10 +104,13 @@ class SealUse(Base):
     signed_by: Mapped[str] = mapped_column(String(80))
     proxy_user_id: Mapped[str | None] = mapped_column(String(80))
     approval_ids: Mapped[list] = mapped_column(JSON)
+    request_key: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class PrintStamp(Base):
-    """A verification seal for a printed copy (004 五(一)): the print serial stamped on it."""
+    """A verification seal for a printed copy (004 五(一)): the print serial stamped on it.
+    ``stamp_key`` is the caller's name for the print (the exchange's print id): one stamp per key."""
 
     __tablename__ = "print_stamps"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -113,6 +119,7 @@ class PrintStamp(Base):
     manifest_sha256: Mapped[str] = mapped_column(String(64))
     issued_at = mapped_column(UtcDateTime, nullable=False)
     issued_to: Mapped[str] = mapped_column(String(80))
+    stamp_key: Mapped[str | None] = mapped_column(String(80), index=True, unique=True)
 
 
 class AuditRecord(AuditRecordColumns, Base):

@@ -5,6 +5,8 @@ Bytes cross RPC as base64 strings (the serializer is JSON). ``actor`` is the cal
 gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?, "unit_kind"?}``.
 """
 
+from nameko.extensions import DependencyProvider
+
 from gongwen_common.clock import Clock
 from gongwen_common.entrypoints import event_handler, rpc
 from gongwen_common.errors import ValidationFailed
@@ -26,10 +28,19 @@ def _attachments(value) -> dict | None:
     return {name: from_wire(data, f"attachments.{name}") for name, data in value.items()}
 
 
+class SettingsAtStart(DependencyProvider):
+    """Refuses to start the service on settings it could not seal with (``SEAL_KEK`` unset
+    without ``GONGWEN_DEVELOPMENT_KEYS=1``, or malformed): at start-up, not at the first seal."""
+
+    def setup(self):
+        SealSettings.from_config(self.container.config)
+
+
 class SealService(UnitDirectoryReplica, ServiceBase):
     name = "seal"
     unit_view_model = UnitView
     clock = Clock()
+    settings_at_start = SettingsAtStart()
 
     def _settings(self) -> SealSettings:
         return SealSettings.from_config(self.config)
@@ -99,11 +110,12 @@ class SealService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def verify_for_print(self, manifest_b64, signature_b64, actor, unit_code=None, body_b64=None,
-                         attachments_b64=None):
+                         attachments_b64=None, stamp_key=None):
+        """The stamp of a granted print: the exchange's ``print_copy`` is the only caller."""
         return sealing.verify_for_print(self.db, from_wire(manifest_b64, "manifest"),
                                         from_wire(signature_b64, "signature"), actor, self._settings(), self.clock(),
                                         unit_code, from_wire(body_b64, "body", optional=True),
-                                        _attachments(attachments_b64))
+                                        _attachments(attachments_b64), stamp_key=stamp_key)
 
     # -- the registry's unit events: a renamed unit gets a new seal, a revoked one loses it ----
 

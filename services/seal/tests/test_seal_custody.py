@@ -40,9 +40,11 @@ def test_two_person_custody_needs_two_distinct_fresh_approvals_of_this_manifest(
     fresh = approve("keeper-zhao")
     sealed = seals.sign("gz-fgw", manifest, approval_ids=[late, fresh])
     assert sorted(sealed["approvals_used"]) == sorted([late, fresh])
-    # Each approval serves one use.
+    # Each approval serves one use: with a new partner it no longer counts. (The same request
+    # again is a retry: it answers the first signature, see test_seal_retries.)
+    partner = approve("keeper-li")
     assert seals.refused("sign", "gz-fgw", seals.b64(manifest), seals.clerk("gz-fgw"),
-                         approval_ids=[late, fresh]).code == "CUSTODY_APPROVAL_REQUIRED"
+                         approval_ids=[fresh, partner]).code == "CUSTODY_APPROVAL_REQUIRED"
     assert seals.session.scalar(select(UseApproval.used_at).where(UseApproval.id == first)) is None
 
 

@@ -4,27 +4,35 @@
 2. ``CHALLENGE_USED``     the challenge was already consumed by an earlier attempt, or it was
                           issued for another username: a challenge is bound to one username, so
                           using it for another is a replay. Either way this attempt consumes it.
+                          Consuming is one ``UPDATE … WHERE used_at IS NULL``: of two concurrent
+                          attempts with one challenge only the one that changed the row goes on.
 3. ``DEVICE_SIGNATURE_INVALID``  the signature over the nonce does not verify with the user's
                           active U_Key; an unknown user is verified against a stand-in key, so
                           both answer the same after the same work.
-4. ``INVALID_CREDENTIALS`` wrong password; counted towards the lockout.
-5. ``ACCOUNT_LOCKED``     too many wrong passwords lately.
-6. ``ACCOUNT_DISABLED``   disabled, or still ``pending`` the operator's approval (the message says
+4. ``ACCOUNT_DISABLED``   disabled, or still ``pending`` the operator's approval (the message says
                           which; the code stays one of API.md's six).
+5. ``ACCOUNT_LOCKED``     too many wrong passwords lately.
+6. ``INVALID_CREDENTIALS`` wrong password; counted towards the lockout (atomically, so parallel
+                          attempts each count).
 
-The password is hashed only once the U_Key has signed: an unknown user never gets that far
-(there is no key to sign with), so unknown and known users cost the same, no unauthenticated
-request can make the service spend argon2 time, and no answer says whether a password was
-right without the U_Key. Failures are counted only then too, so nobody without the U_Key can
-lock an account. Every consumed challenge, failure count and audit record must survive the
-refusal: the service commits before it raises :class:`AuthenticationFailed`.
+The password is hashed only once the U_Key has signed and the account may log in at all: an
+unknown user never gets that far (there is no key to sign with), so unknown and known users
+cost the same, no unauthenticated request can make the service spend argon2 time, and a
+disabled or locked account answers the same whatever the password, so not even the U_Key's
+holder learns whether a guess was right. Failures are counted only then too, so nobody without
+the U_Key can lock an account. Every consumed challenge, failure count and audit record must
+survive the refusal: the service commits before it raises :class:`AuthenticationFailed`.
 """
 import base64
 import os
 import uuid
 
+from sqlalchemy import update
+
+from gongwen_common.audit import Acting
+
 from ..models import Challenge, User
-from . import audit, devices, passwords, tokens
+from . import audit, devices, lockout, passwords, tokens
 from .errors import (
     AccountDisabled,
     AccountLocked,
@@ -33,6 +41,7 @@ from .errors import (
     DeviceSignatureInvalid,
     InvalidCredentials,
     PasswordTooWeak,
+    ProxyNotAllowed,
     ValidationFailed,
 )
 from .policies import IdentitySettings
@@ -61,16 +70,23 @@ def user_claims(user: User, must_change_password: bool) -> dict:
             "pwd": must_change_password}
 
 
-def login(session, username, password, challenge_id, signature_b64, settings: IdentitySettings, now) -> dict:
+def _consume(session, challenge_id, now) -> Challenge:
+    """The challenge, spent by this attempt whatever its outcome; only one attempt may spend it."""
     challenge = session.get(Challenge, challenge_id) if isinstance(challenge_id, str) and len(challenge_id) <= 36 \
         else None
     if challenge is None or now >= challenge.expires_at:
         raise _refuse(session, ChallengeExpired(message="The login challenge has expired; ask for a new one."),
                       None, now)
-    if challenge.used_at is not None:
+    spent = session.execute(update(Challenge).where(Challenge.id == challenge.id, Challenge.used_at.is_(None))
+                            .values(used_at=now).execution_options(synchronize_session=False))
+    if spent.rowcount != 1:
         raise _refuse(session, ChallengeUsed(message="The login challenge was already used; ask for a new one."),
                       None, now)
-    challenge.used_at = now  # consumed by this attempt, whatever its outcome
+    return challenge
+
+
+def login(session, username, password, challenge_id, signature_b64, settings: IdentitySettings, now) -> dict:
+    challenge = _consume(session, challenge_id, now)
     if challenge.username != normalise_username(username):
         raise _refuse(session, ChallengeUsed(message="The login challenge was already used; ask for a new one."),
                       None, now)
@@ -81,22 +97,21 @@ def login(session, username, password, challenge_id, signature_b64, settings: Id
     if not devices.signature_valid(device, challenge.nonce, signature_b64):
         raise _refuse(session, DeviceSignatureInvalid(message="The U_Key signature does not verify."), user, now)
 
-    # From here on the U_Key has proved itself: ``user`` exists and holds the device.
-    lockout = settings.lockout
-    lockout.expire(user, now)
-    if not passwords.verify_password(user.password_hash, password):
-        lockout.record_failure(user, now)
-        raise _refuse(session, InvalidCredentials(message="The username or password is wrong."), user, now)
-    if lockout.is_locked(user, now):
-        raise _refuse(session, AccountLocked(
-            message=f"Too many wrong passwords: the account is locked until {user.locked_until.isoformat()}."),
-            user, now)
+    # From here on the U_Key has proved itself: ``user`` exists and holds the device. The
+    # account's state comes before the password, which a disabled or locked account never tests.
     if user.status != "active":
         message = ("The account awaits the operator's approval." if user.status == "pending"
                    else "The account is disabled.")
         raise _refuse(session, AccountDisabled(message=message), user, now)
+    until = lockout.locked_until(session, user.id, now)
+    if until is not None:
+        raise _refuse(session, AccountLocked(
+            message=f"Too many wrong passwords: the account is locked until {until.isoformat()}."), user, now)
+    if not passwords.verify_password(user.password_hash, password):
+        lockout.count_failure(session, settings.lockout, user.id, now)
+        raise _refuse(session, InvalidCredentials(message="The username or password is wrong."), user, now)
 
-    lockout.clear(user)
+    lockout.clear(session, user.id)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     user.last_login_at = now
@@ -109,29 +124,32 @@ def login(session, username, password, challenge_id, signature_b64, settings: Id
     return result
 
 
-def change_password(session, user_id, old_password, new_password, settings: IdentitySettings, now) -> None:
-    """The holder changes their own password (first login, expiry, at will). A wrong old password
-    counts towards the lockout like a wrong login; every session ends, so the new password (and
-    the lifted ``pwd`` claim) takes effect with the next login."""
+def change_password(session, user_id, old_password, new_password, settings: IdentitySettings, now,
+                    actor=None) -> None:
+    """The holder changes their own password (first login, expiry, at will), in person: ``actor``
+    (the caller as the gateway vouches for it) must not be a proxy. A wrong old password counts
+    towards the lockout like a wrong login; every session ends, so the new password (and the
+    lifted ``pwd`` claim) takes effect with the next login."""
+    if Acting.of(actor).by_proxy:
+        raise ProxyNotAllowed(message="A proxy may not change the principal's password.")
     user = session.get(User, user_id) if isinstance(user_id, str) else None
     if user is None:
         passwords.verify_unknown(old_password)
         raise InvalidCredentials(message="The username or password is wrong.")
     if user.status != "active":
         raise AccountDisabled(message="The account is not active.")
-    lockout = settings.lockout
-    lockout.expire(user, now)
-    if lockout.is_locked(user, now):
+    until = lockout.locked_until(session, user.id, now)
+    if until is not None:
         # No answer about the old password while locked: this path must not become a guessing oracle.
-        raise AccountLocked(message=f"The account is locked until {user.locked_until.isoformat()}.")
+        raise AccountLocked(message=f"The account is locked until {until.isoformat()}.")
     if not passwords.verify_password(user.password_hash, old_password):
-        lockout.record_failure(user, now)
+        lockout.count_failure(session, settings.lockout, user.id, now)
         audit.record(session, now, user.id, "password_change_refused", "user", user.id, code="INVALID_CREDENTIALS")
         raise InvalidCredentials(message="The current password is wrong.")
     if isinstance(new_password, str) and passwords.normalise(new_password) == passwords.normalise(old_password):
         raise PasswordTooWeak(message="The password is too weak: it must differ from the current one.")
     settings.password.check(new_password, user.username)
-    lockout.clear(user)
+    lockout.clear(session, user.id)
     user.password_hash = passwords.hash_password(new_password)
     user.must_change_password, user.password_changed_at = False, now
     tokens.revoke_sessions(session, user.id, "password_changed", now)

@@ -9,21 +9,32 @@ import uuid
 from sqlalchemy import select
 
 from ..models import Client, UnitView
-from . import audit, passwords, tokens
+from . import audit, listing, passwords, tokens
 from .actors import require_unit_manager, resolve_actor
 from .errors import AccountDisabled, InvalidCredentials, InvalidUserState, NotFound
 from .policies import IdentitySettings
 from .units import require_open_unit
 
 SYSTEM_ROLE = "system"
+# ``disabled``: its unit was revoked; ``revoked``: its unit's admin or the operator revoked it.
+CLIENT_STATUSES = ("active", "disabled", "revoked")
 
 
 def subject(client_id: str) -> str:
     return f"client:{client_id}"
 
 
+def client_view(client: Client) -> dict:
+    """What a listing shows: never the secret, nor its hash."""
+    return {"client_id": client.id, "unit_code": client.unit_code, "status": client.status,
+            "created_by": client.created_by, "created_at": client.created_at.isoformat(),
+            "rotated_at": client.rotated_at and client.rotated_at.isoformat(),
+            "revoked_by": client.revoked_by, "revoked_at": client.revoked_at and client.revoked_at.isoformat()}
+
+
 def create_client(session, unit_code, actor, now) -> dict:
     actor = resolve_actor(session, actor)
+    actor.require_in_person()  # the secret outlives any proxy's window
     require_unit_manager(actor, unit_code)
     require_open_unit(session, unit_code)
     secret = secrets.token_urlsafe(32)
@@ -34,9 +45,11 @@ def create_client(session, unit_code, actor, now) -> dict:
     return {"client_id": client.id, "client_secret": secret, "unit_code": unit_code}
 
 
-def _managed_client(session, client_id, actor):
-    client = session.get(Client, client_id) if isinstance(client_id, str) else None
-    if client is None or not (actor.is_operator or client.unit_code == actor.unit_code):
+def _managed_client(session, client_id, actor, unit_code=None):
+    """``unit_code``: the unit the path names; a client of another unit is not found there."""
+    client = session.get(Client, client_id) if isinstance(client_id, str) and len(client_id) <= 36 else None
+    if client is None or not (actor.is_operator or client.unit_code == actor.unit_code) or \
+            unit_code not in (None, client.unit_code):
         raise NotFound(message=f"no client {client_id!r}")
     require_unit_manager(actor, client.unit_code)
     return client
@@ -45,6 +58,7 @@ def _managed_client(session, client_id, actor):
 def rotate_client(session, client_id, actor, now) -> dict:
     """A new secret; the old one and the tokens it obtained stop working at once."""
     actor = resolve_actor(session, actor)
+    actor.require_in_person()
     client = _managed_client(session, client_id, actor)
     if client.status != "active":
         raise InvalidUserState(message=f"client {client.id!r} is {client.status}")
@@ -54,6 +68,38 @@ def rotate_client(session, client_id, actor, now) -> dict:
     tokens.revoke_sessions(session, subject(client.id), "client_rotated", now)
     audit.record(session, now, actor.acting, "client_rotated", "client", client.id)
     return {"client_id": client.id, "client_secret": secret, "unit_code": client.unit_code}
+
+
+def revoke_client(session, unit_code, client_id, actor, now) -> dict:
+    """DELETE /api/v1/units/{code}/clients/{client_id}: its secret issues no more tokens and the
+    tokens it already has are revoked. Done in person, like creating one: a proxy could otherwise
+    cut a unit's system off, and revoking is how a leaked secret is answered. Revoking a revoked
+    client answers the same again."""
+    actor = resolve_actor(session, actor)
+    actor.require_in_person()
+    client = _managed_client(session, client_id, actor, unit_code)
+    if client.status != "revoked":
+        client.status, client.revoked_by, client.revoked_at = "revoked", actor.user_id, now
+        revoked = tokens.revoke_sessions(session, subject(client.id), "client_revoked", now)
+        audit.record(session, now, actor.acting, "client_revoked", "client", client.id, unit_code=client.unit_code,
+                     revoked_tokens=len(revoked))
+    return client_view(client)
+
+
+def list_clients(session, unit_code, actor, status=None, q=None, limit=50, cursor=None) -> dict:
+    """GET /api/v1/units/{code}/clients: the unit's admin or the operator; ``q`` finds a part of
+    the client id."""
+    actor = resolve_actor(session, actor)
+    if not isinstance(unit_code, str) or not (actor.is_operator or actor.unit_code == unit_code):
+        raise NotFound(message=f"no unit {unit_code!r}")
+    require_unit_manager(actor, unit_code)
+    status, q, limit, cursor = listing.checked(status, CLIENT_STATUSES, q, limit, cursor)
+    query = select(Client).where(Client.unit_code == unit_code)
+    if status is not None:
+        query = query.where(Client.status == status)
+    if q is not None:
+        query = query.where(Client.id.contains(q.strip(), autoescape=True))
+    return listing.page(session, query, Client.id, limit, cursor, client_view)
 
 
 def client_token(session, client_id, client_secret, settings: IdentitySettings, now) -> dict:
@@ -66,7 +112,7 @@ def client_token(session, client_id, client_secret, settings: IdentitySettings, 
         raise InvalidCredentials(message="The client id or secret is wrong.")
     unit = session.get(UnitView, client.unit_code)
     if client.status != "active" or unit is None or unit.status == "revoked":
-        raise AccountDisabled(message="This client's unit is revoked or the client is disabled.")
+        raise AccountDisabled(message="This client is revoked, or disabled with its unit.")
     claims = {"sub": subject(client.id), "username": subject(client.id), "unit": client.unit_code,
               "roles": [SYSTEM_ROLE], "pwd": False}
     return tokens.issue(session, claims, settings.tokens.access_ttl, settings.kek, now)

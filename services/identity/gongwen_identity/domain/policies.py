@@ -1,8 +1,10 @@
 """Identity policies as values: defaults follow the strictest seed or API.md, config may tighten.
 
-Config keys (all optional): ``IDENTITY_KEK`` (base64 of 32 bytes, the key-encryption key of the
-token signing key), ``IDENTITY_LOCKOUT_MAX_FAILURES`` (5), ``IDENTITY_LOCKOUT_MINUTES`` (15),
-``IDENTITY_PASSWORD_MAX_AGE_DAYS`` (180; 0 turns periodic change off).
+Config keys: ``IDENTITY_KEK`` (required: base64 of 32 bytes, the key-encryption key of the
+token signing key; unset, no token is signed unless ``GONGWEN_DEVELOPMENT_KEYS=1``, see
+``gongwen_common.keywrap``); optional ``IDENTITY_LOCKOUT_MAX_FAILURES`` (5),
+``IDENTITY_LOCKOUT_MINUTES`` (15), ``IDENTITY_PASSWORD_MAX_AGE_DAYS`` (180; 0 turns periodic
+change off).
 """
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,30 +16,14 @@ from .passwords import PasswordPolicy
 class LockoutPolicy:
     """Consecutive wrong passwords lock the account for a while (after the U_Key proved itself).
 
-    A lock ends by time or by an admin's unlock / password reset. Failures made during a lock
-    are still counted but do not extend it, so a thief holding the U_Key cannot keep the owner
-    out for ever; once a lock has run out, counting starts afresh.
+    A lock ends by time or by an admin's unlock / password reset. While it lasts no password is
+    tried at all, and nothing extends it, so a thief holding the U_Key can neither test guesses
+    nor keep the owner out for ever; once a lock has run out, counting starts afresh.
     """
 
     max_failures: int = 5
     lock_for: timedelta = timedelta(minutes=15)
-
-    def is_locked(self, user, now) -> bool:
-        return user.locked_until is not None and now < user.locked_until
-
-    def expire(self, user, now) -> None:
-        if user.locked_until is not None and now >= user.locked_until:
-            user.locked_until, user.failed_attempts = None, 0
-
-    def record_failure(self, user, now) -> None:
-        self.expire(user, now)
-        user.failed_attempts = (user.failed_attempts or 0) + 1
-        if user.failed_attempts >= self.max_failures and not self.is_locked(user, now):
-            user.locked_until = now + self.lock_for
-
-    @staticmethod
-    def clear(user) -> None:
-        user.failed_attempts, user.locked_until = 0, None
+    # Applied by ``lockout``, one atomic UPDATE per change, so parallel attempts each count.
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,12 @@ of every act shows both (000 §16, 003 §17)."""
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from gongwen_common.audit import Acting
 
 from ..models import Proxy, User
-from . import audit, tokens
+from . import audit, listing, tokens
 from .actors import actor_id, resolve_actor
 from .authentication import user_claims
 from .errors import Forbidden, InvalidProxy, NotFound, ProxyNotAllowed, ValidationFailed
@@ -23,6 +23,10 @@ def _instant(value, field: str) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValidationFailed({field: ["expected an RFC 3339 time with offset"]})
     return value
+
+
+# A window that has not opened yet, is open, or has closed (at the time of the listing).
+PROXY_STATUSES = ("upcoming", "active", "ended")
 
 
 def proxy_view(proxy: Proxy) -> dict:
@@ -88,9 +92,28 @@ def proxy_for(session, proxy_user_id, principal_user_id, now) -> bool:
     return found is not None
 
 
-def issue_proxy_token(session, proxy_user_id, principal_user_id, settings, now) -> dict:
+def list_proxies(session, actor, now, unit=None, status=None, q=None, limit=50, cursor=None) -> dict:
+    """GET /api/v1/proxies; ``q`` is a principal's or a proxy's user id."""
+    actor = resolve_actor(session, actor)
+    status, q, limit, cursor = listing.checked(status, PROXY_STATUSES, q, limit, cursor)
+    query = select(Proxy).where(listing.unit_filter(actor, unit, Proxy.unit_code))
+    if status == "upcoming":
+        query = query.where(Proxy.starts_at > now)
+    elif status == "active":
+        query = query.where(Proxy.starts_at <= now, Proxy.ends_at > now)
+    elif status == "ended":
+        query = query.where(Proxy.ends_at <= now)
+    if q is not None:
+        query = query.where(or_(Proxy.principal_user_id == q.strip(), Proxy.proxy_user_id == q.strip()))
+    return listing.page(session, query, Proxy.id, limit, cursor, proxy_view)
+
+
+def issue_proxy_token(session, proxy_user_id, principal_user_id, settings, now, actor=None) -> dict:
     """An access token with which the proxy acts for the principal (RFC 8693 ``act`` claim): the
-    principal's unit and roles, the proxy named in ``act``, and never valid beyond the window."""
+    principal's unit and roles, the proxy named in ``act``, and never valid beyond the window.
+    ``actor`` is the caller as the gateway vouches for it: a proxy may not chain to a third person."""
+    if Acting.of(actor).by_proxy:
+        raise ProxyNotAllowed(message="A proxy may not name a further proxy for the principal.")
     if not proxy_for(session, proxy_user_id, principal_user_id, now):
         raise ProxyNotAllowed(message="You are not this user's proxy at this time.")
     proxy_user, principal = session.get(User, proxy_user_id), session.get(User, principal_user_id)

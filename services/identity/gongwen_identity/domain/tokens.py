@@ -2,56 +2,43 @@
 
 The private key is stored only as AES-256-GCM ciphertext under the key-encryption key (KEK,
 config ``IDENTITY_KEK``, base64 of 32 bytes), with the key id as associated data so a
-ciphertext cannot be moved to another row. Without a configured KEK a fixed development key is
-derived and a warning logged: such a database is not protected.
+ciphertext cannot be moved to another row. The KEK follows ``gongwen_common.keywrap``'s one rule:
+unset, nothing is signed (``SigningKeyUnavailable`` naming ``IDENTITY_KEK``) unless
+``GONGWEN_DEVELOPMENT_KEYS=1`` allows a fixed development key (with a warning). The stored form is
+this module's own (nonce and ciphertext in two columns, its own KEK id), unchanged.
 """
 import base64
-import binascii
 import hashlib
 import json
-import logging
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwt.algorithms import ECAlgorithm
 from sqlalchemy import delete, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gongwen_common.keywrap import NONCE_BYTES, KeyEncryptionKey, KeyUnavailable
 
 from ..models import AccessToken, Challenge, RevokedToken, SigningKey
 from . import audit
 from .errors import SigningKeyUnavailable, ValidationFailed
 
-log = logging.getLogger(__name__)
-
 ALGORITHM = "ES256"
 _PURGE_GRACE = timedelta(hours=1)
-_warned_development_kek = False
+# The stored signing keys name their KEK under this label (older than keywrap's own id).
+_KEK_ID_LABEL = b"gongwen-identity kek id|"
 
 
-def key_encryption_key(configured: str | None) -> tuple[bytes, str]:
-    """(KEK, its id). The id (a hash of the key) tells which KEK encrypted a stored key."""
-    global _warned_development_kek
-    if configured:
-        try:
-            kek = base64.b64decode(configured, validate=True)
-        except (binascii.Error, ValueError):
-            raise SigningKeyUnavailable("IDENTITY_KEK is not valid base64") from None
-        if len(kek) != 32:
-            raise SigningKeyUnavailable("IDENTITY_KEK must be base64 of exactly 32 bytes")
-    else:
-        if not _warned_development_kek:
-            log.warning("IDENTITY_KEK is not set: token signing keys are encrypted under a fixed "
-                        "development key. Not for production: set IDENTITY_KEK to base64 of 32 random bytes.")
-            _warned_development_kek = True
-        kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                   info=b"gongwen-identity development KEK").derive(b"not a secret: development only")
-    return kek, hashlib.sha256(b"gongwen-identity kek id|" + kek).hexdigest()[:16]
+def key_encryption_key(configured: str | None) -> KeyEncryptionKey:
+    """The KEK of the signing keys from ``IDENTITY_KEK`` (keywrap's rule: unset refuses unless
+    development keys are allowed)."""
+    try:
+        return KeyEncryptionKey.from_config(configured, setting="IDENTITY_KEK", purpose="token signing keys")
+    except KeyUnavailable as exc:
+        raise SigningKeyUnavailable(str(exc)) from None
 
 
 def _b64url(data: bytes) -> str:
@@ -69,17 +56,17 @@ def _thumbprint(public_key) -> str:
     return _b64url(hashlib.sha256(canonical.encode()).digest())
 
 
-def _generate(session, kek: bytes, kek_id: str, now) -> tuple[SigningKey, ec.EllipticCurvePrivateKey]:
+def _generate(session, kek: KeyEncryptionKey, now) -> tuple[SigningKey, ec.EllipticCurvePrivateKey]:
     private_key = ec.generate_private_key(ec.SECP256R1())
     kid = _thumbprint(private_key.public_key())
     plain = private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption())
-    nonce = os.urandom(12)
+    sealed = kek.encrypt(plain, kid.encode())  # AES-256-GCM: the nonce, then the ciphertext
     row = SigningKey(
-        kid=kid, algorithm=ALGORITHM, status="active", created_at=now, kek_id=kek_id,
+        kid=kid, algorithm=ALGORITHM, status="active", created_at=now, kek_id=kek.key_id(_KEK_ID_LABEL),
         public_key_pem=private_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
-        private_key_ciphertext=AESGCM(kek).encrypt(nonce, plain, kid.encode()), private_key_nonce=nonce,
+        private_key_ciphertext=sealed[NONCE_BYTES:], private_key_nonce=sealed[:NONCE_BYTES],
     )
     session.add(row)
     session.flush()
@@ -94,17 +81,17 @@ def _active_rows(session):
 def signing_key(session, configured_kek: str | None, now) -> tuple[str, ec.EllipticCurvePrivateKey]:
     """The newest active signing key, generated at first use. Two workers racing at first use
     may each create one; both are then published in the JWKS and either may sign."""
-    kek, kek_id = key_encryption_key(configured_kek)
+    kek = key_encryption_key(configured_kek)
     rows = _active_rows(session)
     if not rows:
-        row, private_key = _generate(session, kek, kek_id, now)
+        row, private_key = _generate(session, kek, now)
         return row.kid, private_key
     row = rows[0]
     try:
-        plain = AESGCM(kek).decrypt(row.private_key_nonce, row.private_key_ciphertext, row.kid.encode())
-    except InvalidTag:
-        raise SigningKeyUnavailable(
-            f"signing key {row.kid} was encrypted under KEK {row.kek_id}, not the configured {kek_id}") from None
+        plain = kek.decrypt(row.private_key_nonce + row.private_key_ciphertext, row.kid.encode())
+    except KeyUnavailable:
+        raise SigningKeyUnavailable(f"signing key {row.kid} was encrypted under KEK {row.kek_id}, not the "
+                                    f"configured {kek.key_id(_KEK_ID_LABEL)}") from None
     return row.kid, serialization.load_der_private_key(plain, password=None)
 
 
@@ -148,14 +135,25 @@ def _instant(exp) -> datetime:
     raise ValidationFailed({"exp": ["expected the token's exp (seconds since the epoch or RFC 3339)"]})
 
 
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}  # both know ON CONFLICT DO NOTHING
+
+
 def revoke(session, jti, exp, reason: str, now) -> bool:
-    """Record ``jti`` as revoked until it would have expired; False if it already was."""
+    """Record ``jti`` as revoked until it would have expired; False if it already was. Two
+    concurrent revocations of one token (a double logout, a logout racing a password change)
+    meet at the primary key: ``INSERT … ON CONFLICT DO NOTHING`` makes the loser wait for the
+    winner and insert nothing, so it answers as if it had come second instead of failing its
+    transaction at commit (a 500)."""
     if not isinstance(jti, str) or not 0 < len(jti) <= 64:
         raise ValidationFailed({"jti": ["expected the token's jti"]})
     if session.get(RevokedToken, jti) is not None:
         return False
     expires_at = _instant(exp)
-    session.add(RevokedToken(jti=jti, expires_at=expires_at, revoked_at=now, reason=reason))
+    insert = _INSERTS[session.get_bind().dialect.name]
+    added = session.execute(insert(RevokedToken).values(jti=jti, expires_at=expires_at, revoked_at=now,
+                                                        reason=reason).on_conflict_do_nothing()).rowcount
+    if added != 1:
+        return False
     session.emit("token_revoked", {"jti": jti, "expires_at": expires_at.isoformat()})
     return True
 

@@ -4,15 +4,15 @@ or the operator (003 §14), the U_Key replaced when lost."""
 import uuid
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from gongwen_common.audit import Acting
 from gongwen_common.errors import validated
 
 from ..models import User, UserRole
-from ..schemas import NewUserSchema
-from . import audit, devices, passwords, tokens
+from ..schemas import USER_STATUSES, NewUserSchema
+from . import audit, devices, listing, lockout, passwords, tokens
 from .actors import actor_id, require_manager_of, require_operator, require_unit_manager, resolve_actor, visible_user
 from .errors import Forbidden, InvalidPhoneNumber, InvalidUserState, NotFound, UsernameTaken, ValidationFailed
 from .passwords import PasswordPolicy
@@ -92,6 +92,7 @@ def create_user(session, request: dict, actor, policy: PasswordPolicy, now) -> d
     """A unit admin's request gives a ``pending`` account; the operator's an ``active`` one.
     Either way the initial password must be changed at first login (003 §14)."""
     actor = resolve_actor(session, actor)
+    actor.require_in_person()  # an account is a credential: a proxy's would outlive the window
     data = validated(NewUserSchema(), request if isinstance(request, dict) else {})
     require_unit_manager(actor, data["unit_code"])
     if "operator" in data["roles"] and not actor.is_operator:
@@ -120,6 +121,19 @@ def get_user(session, user_id, actor) -> dict:
     return user_view(visible_user(session, resolve_actor(session, actor), user_id))
 
 
+def list_users(session, actor, unit=None, status=None, q=None, limit=50, cursor=None) -> dict:
+    """GET /api/v1/users: by username; ``q`` finds a part of the username or the name."""
+    actor = resolve_actor(session, actor)
+    status, q, limit, cursor = listing.checked(status, USER_STATUSES, q, limit, cursor)
+    query = select(User).where(listing.unit_filter(actor, unit, User.unit_code))
+    if status is not None:
+        query = query.where(User.status == status)
+    if q is not None:
+        query = query.where(or_(User.username.contains(q.strip().lower(), autoescape=True),
+                                User.name.contains(q.strip(), autoescape=True)))
+    return listing.page(session, query, User.username, limit, cursor, user_view)
+
+
 def me(session, user_id) -> dict:
     user = session.get(User, user_id) if isinstance(user_id, str) else None
     if user is None:
@@ -139,6 +153,7 @@ def _managed_user(session, actor, user_id):
 def approve_user(session, user_id, actor, now) -> dict:
     actor = resolve_actor(session, actor)
     require_operator(actor)
+    actor.require_in_person()  # approval makes the account's credentials usable
     user = session.get(User, user_id) if isinstance(user_id, str) else None
     if user is None:
         raise NotFound(message=f"no user {user_id!r}")
@@ -175,7 +190,7 @@ def disable_user(session, user_id, actor, reason, now) -> dict:
     return user_view(user)
 
 
-def reset_password(session, user_id, new_initial_password, actor, policy: PasswordPolicy, lockout, now) -> dict:
+def reset_password(session, user_id, new_initial_password, actor, policy: PasswordPolicy, now) -> dict:
     """A lost password (003 §14): a new initial password, to be changed at the next login; the
     account's lock and sessions end with the old password."""
     actor, user = _managed_user(session, actor, user_id)
@@ -185,7 +200,7 @@ def reset_password(session, user_id, new_initial_password, actor, policy: Passwo
     policy.check(new_initial_password, user.username)
     user.password_hash = passwords.hash_password(new_initial_password)
     user.must_change_password, user.password_changed_at = True, now
-    lockout.clear(user)
+    lockout.clear(session, user.id)
     tokens.revoke_sessions(session, user.id, "password_reset", now)
     audit.record(session, now, actor.acting, "password_reset", "user", user.id)
     session.emit("password_changed", {"user_id": user.id, "username": user.username, "unit_code": user.unit_code,
@@ -193,10 +208,11 @@ def reset_password(session, user_id, new_initial_password, actor, policy: Passwo
     return user_view(user)
 
 
-def unlock_user(session, user_id, actor, lockout, now) -> dict:
+def unlock_user(session, user_id, actor, now) -> dict:
     actor, user = _managed_user(session, actor, user_id)
-    lockout.clear(user)
+    lockout.clear(session, user.id)
     audit.record(session, now, actor.acting, "user_unlocked", "user", user.id)
+    session.refresh(user)
     return user_view(user)
 
 

@@ -21,20 +21,14 @@ from .errors import (
     InvalidSealState,
     NotACustodian,
     NotFound,
-    ProxyNotAllowed,
     SealNotActive,
     ValidationFailed,
 )
-from .seals import find_seal, record, seal_view
+from .seals import find_seal, in_person, record, seal_view
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 PARTIES = ("operator", "secrecy_bureau", "owning_unit")  # 信息化办, 保密局, 使用单位
 SECRECY_BUREAU_KIND = "secrecy_bureau"
-
-
-def _in_person(caller: Caller, what: str) -> None:
-    if caller.by_proxy:
-        raise ProxyNotAllowed(message=f"A proxy may not {what}: custody is personal.")
 
 
 def approve_use(session, serial, manifest_sha256, actor, window, now) -> dict:
@@ -43,7 +37,7 @@ def approve_use(session, serial, manifest_sha256, actor, window, now) -> dict:
     seal = find_seal(session, serial)
     if caller.unit_code != seal.unit_code and not caller.is_operator:
         raise NotFound(message=f"no seal {serial!r}")
-    _in_person(caller, "approve a seal's use")
+    in_person(caller, "approve a seal's use")
     if caller.user_id not in seal.custodian_user_ids:
         raise NotACustodian(message=f"You are not a named custodian of seal {serial}.")
     if not isinstance(manifest_sha256, str) or not SHA256_HEX.match(manifest_sha256):
@@ -70,9 +64,7 @@ def take_approvals(session, seal: Seal, manifest_sha256: str, approval_ids, wind
                                       UseApproval.manifest_sha256 == manifest_sha256,
                                       UseApproval.used_at.is_(None), UseApproval.approved_at > now - window,
                                       UseApproval.approved_at <= now)
-    if approval_ids:
-        if not isinstance(approval_ids, list) or not all(isinstance(i, str) for i in approval_ids):
-            raise ValidationFailed({"seal_use_approval_ids": ["a list of approval ids"]})
+    if approval_ids:  # a list of strings (``sealing.sign`` checked)
         query = query.where(UseApproval.id.in_(approval_ids))
     counted = {}
     for approval in session.scalars(query.order_by(UseApproval.approved_at).with_for_update()):
@@ -104,20 +96,25 @@ def party_of(caller: Caller, seal: Seal, recorded: set[str]) -> str | None:
 
 def approve_destruction(session, serial, actor, now) -> dict:
     """Record one party's presence; with the third the seal is destroyed: revoked if it was not,
-    and its private key shredded. Signatures made before stay verifiable."""
+    and its private key shredded. Signatures made before stay verifiable.
+
+    Three parties are three distinct people: one person holding two of the roles stands for the
+    first party they came as, and coming again records nothing more (a retry answers the same)."""
     caller = Caller.of(actor)
     seal = find_seal(session, serial, lock=True)
-    recorded = set(session.scalars(select(DestructionApproval.party).where(DestructionApproval.seal_serial == serial)))
+    present = dict(session.execute(select(DestructionApproval.party, DestructionApproval.user_id)
+                                   .where(DestructionApproval.seal_serial == serial)).all())
+    recorded = set(present)
     party = party_of(caller, seal, recorded)
     if party is None and caller.unit_code != seal.unit_code:
         raise NotFound(message=f"no seal {serial!r}")
-    _in_person(caller, "stand for a party at a seal's destruction")
+    in_person(caller, "stand for a party at a seal's destruction")
     if party is None:
         raise DestructionPartyRequired(message="Destruction needs the operator, the secrecy bureau's officer "
                                                "and the owning unit's admin.")
     if seal.status not in ("active", "revoked"):
         raise InvalidSealState(message=f"seal {serial} is {seal.status}: nothing to destroy")
-    if party not in recorded:
+    if party not in recorded and caller.user_id not in present.values():
         session.add(DestructionApproval(seal_serial=serial, party=party, user_id=caller.user_id, approved_at=now))
         recorded.add(party)
         record(session, now, caller, "seal_destruction_approved", "seal", serial, party=party)

@@ -1,7 +1,7 @@
 """The seal service's domain errors: stable ``code`` and HTTP ``status`` (API.md), human ``message``."""
-from gongwen_common.errors import DomainError, Forbidden, NotFound, ProxyNotAllowed, ValidationFailed
+from gongwen_common.errors import Conflict, DomainError, Forbidden, NotFound, ProxyNotAllowed, ValidationFailed
 
-__all__ = ["DomainError", "Forbidden", "NotFound", "ProxyNotAllowed", "ValidationFailed"]
+__all__ = ["Conflict", "DomainError", "Forbidden", "NotFound", "ProxyNotAllowed", "ValidationFailed"]
 
 
 class UnknownUnit(DomainError):

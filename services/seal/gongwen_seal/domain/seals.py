@@ -17,6 +17,7 @@ from .errors import (
     InvalidSealImage,
     InvalidSealState,
     NotFound,
+    ProxyNotAllowed,
     UnknownUnit,
     ValidationFailed,
 )
@@ -70,6 +71,13 @@ def visible_seal(session, serial, caller: Caller, lock: bool = False) -> Seal:
     return seal
 
 
+def in_person(caller: Caller, what: str) -> None:
+    """Custody and key material are personal (003 §22): naming custodians, issuing a seal's key
+    and certificate, approving a use and standing at a destruction are never done by a proxy."""
+    if caller.by_proxy:
+        raise ProxyNotAllowed(message=f"A proxy may not {what}: this is done in person.")
+
+
 def _custody(custody) -> tuple[int, list[str]]:
     if not isinstance(custody, dict):
         raise ValidationFailed({"custody": ["expected {required_approvals, custodian_user_ids}"]})
@@ -92,6 +100,7 @@ def apply(session, unit_code, custody, actor, now) -> dict:
         raise NotFound(message=f"no unit {unit_code!r}")
     if not (caller.is_operator or caller.is_admin_of(unit_code)):
         raise Forbidden(message="Only the unit's admin or the operator may apply for its seal.")
+    in_person(caller, "name a seal's custodians")
     required, custodians = _custody(custody)
     unit = session.get(UnitView, unit_code)
     if unit is None or unit.status != "active":
@@ -139,6 +148,7 @@ def approve(session, serial, actor, settings, now) -> dict:
     caller = Caller.of(actor)
     if not caller.is_operator:
         raise Forbidden(message="Only the operator may approve a seal.")
+    in_person(caller, "issue a seal's key and certificate")
     seal = find_seal(session, serial, lock=True)
     if seal.status != "applied":
         raise InvalidSealState(message=f"seal {serial} is {seal.status}; only an application can be approved")
@@ -183,13 +193,19 @@ def end(session, seal: Seal, reason: str, by, now) -> None:
 
 def on_unit_renamed(session, unit: dict, now) -> list[str]:
     """A renamed unit's seal is returned and a new one made (000 §22, 003 §23): the live seal is
-    revoked and an application under the new name awaits the operator, with the same custody."""
+    revoked and an application under the new name awaits the operator, with the same custody.
+
+    Renames may arrive late, twice or out of order (a replayed dead letter, concurrent workers).
+    The unit copy holds the newest state applied, by the registry's ``version``; a rename older
+    than that is not acted on, and a seal follows the copy's name, never an older event's."""
+    view = session.get(UnitView, unit["code"], with_for_update=True, populate_existing=True)
+    if view is None or unit.get("version", 0) < view.version or view.status != "active":
+        return []
     made = []
     for seal in _live_seals(session, unit["code"]):
-        if seal.unit_name == unit["name"]:
-            continue  # already under this name (a redelivered or older event)
+        if seal.unit_name == view.name:
+            continue  # already under this name (a redelivered event)
         end(session, seal, "unit renamed", REGISTRY, now)
-        view = session.get(UnitView, unit["code"])
         made.append(_application(session, view, seal.required_approvals, list(seal.custodian_user_ids), REGISTRY,
                                  now, replaces=seal.serial).serial)
     return made

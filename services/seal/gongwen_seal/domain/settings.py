@@ -1,8 +1,10 @@
 """Seal policy from the service's config.
 
-``SEAL_KEK`` (base64 of 32 bytes) encrypts every private key's data key; ``SEAL_VALIDITY_DAYS``
-(default 730) is a seal certificate's lifetime; ``SEAL_APPROVAL_WINDOW_SECONDS`` (default 900)
-is how long a custodian's approval of one use stays good.
+``SEAL_KEK`` (base64 of 32 bytes, required: unset, the service refuses to start unless
+``GONGWEN_DEVELOPMENT_KEYS=1`` allows a fixed development key) encrypts every private key's data
+key; ``SEAL_VALIDITY_DAYS`` (default 730) is a seal certificate's lifetime;
+``SEAL_APPROVAL_WINDOW_SECONDS`` (default 900) is how long a custodian's approval of one use
+stays good.
 """
 from dataclasses import dataclass
 from datetime import timedelta
