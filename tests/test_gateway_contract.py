@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from conftest import operator_login, wait_until
+from conftest import Api, active_unit, operator_login, person, wait_until
 from gongwen_local.stack import SERVICES
 
 
@@ -123,3 +123,29 @@ def test_bad_input_gets_a_field_level_400_or_413_and_writes_nothing(api, dbs):
         assert reply.json()["request_id"] == reply.headers["X-Request-Id"]
         assert "Traceback" not in reply.text
     assert _written(dbs) == before
+
+
+def test_a_deeply_nested_body_is_malformed_json_even_without_a_login(stack):
+    """Reproduced as a 500 on /auth/challenge: 100,000 nested ``[`` exhausted the JSON parser."""
+    anonymous = Api(stack.gateway_url)
+    for raw in (b"[" * 100_000, b'{"username": ' * 50_000):
+        reply = anonymous.post("/api/v1/auth/challenge", data=raw, headers={"Content-Type": "application/json"})
+        assert (reply.status_code, reply.json()["error"]) == (400, "MALFORMED_JSON"), reply.text
+
+
+def test_a_multipart_file_part_without_a_filename_is_a_validation_error(stack, api):
+    """Reproduced as a 500 on /seals/sign: a part without a filename is a text field, not the file."""
+    code = f"u-{uuid.uuid4().hex[:8]}"
+    active_unit(api, code)
+    clerk = person(stack, api, code, "clerk").api
+    reply = clerk.post("/api/v1/seals/sign", files={"manifest": (None, b'{"a": 1}')})
+    assert (reply.status_code, reply.json()["error"]) == (400, "VALIDATION_ERROR"), reply.text
+    assert reply.json()["fields"] == {"manifest": ["must be sent as a file (a part with a filename)"]}
+
+
+def test_error_bodies_carry_fields_as_an_object_or_not_at_all(api):
+    """A service's error without field errors crossed RPC as the string "None"."""
+    missing = api.get("/api/v1/units/no-such-unit")
+    assert missing.status_code == 404 and "fields" not in missing.json(), missing.text
+    invalid = api.post("/api/v1/units", json={"code": "abc"})
+    assert invalid.status_code == 400 and isinstance(invalid.json()["fields"], dict), invalid.text
