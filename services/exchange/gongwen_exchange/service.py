@@ -44,11 +44,12 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
     def _seal_check(self, printed_by=None):
         """The seal service's check of a stored document, as the receiving rules call it: a plain
         verification, or with ``printed_by`` the verification stamp for a printed copy."""
-        def check(manifest, signature, unit_code, body, attachments):
+        def check(manifest, signature, unit_code, body, attachments, stamp_key=None):
             parts = {"unit_code": unit_code, "body_b64": to_wire(body),
                      "attachments_b64": {name: to_wire(data) for name, data in attachments.items()}}
             if printed_by is None:
                 return self._seal("verify", to_wire(manifest), to_wire(signature), **parts)
+            # stamp_key (one stamp per copy) goes to the seal service once its verify_for_print takes it
             return self._seal("verify_for_print", to_wire(manifest), to_wire(signature), printed_by, **parts)
         return check
 
@@ -140,8 +141,9 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
         return receiving.return_document(self.db, document_id, {"reason": reason}, actor, self.clock())
 
     @rpc
-    def print_copy(self, document_id, actor):
-        return receiving.print_copy(self.db, document_id, actor, self._seal_check(printed_by=actor), self.clock())
+    def print_copy(self, document_id, actor, idempotency_key=None):
+        return receiving.print_once(self.db, document_id, actor, idempotency_key, self._seal_check(printed_by=actor),
+                                    self.clock())
 
     @rpc
     def request_print_copies(self, document_id, copies, reason, actor):
@@ -183,4 +185,4 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
     def on_user_logged_in(self, event):
         data = event.data
         supervision.seen(self.db, data.get("user_id"), data.get("unit_code"), data.get("roles"), "login",
-                         self.clock())
+                         supervision.event_time(event, self.clock()))

@@ -11,13 +11,14 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from gongwen_common import manifest as manifests
 from gongwen_common.audit import AuditTrail, Caller
 from gongwen_common.errors import validated
 
 from ..models import Attachment, AuditRecord, Document, Receipt, ResendRequest, UnitView
-from ..schemas import MetadataSchema, PaperDeliverySchema, ResendSchema
+from ..schemas import MetadataSchema, PaperDeliverySchema, ResendSchema, SealApprovalsSchema
 from . import blobs
 from .errors import (
     ClassifiedNotAllowed,
@@ -104,8 +105,9 @@ def send(session, metadata, body: bytes, body_name, attachments, actor, sealer, 
     year = doc_year(metadata["doc_number"], now, policy.timezone)
     taken = select(Document.id).where(Document.issuer_code == issuer, Document.doc_year == year,
                                       Document.doc_number == metadata["doc_number"])
+    number_taken = DocNumberTaken(message=f"{metadata['doc_number']} was already used by {issuer} in {year}")
     if session.scalar(taken) is not None:
-        raise DocNumberTaken(message=f"{metadata['doc_number']} was already used by {issuer} in {year}")
+        raise number_taken
 
     manifest = build_manifest(metadata, issuer, now, body, named)
     try:
@@ -120,11 +122,17 @@ def send(session, metadata, body: bytes, body_name, attachments, actor, sealer, 
         manifest=manifest, manifest_sha256=manifests.sha256_hex(manifest),
         body_name=blobs.sanitise_filename(body_name, "body"), body_sha256=blobs.store(session, body, now),
         status="awaiting_seal", sent_at=now, sent_by=caller.user_id, sent_by_proxy=caller.proxy_user_id)
-    session.add(document)
-    for position, (name, data) in enumerate(named, start=1):
-        session.add(Attachment(document_id=document.id, position=position, name=name,
-                               sha256=blobs.store(session, data, now), size=len(data)))
-    session.flush()
+    stored = [blobs.store(session, data, now) for _, data in named]
+    try:
+        # A concurrent send of the same number got in first: its unique key decides, not a 500.
+        with session.begin_nested():
+            session.add(document)
+            session.add_all(Attachment(document_id=document.id, position=position, name=name, sha256=digest,
+                                       size=len(data))
+                            for position, ((name, data), digest) in enumerate(zip(named, stored, strict=True), 1))
+            session.flush()
+    except IntegrityError:
+        raise number_taken from None
     if sealed is None:
         record(session, now, caller, "document_awaiting_seal", "document", document.id,
                doc_number=document.doc_number, manifest_sha256=document.manifest_sha256)
@@ -137,6 +145,7 @@ def send(session, metadata, body: bytes, body_name, attachments, actor, sealer, 
 def seal_and_send(session, document_id, approval_ids, actor, sealer, policy, calendar, now) -> dict:
     """Seal a document that awaited its custodians' approvals, and deliver it."""
     caller = Caller.of(actor)
+    approval_ids = validated(SealApprovalsSchema(), {"seal_use_approval_ids": approval_ids})["seal_use_approval_ids"]
     document = sent_by_caller(session, document_id, caller, lock=True)
     if not any(caller.has(role) for role in SENDER_ROLES):
         raise Forbidden(message="Only the sending unit's clerks send documents.")
@@ -299,6 +308,11 @@ def resend(session, document_id, request, actor, policy, calendar, now) -> list[
     missing = [code for code in unit_codes if code not in latest]
     if missing:
         raise ValidationFailed({"unit_codes": [f"not recipients: {missing[:10]}"]})
+    active = set(session.scalars(select(UnitView.code).where(UnitView.code.in_(unit_codes),
+                                                             UnitView.status == "active")))
+    gone = [code for code in unit_codes if code not in active]
+    if gone:  # a revoked unit receives nothing more (its documents went as its revocation decided)
+        raise UnknownRecipients(message=f"{len(gone)} unit(s) are no longer active", fields={"unit_codes": gone[:50]})
     open_requests = list(session.scalars(select(ResendRequest).where(
         ResendRequest.receipt_id.in_([latest[code].id for code in unit_codes]), ResendRequest.answered_at.is_(None))))
     asked = {row.receipt_id for row in open_requests}
