@@ -68,15 +68,15 @@ def test_a_resend_naming_a_unit_twice_is_a_validation_error_and_changes_nothing(
 
 def test_a_recipient_listed_twice_or_as_main_and_copy_is_a_validation_error(exchange):
     exchange.units("gz-fgw", "a1", "a2", sealed=["gz-fgw"])
+    metadata = {"doc_number": "穗发改〔2026〕9号", "title": "通知", "signer": "张三", "urgency": "normal",
+                "secrecy": "none"}
     for main, cc in ((("a1", "a1"), ()), (("a1",), ("a2", "a2")), (("a1",), ("a1",))):
-        refused = exchange.refused("send_document", {
-            "doc_number": "穗发改〔2026〕9号", "title": "通知", "signer": "张三", "urgency": "normal", "secrecy": "none",
-            "main_recipients": list(main), "cc_recipients": list(cc)}, "Ym9keQ==", "body.html", [],
-            exchange.clerk("gz-fgw"))
+        refused = exchange.refused("send_document", {**metadata, "main_recipients": list(main),
+                                                     "cc_recipients": list(cc)}, "Ym9keQ==", "body.html", [],
+                                   exchange.clerk("gz-fgw"))
         assert refused.code == "VALIDATION_ERROR", (main, cc)
-    grants = exchange.refused("send_document", {
-        "doc_number": "穗发改〔2026〕9号", "title": "通知", "signer": "张三", "urgency": "normal", "secrecy": "none",
-        "main_recipients": ["a1"], "print_grants": {"a2": 1}}, "Ym9keQ==", "body.html", [], exchange.clerk("gz-fgw"))
+    grants = exchange.refused("send_document", {**metadata, "main_recipients": ["a1"], "print_grants": {"a2": 1}},
+                              "Ym9keQ==", "body.html", [], exchange.clerk("gz-fgw"))
     assert (grants.code, list(grants.fields)) == ("VALIDATION_ERROR", ["print_grants"])
 
 
