@@ -18,7 +18,7 @@ from gongwen_common.rpc import from_wire, to_wire
 from gongwen_common.service import ServiceBase
 from gongwen_registry.replica import UnitDirectoryReplica
 
-from .domain import documents, receiving, supervision
+from .domain import documents, receiving, revocation, supervision
 from .domain.deadlines import DeadlinePolicy
 from .models import UnitView
 
@@ -180,6 +180,19 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
         health = ServiceBase.health(self)
         status = supervision.calendar_status(self.db, self.clock())
         return {**health, "calendar": status["coverage"], "warnings": status["warnings"]}
+
+    @event_handler("registry", "unit_revoked")
+    def on_unit_revoked(self, event):
+        """The unit leaves the directory copy, and its documents go as the revoking decision says."""
+        self.remember_unit(event.data)
+        revocation.carry_out_unit_revocation(self.db, event.data, supervision.event_time(event, self.clock()),
+                                             self._policy(), supervision.working_calendar(self.db), self.clock())
+
+    @event_handler("seal", "seal_revoked")
+    def on_seal_revoked(self, event):
+        """Documents awaiting the revoked seal are withdrawn; those already sent stand."""
+        revocation.withdraw_awaiting_seal(self.db, event.data, supervision.event_time(event, self.clock()),
+                                          self.clock())
 
     @event_handler("identity", "user_logged_in")
     def on_user_logged_in(self, event):

@@ -220,9 +220,11 @@ def receipt_view(receipt: Receipt, now=None) -> dict:
             "return_reason": receipt.return_reason, "recalled_at": _iso(receipt.recalled_at),
             "paper_served_at": _iso(receipt.paper_served_at), "paper_served_by": receipt.paper_served_by,
             "paper_note": receipt.paper_note, "print_copies_granted": receipt.print_copies_granted,
-            "print_copies_used": receipt.print_copies_used}
+            "print_copies_used": receipt.print_copies_used, "closed_at": _iso(receipt.closed_at),
+            "closed_reason": receipt.closed_reason}
     if now is not None:
-        view["overdue"] = receipt.overdue_at is not None or (receipt.state in OPEN and now >= receipt.due_at)
+        view["overdue"] = receipt.overdue_at is not None or (
+            receipt.state in OPEN and receipt.closed_at is None and now >= receipt.due_at)
     return view
 
 
@@ -235,7 +237,8 @@ def find_document(session, document_id) -> Document:
 
 def sent_by_caller(session, document_id, caller: Caller, lock=False) -> Document:
     """The caller's unit's own sent document; any other unit's is 404 (existence does not leak)."""
-    document = session.get(Document, document_id, with_for_update=lock) if isinstance(document_id, str) else None
+    document = session.get(Document, document_id, with_for_update=lock, populate_existing=lock) \
+        if isinstance(document_id, str) else None
     if document is None or document.issuer_code != caller.unit_code:
         raise NotFound(message=f"no document {document_id!r}")
     return document
@@ -244,7 +247,9 @@ def sent_by_caller(session, document_id, caller: Caller, lock=False) -> Document
 def latest_receipts(session, document_id, lock=False) -> list[Receipt]:
     query = select(Receipt).where(Receipt.document_id == document_id, Receipt.latest.is_(True)) \
         .order_by(Receipt.role.desc(), Receipt.unit_code)
-    return list(session.scalars(query.with_for_update() if lock else query))
+    if lock:  # read afresh: a concurrent request that held the lock has changed them
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list(session.scalars(query))
 
 
 def receipts(session, document_id, actor, now) -> list[dict]:
@@ -345,8 +350,8 @@ def paper_delivery(session, document_id, request, actor, now) -> dict:
                    None)
     if receipt is None:
         raise ValidationFailed({"unit_code": ["not a recipient of this document"]})
-    if receipt.state not in ("delivered", "read", "returned"):
-        raise InvalidReceiptState(message=f"the receipt is already {receipt.state}")
+    if receipt.state not in ("delivered", "read", "returned") or receipt.closed_at is not None:
+        raise InvalidReceiptState(message=f"the receipt is already {receipt.closed_reason or receipt.state}")
     receipt.state, receipt.paper_served_at = "paper_served", now
     receipt.paper_served_by, receipt.paper_note = caller.user_id, data["note"]
     record(session, now, caller, "receipt_paper_served", "receipt", receipt.id, unit_code=receipt.unit_code,
@@ -357,10 +362,11 @@ def paper_delivery(session, document_id, request, actor, now) -> dict:
 
 
 def complete_if_done(session, document: Document, now) -> bool:
-    """``document_completed``, once: every recipient's latest receipt is registered or served on paper."""
+    """``document_completed``, once: every recipient's latest receipt is registered or served on
+    paper, or was closed when its unit was revoked."""
     if document.status != "sent":
         return False
-    if any(r.state not in CLOSED for r in latest_receipts(session, document.id)):
+    if any(r.state not in CLOSED and r.closed_at is None for r in latest_receipts(session, document.id)):
         return False
     document.status, document.completed_at = "completed", now
     session.emit("document_completed", {**summary(document), "completed_at": now.isoformat()})

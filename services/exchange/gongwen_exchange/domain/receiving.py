@@ -48,6 +48,12 @@ def my_receipt(session, document_id, caller: Caller, lock=False) -> Receipt:
     return receipt
 
 
+def require_open(receipt: Receipt) -> None:
+    """A receipt closed when its unit was revoked takes no further step."""
+    if receipt.closed_at is not None:
+        raise InvalidReceiptState(message=f"the receipt was closed ({receipt.closed_reason}) when the unit was revoked")
+
+
 def inbox(session, actor, state, urgency, since, limit: int, cursor, now) -> dict:
     """The unit's receipts with document summaries, newest first (filters: state, urgency, since)."""
     caller = Caller.of(actor)
@@ -143,6 +149,7 @@ def sign_for(session, document_id, actor, verifier, now) -> dict:
     receipt = my_receipt(session, document_id, caller, lock=True)
     if receipt.state == "signed":  # a retry (or a concurrent twin) of this very step: its answer again
         return receipt_view(receipt, now)
+    require_open(receipt)
     if receipt.state not in OPEN:
         raise InvalidReceiptState(message=f"the receipt is {receipt.state}; only a delivered or read one is signed for")
     document = find_document(session, document_id)
@@ -167,6 +174,7 @@ def register(session, document_id, request, actor, now) -> dict:
     receipt = my_receipt(session, document_id, caller, lock=True)
     if receipt.state == "registered" and receipt.registration_number == number:
         return receipt_view(receipt, now)  # a retry: registered once, answered again
+    require_open(receipt)
     if receipt.state != "signed":
         raise InvalidReceiptState(message=f"the receipt is {receipt.state}; sign for it first")
     receipt.state, receipt.registered_at, receipt.registration_number = "registered", now, number
@@ -185,6 +193,7 @@ def return_document(session, document_id, request, actor, now) -> dict:
     receipt = my_receipt(session, document_id, caller, lock=True)
     if receipt.state == "returned" and receipt.return_reason == reason:
         return receipt_view(receipt, now)  # a retry: returned once, answered again
+    require_open(receipt)
     if receipt.state not in OPEN:
         raise InvalidReceiptState(message=f"the receipt is {receipt.state}; only an unsigned one is returned")
     document = find_document(session, document_id)
@@ -217,6 +226,7 @@ def print_copy(session, document_id, actor, stamper, now) -> dict:
     receipt = my_receipt(session, document_id, caller, lock=True)
     if receipt.state not in READABLE:
         raise InvalidReceiptState(message=f"the receipt is {receipt.state}")
+    require_open(receipt)
     if receipt.print_copies_used >= receipt.print_copies_granted:
         raise PrintNotGranted(message=f"{receipt.print_copies_granted} copies were granted and all are printed; "
                                       "ask the sender for more (print-requests)")
@@ -240,6 +250,7 @@ def request_copies(session, document_id, request, actor, now) -> dict:
     _require_receiver(caller)
     data = validated(PrintRequestSchema(), request)
     receipt = my_receipt(session, document_id, caller)
+    require_open(receipt)
     row = PrintRequest(id=str(uuid.uuid4()), receipt_id=receipt.id, copies=data["copies"], reason=data["reason"],
                        state="pending", requested_at=now, requested_by=caller.user_id)
     session.add(row)
@@ -279,6 +290,7 @@ def request_resend(session, document_id, request, actor, now) -> dict:
     _require_receiver(caller)
     reason = validated(ReasonSchema(), request)["reason"]
     receipt = my_receipt(session, document_id, caller)
+    require_open(receipt)
     if receipt.state in ("registered", "recalled", "paper_served"):
         raise InvalidReceiptState(message=f"the receipt is {receipt.state}")
     row = ResendRequest(id=str(uuid.uuid4()), receipt_id=receipt.id, reason=reason, requested_at=now,

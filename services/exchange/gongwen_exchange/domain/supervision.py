@@ -65,7 +65,7 @@ def sweep_overdue(session, now, limit: int = SWEEP_BATCH) -> int:
     transaction as the event, so several instances sweeping together never announce one twice."""
     due = list(session.scalars(
         select(Receipt).where(Receipt.state.in_(OPEN), Receipt.latest.is_(True), Receipt.overdue_at.is_(None),
-                              Receipt.due_at <= now)
+                              Receipt.closed_at.is_(None), Receipt.due_at <= now)
         .order_by(Receipt.due_at).limit(limit).with_for_update(skip_locked=True)))
     documents = {}
     for receipt in due:
