@@ -76,7 +76,7 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
 
         request = {"metadata": metadata, "body": manifests.sha256_hex(body), "body_name": body_name,
                    "attachments": [(n, manifests.sha256_hex(d)) for n, d in files], "actor": actor}
-        return once(self.db, "send_document", idempotency_key, request, perform)
+        return once(self.db, "send_document", documents.idempotency_key(idempotency_key), request, perform)
 
     @rpc
     def seal_document(self, document_id, approval_ids, actor):

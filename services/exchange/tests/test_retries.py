@@ -98,3 +98,11 @@ def test_a_resend_to_a_unit_no_longer_active_is_refused(exchange):
                                           "unit": {"code": "a1", "name": "单位a1", "status": "revoked", "version": 9},
                                           "reason": "撤销", "documents": "keep", "successor_code": None}})
     assert exchange.refused("resend", doc, ["a1"], exchange.clerk("gz-fgw")).code == "UNKNOWN_UNIT"
+
+
+def test_an_idempotency_key_longer_than_128_characters_is_a_validation_error(exchange):
+    doc = sent_to(exchange, "a1")["id"]
+    refused = exchange.refused("print_copy", doc, exchange.clerk("a1"), idempotency_key="k" * 129)
+    assert (refused.code, list(refused.fields)) == ("VALIDATION_ERROR", ["Idempotency-Key"])
+    refused = exchange.refused("send_document", {}, "", "b", [], exchange.clerk("gz-fgw"), idempotency_key="k" * 300)
+    assert (refused.code, list(refused.fields)) == ("VALIDATION_ERROR", ["Idempotency-Key"])

@@ -41,6 +41,18 @@ _YEAR = re.compile(r"[〔\[(（]\s*(\d{4})\s*[〕\])）]")
 MAX_ATTACHMENTS = 50
 
 
+MAX_IDEMPOTENCY_KEY = 128
+
+
+def idempotency_key(key) -> str | None:
+    """The caller's ``Idempotency-Key``, if any: 1–128 characters (it is stored, scoped, with the answer)."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise ValidationFailed({"Idempotency-Key": [f"1–{MAX_IDEMPOTENCY_KEY} characters"]})
+    return key
+
+
 def doc_year(doc_number: str, sent_at, timezone: str) -> int:
     """The year a document number belongs to: the 〔2026〕 in 穗府办〔2026〕31号, else the send year."""
     found = _YEAR.search(doc_number)

@@ -19,6 +19,7 @@ from .documents import (
     complete_if_done,
     document_view,
     find_document,
+    idempotency_key,
     receipt_view,
     record,
     sent_by_caller,
@@ -210,6 +211,7 @@ def print_once(session, document_id, actor, key, stamper, now) -> dict:
     and then finds its answer."""
     caller = Caller.of(actor)
     _require_receiver(caller)
+    key = idempotency_key(key)
     receipt = my_receipt(session, document_id, caller, lock=True)
     request = {"document_id": document_id, "actor": actor}
     return once(session, "print_copy", key and f"{receipt.id}/{key}", request,
