@@ -106,3 +106,11 @@ def test_an_idempotency_key_longer_than_128_characters_is_a_validation_error(exc
     assert (refused.code, list(refused.fields)) == ("VALIDATION_ERROR", ["Idempotency-Key"])
     refused = exchange.refused("send_document", {}, "", "b", [], exchange.clerk("gz-fgw"), idempotency_key="k" * 300)
     assert (refused.code, list(refused.fields)) == ("VALIDATION_ERROR", ["Idempotency-Key"])
+
+
+def test_a_repeated_paper_delivery_record_answers_the_same_receipt_and_records_once(exchange):
+    doc = sent_to(exchange, "a1")["id"]
+    first = exchange.call("paper_delivery", doc, "a1", "断网期间纸质送达", exchange.clerk("gz-fgw"))
+    exchange.clock.advance(minutes=5)
+    assert exchange.call("paper_delivery", doc, "a1", "断网期间纸质送达", exchange.clerk("gz-fgw")) == first
+    assert len(exchange.events("receipt_paper_served")) == 1

@@ -362,6 +362,8 @@ def paper_delivery(session, document_id, request, actor, now) -> dict:
                    None)
     if receipt is None:
         raise ValidationFailed({"unit_code": ["not a recipient of this document"]})
+    if receipt.state == "paper_served" and receipt.paper_note == data["note"]:
+        return receipt_view(receipt, now)  # a retry: recorded once, answered again
     if receipt.state not in ("delivered", "read", "returned") or receipt.closed_at is not None:
         raise InvalidReceiptState(message=f"the receipt is already {receipt.closed_reason or receipt.state}")
     receipt.state, receipt.paper_served_at = "paper_served", now
