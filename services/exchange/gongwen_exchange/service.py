@@ -49,8 +49,9 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
                      "attachments_b64": {name: to_wire(data) for name, data in attachments.items()}}
             if printed_by is None:
                 return self._seal("verify", to_wire(manifest), to_wire(signature), **parts)
-            # stamp_key (one stamp per copy) goes to the seal service once its verify_for_print takes it
-            return self._seal("verify_for_print", to_wire(manifest), to_wire(signature), printed_by, **parts)
+            # One stamp per copy: a print retried after a rollback gets the stamp already issued.
+            return self._seal("verify_for_print", to_wire(manifest), to_wire(signature), printed_by,
+                              stamp_key=stamp_key, **parts)
         return check
 
     def _sealer(self, actor):
