@@ -2,8 +2,10 @@
 PostgreSQL: unit A's clerk sends an urgent sealed document to three main and two copy
 recipients; each recipient's own office system lists it, downloads it, checks the seal with the
 system's openssl, signs for it and registers it; A's receipt matrix shows every step."""
+import hashlib
 import json
 import subprocess
+import threading
 import uuid
 
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -158,3 +160,133 @@ def test_one_document_reaches_a_thousand_registered_units_once_each(stack):
         assert [i["document"]["id"] for i in listed] == [doc]
     outbox = clerk.get("/api/v1/outbox").json()["items"]
     assert next(d for d in outbox if d["id"] == doc)["receipt_counts"] == {"delivered": 1000}
+
+
+def together(calls):
+    """Run the calls at the same moment (a barrier), each in its own thread; their answers in order."""
+    barrier, answers = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(n, call):
+        barrier.wait()
+        answers[n] = call()
+
+    threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return answers
+
+
+def twin(api):
+    """Another connection with the same credentials (one HTTP session per thread)."""
+    copy = Api(api.base_url)
+    copy.http.headers.update(api.http.headers)
+    return copy
+
+
+def test_concurrent_sends_of_the_same_bytes_under_different_keys_all_succeed_and_keep_one_blob(stack):
+    operator = operator_login(stack)
+    a, clerk = sealed_unit(stack, operator)
+    b = unit(operator, f"b-{uuid.uuid4().hex[:6]}", "收文单位")
+    tag = uuid.uuid4().hex[:6]
+    body, attachment = f"<html>同一正文 {tag}</html>".encode(), ("附件.pdf", f"%PDF {tag}".encode())
+    metadata = {"title": "通知", "signer": "王", "urgency": "normal", "secrecy": "none", "main_recipients": [b]}
+    when_known(lambda: send(clerk, {**metadata, "doc_number": f"穗〔2026〕{tag}-0号"}, body=b"warm-up"),
+               message="the exchange to know the unit")
+    sent = together([lambda n=n: send(twin(clerk), {**metadata, "doc_number": f"穗〔2026〕{tag}-{n + 1}号"},
+                                      body=body, attachments=[attachment], key=f"{tag}-{n}") for n in range(4)])
+    assert [r.status_code for r in sent] == [201] * 4, [r.text for r in sent]
+    assert len({r.json()["id"] for r in sent}) == 4
+    dbs = Databases(stack)
+    for data in (body, attachment[1]):
+        assert dbs.scalar("exchange", "SELECT count(*) FROM blobs WHERE sha256 = :s",
+                          s=hashlib.sha256(data).hexdigest()) == 1
+
+
+def test_concurrent_sends_of_one_doc_number_answer_one_201_and_409s_never_a_500(stack):
+    operator = operator_login(stack)
+    a, clerk = sealed_unit(stack, operator)
+    b = unit(operator, f"b-{uuid.uuid4().hex[:6]}", "收文单位")
+    tag = uuid.uuid4().hex[:6]
+    metadata = {"doc_number": f"穗〔2026〕{tag}号", "title": "通知", "signer": "王", "urgency": "normal",
+                "secrecy": "none", "main_recipients": [b]}
+    when_known(lambda: send(clerk, {**metadata, "doc_number": f"穗〔2026〕{tag}-0号"}),
+               message="the exchange to know the unit")
+    sent = together([lambda n=n: send(twin(clerk), metadata, body=f"正文 {n}".encode(), key=f"{tag}-{n}")
+                     for n in range(4)])
+    assert sorted(r.status_code for r in sent) == [201, 409, 409, 409], [r.text for r in sent]
+    assert {r.json()["error"] for r in sent if r.status_code == 409} == {"DOC_NUMBER_TAKEN"}
+
+
+def test_concurrent_identical_sign_and_register_requests_have_one_effect_and_one_answer(stack):
+    operator = operator_login(stack)
+    a, clerk = sealed_unit(stack, operator)
+    b = unit(operator, f"b-{uuid.uuid4().hex[:6]}", "收文单位")
+    system = system_of(stack, operator, b)
+    metadata = {"doc_number": f"穗〔2026〕{uuid.uuid4().hex[:6]}号", "title": "通知", "signer": "王",
+                "urgency": "normal", "secrecy": "none", "main_recipients": [b], "print_grants": {b: 2}}
+    # A body of its own: another test of this module tampers with the stored default body.
+    doc = when_known(lambda: send(clerk, metadata, body=f"<html>{metadata['doc_number']}</html>".encode()),
+                     message="the exchange to know the unit").json()["id"]
+
+    signed = together([lambda: twin(system).post(f"/api/v1/documents/{doc}/sign") for _ in range(4)])
+    assert [r.status_code for r in signed] == [200] * 4, [r.text for r in signed]
+    assert len({r.json()["signed_at"] for r in signed}) == 1
+    registered = together([lambda: twin(system).post(f"/api/v1/documents/{doc}/register",
+                                                     json={"registration_number": "收〔2026〕8号"})
+                           for _ in range(4)])
+    assert [r.status_code for r in registered] == [200] * 4, [r.text for r in registered]
+    assert len({r.json()["registered_at"] for r in registered}) == 1
+    dbs = Databases(stack)
+    for event in ("receipt_signed", "receipt_registered", "document_completed"):
+        assert dbs.scalar("exchange", "SELECT count(*) FROM outbox_events WHERE event_type = :e "
+                          "AND payload->'data'->>'id' = :d", e=event, d=doc) == 1, event
+
+    printed = together([lambda: twin(system).post(f"/api/v1/documents/{doc}/print",
+                                                  headers={"Idempotency-Key": "print-once"}) for _ in range(3)])
+    assert [r.status_code for r in printed] == [200] * 3, [r.text for r in printed]
+    assert len({(r.json()["copy_number"], r.json()["stamp"]["print_serial"]) for r in printed}) == 1
+    assert dbs.scalar("exchange", "SELECT print_copies_used FROM receipts WHERE document_id = :d", d=doc) == 1
+    again = system.post(f"/api/v1/documents/{doc}/print", headers={"Idempotency-Key": "print-once"})
+    assert again.json() == printed[0].json()
+    spec = Api(stack.gateway_url).get("/api/v1/openapi.json").json()
+    parameters = spec["paths"]["/api/v1/documents/{document_id}/print"]["post"]["parameters"]
+    assert {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}} in parameters
+
+
+def test_a_resend_naming_a_unit_twice_is_a_400_and_changes_nothing(stack):
+    operator = operator_login(stack)
+    a, clerk = sealed_unit(stack, operator)
+    b = unit(operator, f"b-{uuid.uuid4().hex[:6]}", "收文单位")
+    system = system_of(stack, operator, b)
+    metadata = {"doc_number": f"穗〔2026〕{uuid.uuid4().hex[:6]}号", "title": "通知", "signer": "王",
+                "urgency": "normal", "secrecy": "none", "main_recipients": [b]}
+    # A body of its own: another test of this module tampers with the stored default body.
+    doc = when_known(lambda: send(clerk, metadata, body=f"<html>{metadata['doc_number']}</html>".encode()),
+                     message="the exchange to know the unit").json()["id"]
+    assert system.post(f"/api/v1/documents/{doc}/return", json={"reason": "文号有误"}).status_code == 200
+    refused = clerk.post(f"/api/v1/documents/{doc}/resend", json={"unit_codes": [b, b]})
+    assert (refused.status_code, refused.json()["error"]) == (400, "VALIDATION_ERROR"), refused.text
+    assert [r["state"] for r in clerk.get(f"/api/v1/documents/{doc}/receipts").json()["items"]] == ["returned"]
+
+
+def test_a_revoked_units_open_receipt_is_transferred_to_its_successor(stack):
+    operator = operator_login(stack)
+    a, clerk = sealed_unit(stack, operator)
+    tag = uuid.uuid4().hex[:6]
+    b, successor = unit(operator, f"b-{tag}", "被撤销单位"), unit(operator, f"s-{tag}", "承继单位")
+    heir = system_of(stack, operator, successor)
+    metadata = {"doc_number": f"穗〔2026〕{tag}号", "title": "通知", "signer": "王", "urgency": "normal",
+                "secrecy": "none", "main_recipients": [b]}
+    # A body of its own: another test of this module tampers with the stored default body.
+    doc = when_known(lambda: send(clerk, metadata, body=f"<html>{metadata['doc_number']}</html>".encode()),
+                     message="the exchange to know the unit").json()["id"]
+    revoked = operator.post(f"/api/v1/units/{b}/revoke", json={"reason": "机构改革", "documents": "transfer",
+                                                                "successor_code": successor})
+    assert revoked.status_code == 200, revoked.text
+    inbox = wait_until(lambda: heir.get("/api/v1/inbox").json()["items"], message="the transfer to reach the exchange")
+    assert [i["document"]["id"] for i in inbox] == [doc]
+    matrix = {r["unit_code"]: r for r in clerk.get(f"/api/v1/documents/{doc}/receipts").json()["items"]}
+    assert matrix[b]["closed_reason"] == "transferred" and matrix[successor]["resent_from"] == matrix[b]["receipt_id"]
+    assert heir.post(f"/api/v1/documents/{doc}/sign").json()["state"] == "signed"

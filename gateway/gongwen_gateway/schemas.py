@@ -227,6 +227,10 @@ class ReceiptSchema(Schema):
     due_at = fields.String()
     overdue = fields.Boolean()
     generation = fields.Integer()
+    closed_at = fields.String(allow_none=True, metadata={"description": "when it was closed without being handled: "
+                                                                        "its unit was revoked"})
+    closed_reason = fields.String(allow_none=True, metadata={"description": "kept | archived | transferred (to the "
+                                                                            "successor unit, as a new receipt)"})
 
 
 class ReceiptPageSchema(Schema):

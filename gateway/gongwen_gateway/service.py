@@ -127,7 +127,8 @@ class GatewayService:
     revocations = Revocations()
 
     def call(self, service, method, *args, timeout=None, **kwargs):
-        """An RPC with a deadline (``gongwen_common.rpc``)."""
+        """An RPC with a deadline (``gongwen_common.rpc``): the first hop's, the longest of the chain;
+        every service it reaches waits less on its own calls."""
         return rpc.call(getattr(self, service), method, *args,
                         timeout=timeout or float(self.config.get("RPC_TIMEOUT", 10)), **kwargs)
 
@@ -630,9 +631,11 @@ class GatewayService:
         return 200, self.call("exchange", "return_document", document_id, body["reason"], actor_of(request.principal))
 
     @api("POST", "/api/v1/documents/<document_id>/print", summary="Print one granted copy, with the verification "
-         "stamp", tag="documents", response_schema=PrintSchema, roles=RECEIVERS, errors=(404, 409, 503))
+         "stamp (a retry with the same Idempotency-Key gets the same copy)", tag="documents",
+         response_schema=PrintSchema, roles=RECEIVERS, errors=(404, 409, 503))
     def print_copy(self, request, document_id):
-        return 200, self.call("exchange", "print_copy", document_id, actor_of(request.principal))
+        return 200, self.call("exchange", "print_copy", document_id, actor_of(request.principal),
+                              idempotency_key=request.headers.get("Idempotency-Key"))
 
     @api("POST", "/api/v1/documents/<document_id>/print-requests", summary="Ask the sender for more copies",
          tag="documents", request_schema=PrintRequestSchema, status=201, roles=RECEIVERS,

@@ -118,6 +118,10 @@ class Receipt(Base):
     paper_note: Mapped[str | None] = mapped_column(String(500))
     print_copies_granted: Mapped[int] = mapped_column(Integer)
     print_copies_used: Mapped[int] = mapped_column(Integer)
+    # Closed without being handled, when its unit was revoked: "kept" or "archived" as the revoking
+    # decision said, or "transferred" to the successor unit (a new receipt). No longer due.
+    closed_at = mapped_column(UtcDateTime)
+    closed_reason: Mapped[str | None] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}

@@ -1,9 +1,18 @@
 """The document metadata as senders give it (API.md "Documents"), validated at the gateway and
 again by the exchange."""
-from marshmallow import EXCLUDE, Schema, fields, validate
+from collections import Counter
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 URGENCIES = ("normal", "urgent", "extra_urgent")
 UNIT_CODE = fields.String(validate=validate.Length(min=1, max=64))
+
+
+def distinct(values):
+    """A list naming each thing once: a repeat would act twice (two receipts, one approval counted twice)."""
+    repeated = sorted(str(value) for value, n in Counter(values).items() if n > 1)
+    if repeated:
+        raise ValidationError(f"listed more than once: {repeated[:10]}")
 
 
 class MetadataSchema(Schema):
@@ -18,20 +27,21 @@ class MetadataSchema(Schema):
     urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
     secrecy = fields.String(required=True, validate=validate.Length(min=1, max=32),
                             metadata={"description": "密级: only \"none\" travels here"})
-    main_recipients = fields.List(UNIT_CODE, required=True, validate=validate.Length(min=1, max=1000))
-    cc_recipients = fields.List(UNIT_CODE, load_default=list, validate=validate.Length(max=1000))
+    main_recipients = fields.List(UNIT_CODE, required=True, validate=[validate.Length(min=1, max=1000), distinct])
+    cc_recipients = fields.List(UNIT_CODE, load_default=list, validate=[validate.Length(max=1000), distinct])
     print_grants = fields.Dict(keys=fields.String(), values=fields.Integer(validate=validate.Range(min=0, max=1000)),
                                load_default=dict, metadata={"description": "copies each recipient may print"})
     paper_attachments = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list,
                                     validate=validate.Length(max=50),
                                     metadata={"description": "parts that travel on paper (described)"})
-    seal_use_approval_ids = fields.List(fields.String(), load_default=None, allow_none=True,
+    seal_use_approval_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)), load_default=None,
+                                        allow_none=True, validate=[validate.Length(max=10), distinct],
                                         metadata={"description": "two-person custody approvals of the manifest"})
 
 
 class SealApprovalsSchema(Schema):
     seal_use_approval_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)), load_default=None,
-                                        validate=validate.Length(max=10))
+                                        validate=[validate.Length(max=10), distinct])
 
 
 class RegistrationSchema(Schema):
@@ -48,7 +58,7 @@ class PrintRequestSchema(Schema):
 
 
 class ResendSchema(Schema):
-    unit_codes = fields.List(UNIT_CODE, required=True, validate=validate.Length(min=1, max=1000))
+    unit_codes = fields.List(UNIT_CODE, required=True, validate=[validate.Length(min=1, max=1000), distinct])
 
 
 class PaperDeliverySchema(Schema):
@@ -66,3 +76,7 @@ class CalendarYearSchema(Schema):
     source = fields.String(required=True, validate=validate.Length(min=2, max=500),
                            metadata={"description": "the State Council notice the schedule comes from"})
     days = fields.List(fields.Nested(CalendarDaySchema), required=True, validate=validate.Length(min=1, max=366))
+
+    @validates("days")
+    def _each_date_once(self, days, **_):
+        distinct([day["date"] for day in days])

@@ -18,7 +18,7 @@ from gongwen_common.rpc import from_wire, to_wire
 from gongwen_common.service import ServiceBase
 from gongwen_registry.replica import UnitDirectoryReplica
 
-from .domain import documents, receiving, supervision
+from .domain import documents, receiving, revocation, supervision
 from .domain.deadlines import DeadlinePolicy
 from .models import UnitView
 
@@ -44,12 +44,14 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
     def _seal_check(self, printed_by=None):
         """The seal service's check of a stored document, as the receiving rules call it: a plain
         verification, or with ``printed_by`` the verification stamp for a printed copy."""
-        def check(manifest, signature, unit_code, body, attachments):
+        def check(manifest, signature, unit_code, body, attachments, stamp_key=None):
             parts = {"unit_code": unit_code, "body_b64": to_wire(body),
                      "attachments_b64": {name: to_wire(data) for name, data in attachments.items()}}
             if printed_by is None:
                 return self._seal("verify", to_wire(manifest), to_wire(signature), **parts)
-            return self._seal("verify_for_print", to_wire(manifest), to_wire(signature), printed_by, **parts)
+            # One stamp per copy: a print retried after a rollback gets the stamp already issued.
+            return self._seal("verify_for_print", to_wire(manifest), to_wire(signature), printed_by,
+                              stamp_key=stamp_key, **parts)
         return check
 
     def _sealer(self, actor):
@@ -75,7 +77,7 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
 
         request = {"metadata": metadata, "body": manifests.sha256_hex(body), "body_name": body_name,
                    "attachments": [(n, manifests.sha256_hex(d)) for n, d in files], "actor": actor}
-        return once(self.db, "send_document", idempotency_key, request, perform)
+        return once(self.db, "send_document", documents.idempotency_key(idempotency_key), request, perform)
 
     @rpc
     def seal_document(self, document_id, approval_ids, actor):
@@ -140,8 +142,9 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
         return receiving.return_document(self.db, document_id, {"reason": reason}, actor, self.clock())
 
     @rpc
-    def print_copy(self, document_id, actor):
-        return receiving.print_copy(self.db, document_id, actor, self._seal_check(printed_by=actor), self.clock())
+    def print_copy(self, document_id, actor, idempotency_key=None):
+        return receiving.print_once(self.db, document_id, actor, idempotency_key, self._seal_check(printed_by=actor),
+                                    self.clock())
 
     @rpc
     def request_print_copies(self, document_id, copies, reason, actor):
@@ -179,8 +182,21 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
         status = supervision.calendar_status(self.db, self.clock())
         return {**health, "calendar": status["coverage"], "warnings": status["warnings"]}
 
+    @event_handler("registry", "unit_revoked")
+    def on_unit_revoked(self, event):
+        """The unit leaves the directory copy, and its documents go as the revoking decision says."""
+        self.remember_unit(event.data)
+        revocation.carry_out_unit_revocation(self.db, event.data, supervision.event_time(event, self.clock()),
+                                             self._policy(), supervision.working_calendar(self.db), self.clock())
+
+    @event_handler("seal", "seal_revoked")
+    def on_seal_revoked(self, event):
+        """Documents awaiting the revoked seal are withdrawn; those already sent stand."""
+        revocation.withdraw_awaiting_seal(self.db, event.data, supervision.event_time(event, self.clock()),
+                                          self.clock())
+
     @event_handler("identity", "user_logged_in")
     def on_user_logged_in(self, event):
         data = event.data
         supervision.seen(self.db, data.get("user_id"), data.get("unit_code"), data.get("roles"), "login",
-                         self.clock())
+                         supervision.event_time(event, self.clock()))

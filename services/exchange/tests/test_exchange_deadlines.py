@@ -71,3 +71,34 @@ def test_presence_lists_the_duty_windows_a_units_clerks_missed(exchange):
     assert len(missed["gz-fgw"]) == 4
     own = exchange.call("presence_report", "2026-11-18", exchange.clerk("a1"))
     assert [u["unit_code"] for u in own["units"]] == ["a1"]
+
+
+def login_event(event_id, at, occurred_at, user="clerk-a1", unit="a1"):
+    data = {"user_id": user, "unit_code": unit, "roles": ["clerk"]}
+    if at is not None:
+        data["at"] = at
+    return {"event_id": event_id, "event_type": "user_logged_in", "occurred_at": occurred_at, "data": data}
+
+
+def test_a_delayed_login_counts_in_the_duty_window_it_happened_in_not_when_it_was_handled(exchange):
+    exchange.units("a1")
+    logged_in = beijing(2026, 11, 18, 9, 0)
+    exchange.clock.now = beijing(2026, 11, 18, 17, 0)  # the event is handled eight hours late
+    exchange.call("on_user_logged_in", login_event("e-late", logged_in.isoformat(), logged_in.isoformat()))
+    # An event without its own time falls back to the envelope's.
+    exchange.call("on_user_logged_in", login_event("e-env", None, beijing(2026, 11, 18, 11, 0).isoformat()))
+    report = exchange.call("presence_report", "2026-11-18", exchange.clerk("a1"))
+    missed = [w["from"] for w in report["units"][0]["missed_windows"]]
+    assert beijing(2026, 11, 18, 8, 30).isoformat() not in missed  # 09:00 counts in 08:30–10:30
+    assert beijing(2026, 11, 18, 10, 30).isoformat() not in missed  # 11:00 counts in 10:30–12:00
+    assert beijing(2026, 11, 18, 16, 30).isoformat() in missed  # not at 17:00, when it was handled
+
+
+def test_a_login_time_in_the_future_or_malformed_is_the_handling_time(exchange):
+    exchange.units("a1")
+    exchange.clock.now = beijing(2026, 11, 18, 9, 0)
+    exchange.call("on_user_logged_in", login_event("e-future", beijing(2026, 11, 18, 15, 0).isoformat(), "soon"))
+    report = exchange.call("presence_report", "2026-11-18", exchange.clerk("a1"))
+    missed = [w["from"] for w in report["units"][0]["missed_windows"]]
+    assert beijing(2026, 11, 18, 8, 30).isoformat() not in missed
+    assert beijing(2026, 11, 18, 14, 30).isoformat() in missed

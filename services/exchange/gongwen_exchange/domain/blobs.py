@@ -2,6 +2,9 @@
 database (so every instance sees them, and they are backed up with it)."""
 import hashlib
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
 from gongwen_common.filenames import safe_filename
 
 from ..models import Blob
@@ -13,11 +16,16 @@ def sanitise_filename(name, fallback: str) -> str:
     return safe_filename(name, fallback)
 
 
+_INSERT = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+
+
 def store(session, data: bytes, now) -> str:
+    """Keep ``data`` once by its sha256. Insert-or-nothing in one statement: two sends of the same
+    bytes at once both go through (a check, then an insert, would let one fail on the key)."""
     digest = hashlib.sha256(data).hexdigest()
-    if session.get(Blob, digest) is None:
-        session.add(Blob(sha256=digest, size=len(data), data=data, created_at=now))
-        session.flush()
+    insert = _INSERT[session.get_bind().dialect.name]
+    session.execute(insert(Blob).values(sha256=digest, size=len(data), data=data, created_at=now)
+                    .on_conflict_do_nothing(index_elements=["sha256"]))
     return digest
 
 

@@ -11,13 +11,14 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from gongwen_common import manifest as manifests
 from gongwen_common.audit import AuditTrail, Caller
 from gongwen_common.errors import validated
 
 from ..models import Attachment, AuditRecord, Document, Receipt, ResendRequest, UnitView
-from ..schemas import MetadataSchema, PaperDeliverySchema, ResendSchema
+from ..schemas import MetadataSchema, PaperDeliverySchema, ResendSchema, SealApprovalsSchema
 from . import blobs
 from .errors import (
     ClassifiedNotAllowed,
@@ -38,6 +39,18 @@ OPEN = ("delivered", "read")  # not yet signed for: still running against its de
 CLOSED = ("registered", "paper_served")  # done, for the document's completion
 _YEAR = re.compile(r"[〔\[(（]\s*(\d{4})\s*[〕\])）]")
 MAX_ATTACHMENTS = 50
+
+
+MAX_IDEMPOTENCY_KEY = 128
+
+
+def idempotency_key(key) -> str | None:
+    """The caller's ``Idempotency-Key``, if any: 1–128 characters (it is stored, scoped, with the answer)."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise ValidationFailed({"Idempotency-Key": [f"1–{MAX_IDEMPOTENCY_KEY} characters"]})
+    return key
 
 
 def doc_year(doc_number: str, sent_at, timezone: str) -> int:
@@ -104,8 +117,9 @@ def send(session, metadata, body: bytes, body_name, attachments, actor, sealer, 
     year = doc_year(metadata["doc_number"], now, policy.timezone)
     taken = select(Document.id).where(Document.issuer_code == issuer, Document.doc_year == year,
                                       Document.doc_number == metadata["doc_number"])
+    number_taken = DocNumberTaken(message=f"{metadata['doc_number']} was already used by {issuer} in {year}")
     if session.scalar(taken) is not None:
-        raise DocNumberTaken(message=f"{metadata['doc_number']} was already used by {issuer} in {year}")
+        raise number_taken
 
     manifest = build_manifest(metadata, issuer, now, body, named)
     try:
@@ -120,11 +134,17 @@ def send(session, metadata, body: bytes, body_name, attachments, actor, sealer, 
         manifest=manifest, manifest_sha256=manifests.sha256_hex(manifest),
         body_name=blobs.sanitise_filename(body_name, "body"), body_sha256=blobs.store(session, body, now),
         status="awaiting_seal", sent_at=now, sent_by=caller.user_id, sent_by_proxy=caller.proxy_user_id)
-    session.add(document)
-    for position, (name, data) in enumerate(named, start=1):
-        session.add(Attachment(document_id=document.id, position=position, name=name,
-                               sha256=blobs.store(session, data, now), size=len(data)))
-    session.flush()
+    stored = [blobs.store(session, data, now) for _, data in named]
+    try:
+        # A concurrent send of the same number got in first: its unique key decides, not a 500.
+        with session.begin_nested():
+            session.add(document)
+            session.add_all(Attachment(document_id=document.id, position=position, name=name, sha256=digest,
+                                       size=len(data))
+                            for position, ((name, data), digest) in enumerate(zip(named, stored, strict=True), 1))
+            session.flush()
+    except IntegrityError:
+        raise number_taken from None
     if sealed is None:
         record(session, now, caller, "document_awaiting_seal", "document", document.id,
                doc_number=document.doc_number, manifest_sha256=document.manifest_sha256)
@@ -137,6 +157,7 @@ def send(session, metadata, body: bytes, body_name, attachments, actor, sealer, 
 def seal_and_send(session, document_id, approval_ids, actor, sealer, policy, calendar, now) -> dict:
     """Seal a document that awaited its custodians' approvals, and deliver it."""
     caller = Caller.of(actor)
+    approval_ids = validated(SealApprovalsSchema(), {"seal_use_approval_ids": approval_ids})["seal_use_approval_ids"]
     document = sent_by_caller(session, document_id, caller, lock=True)
     if not any(caller.has(role) for role in SENDER_ROLES):
         raise Forbidden(message="Only the sending unit's clerks send documents.")
@@ -211,9 +232,11 @@ def receipt_view(receipt: Receipt, now=None) -> dict:
             "return_reason": receipt.return_reason, "recalled_at": _iso(receipt.recalled_at),
             "paper_served_at": _iso(receipt.paper_served_at), "paper_served_by": receipt.paper_served_by,
             "paper_note": receipt.paper_note, "print_copies_granted": receipt.print_copies_granted,
-            "print_copies_used": receipt.print_copies_used}
+            "print_copies_used": receipt.print_copies_used, "closed_at": _iso(receipt.closed_at),
+            "closed_reason": receipt.closed_reason}
     if now is not None:
-        view["overdue"] = receipt.overdue_at is not None or (receipt.state in OPEN and now >= receipt.due_at)
+        view["overdue"] = receipt.overdue_at is not None or (
+            receipt.state in OPEN and receipt.closed_at is None and now >= receipt.due_at)
     return view
 
 
@@ -226,7 +249,8 @@ def find_document(session, document_id) -> Document:
 
 def sent_by_caller(session, document_id, caller: Caller, lock=False) -> Document:
     """The caller's unit's own sent document; any other unit's is 404 (existence does not leak)."""
-    document = session.get(Document, document_id, with_for_update=lock) if isinstance(document_id, str) else None
+    document = session.get(Document, document_id, with_for_update=lock, populate_existing=lock) \
+        if isinstance(document_id, str) else None
     if document is None or document.issuer_code != caller.unit_code:
         raise NotFound(message=f"no document {document_id!r}")
     return document
@@ -235,7 +259,9 @@ def sent_by_caller(session, document_id, caller: Caller, lock=False) -> Document
 def latest_receipts(session, document_id, lock=False) -> list[Receipt]:
     query = select(Receipt).where(Receipt.document_id == document_id, Receipt.latest.is_(True)) \
         .order_by(Receipt.role.desc(), Receipt.unit_code)
-    return list(session.scalars(query.with_for_update() if lock else query))
+    if lock:  # read afresh: a concurrent request that held the lock has changed them
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list(session.scalars(query))
 
 
 def receipts(session, document_id, actor, now) -> list[dict]:
@@ -299,6 +325,11 @@ def resend(session, document_id, request, actor, policy, calendar, now) -> list[
     missing = [code for code in unit_codes if code not in latest]
     if missing:
         raise ValidationFailed({"unit_codes": [f"not recipients: {missing[:10]}"]})
+    active = set(session.scalars(select(UnitView.code).where(UnitView.code.in_(unit_codes),
+                                                             UnitView.status == "active")))
+    gone = [code for code in unit_codes if code not in active]
+    if gone:  # a revoked unit receives nothing more (its documents went as its revocation decided)
+        raise UnknownRecipients(message=f"{len(gone)} unit(s) are no longer active", fields={"unit_codes": gone[:50]})
     open_requests = list(session.scalars(select(ResendRequest).where(
         ResendRequest.receipt_id.in_([latest[code].id for code in unit_codes]), ResendRequest.answered_at.is_(None))))
     asked = {row.receipt_id for row in open_requests}
@@ -331,8 +362,10 @@ def paper_delivery(session, document_id, request, actor, now) -> dict:
                    None)
     if receipt is None:
         raise ValidationFailed({"unit_code": ["not a recipient of this document"]})
-    if receipt.state not in ("delivered", "read", "returned"):
-        raise InvalidReceiptState(message=f"the receipt is already {receipt.state}")
+    if receipt.state == "paper_served" and receipt.paper_note == data["note"]:
+        return receipt_view(receipt, now)  # a retry: recorded once, answered again
+    if receipt.state not in ("delivered", "read", "returned") or receipt.closed_at is not None:
+        raise InvalidReceiptState(message=f"the receipt is already {receipt.closed_reason or receipt.state}")
     receipt.state, receipt.paper_served_at = "paper_served", now
     receipt.paper_served_by, receipt.paper_note = caller.user_id, data["note"]
     record(session, now, caller, "receipt_paper_served", "receipt", receipt.id, unit_code=receipt.unit_code,
@@ -343,10 +376,11 @@ def paper_delivery(session, document_id, request, actor, now) -> dict:
 
 
 def complete_if_done(session, document: Document, now) -> bool:
-    """``document_completed``, once: every recipient's latest receipt is registered or served on paper."""
+    """``document_completed``, once: every recipient's latest receipt is registered or served on
+    paper, or was closed when its unit was revoked."""
     if document.status != "sent":
         return False
-    if any(r.state not in CLOSED for r in latest_receipts(session, document.id)):
+    if any(r.state not in CLOSED and r.closed_at is None for r in latest_receipts(session, document.id)):
         return False
     document.status, document.completed_at = "completed", now
     session.emit("document_completed", {**summary(document), "completed_at": now.isoformat()})

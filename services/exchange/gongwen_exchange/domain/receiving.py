@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 
 from gongwen_common.audit import Caller
 from gongwen_common.errors import validated
+from gongwen_common.idempotency import once
 
 from ..models import Document, PrintRequest, Receipt, ResendRequest
 from ..schemas import PrintRequestSchema, ReasonSchema, RegistrationSchema
@@ -18,6 +19,7 @@ from .documents import (
     complete_if_done,
     document_view,
     find_document,
+    idempotency_key,
     receipt_view,
     record,
     sent_by_caller,
@@ -35,13 +37,22 @@ def _require_receiver(caller: Caller) -> None:
 
 
 def my_receipt(session, document_id, caller: Caller, lock=False) -> Receipt:
-    """The caller's unit's current receipt of the document; 404 if the unit is not a recipient."""
+    """The caller's unit's current receipt of the document; 404 if the unit is not a recipient.
+    Locked, it is read afresh: a concurrent request that held the lock has changed it."""
     query = select(Receipt).where(Receipt.document_id == document_id, Receipt.unit_code == caller.unit_code,
                                   Receipt.latest.is_(True))
-    receipt = session.scalar(query.with_for_update() if lock else query) if isinstance(document_id, str) else None
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    receipt = session.scalar(query) if isinstance(document_id, str) else None
     if receipt is None:
         raise NotFound(message=f"no document {document_id!r}")
     return receipt
+
+
+def require_open(receipt: Receipt) -> None:
+    """A receipt closed when its unit was revoked takes no further step."""
+    if receipt.closed_at is not None:
+        raise InvalidReceiptState(message=f"the receipt was closed ({receipt.closed_reason}) when the unit was revoked")
 
 
 def inbox(session, actor, state, urgency, since, limit: int, cursor, now) -> dict:
@@ -137,6 +148,9 @@ def sign_for(session, document_id, actor, verifier, now) -> dict:
     caller = Caller.of(actor)
     _require_receiver(caller)
     receipt = my_receipt(session, document_id, caller, lock=True)
+    if receipt.state == "signed":  # a retry (or a concurrent twin) of this very step: its answer again
+        return receipt_view(receipt, now)
+    require_open(receipt)
     if receipt.state not in OPEN:
         raise InvalidReceiptState(message=f"the receipt is {receipt.state}; only a delivered or read one is signed for")
     document = find_document(session, document_id)
@@ -159,6 +173,9 @@ def register(session, document_id, request, actor, now) -> dict:
     # registering at once take turns, so the second one sees the first and completes the document.
     document = session.get(Document, document_id, with_for_update=True)
     receipt = my_receipt(session, document_id, caller, lock=True)
+    if receipt.state == "registered" and receipt.registration_number == number:
+        return receipt_view(receipt, now)  # a retry: registered once, answered again
+    require_open(receipt)
     if receipt.state != "signed":
         raise InvalidReceiptState(message=f"the receipt is {receipt.state}; sign for it first")
     receipt.state, receipt.registered_at, receipt.registration_number = "registered", now, number
@@ -175,6 +192,9 @@ def return_document(session, document_id, request, actor, now) -> dict:
     _require_receiver(caller)
     reason = validated(ReasonSchema(), request)["reason"]
     receipt = my_receipt(session, document_id, caller, lock=True)
+    if receipt.state == "returned" and receipt.return_reason == reason:
+        return receipt_view(receipt, now)  # a retry: returned once, answered again
+    require_open(receipt)
     if receipt.state not in OPEN:
         raise InvalidReceiptState(message=f"the receipt is {receipt.state}; only an unsigned one is returned")
     document = find_document(session, document_id)
@@ -185,20 +205,37 @@ def return_document(session, document_id, request, actor, now) -> dict:
     return receipt_view(receipt, now)
 
 
+def print_once(session, document_id, actor, key, stamper, now) -> dict:
+    """Print one copy, once per ``Idempotency-Key``: a retry gets the same copy number and stamp and
+    uses no second copy. The receipt is locked first, so a retry waits for the print it repeats
+    and then finds its answer."""
+    caller = Caller.of(actor)
+    _require_receiver(caller)
+    key = idempotency_key(key)
+    receipt = my_receipt(session, document_id, caller, lock=True)
+    request = {"document_id": document_id, "actor": actor}
+    return once(session, "print_copy", key and f"{receipt.id}/{key}", request,
+                lambda: print_copy(session, document_id, actor, stamper, now))
+
+
 def print_copy(session, document_id, actor, stamper, now) -> dict:
     """Print one granted copy: the seal service verifies and stamps it (验证印章, print serial);
-    refused past the grant. The first print, like the first read, is the receipt time."""
+    refused past the grant. The first print, like the first read, is the receipt time.
+    ``stamper(..., stamp_key=)``: the key names this copy of this receipt, so a stamp asked for
+    again (the exchange's transaction undone after the seal service answered) is the same stamp."""
     caller = Caller.of(actor)
     _require_receiver(caller)
     receipt = my_receipt(session, document_id, caller, lock=True)
     if receipt.state not in READABLE:
         raise InvalidReceiptState(message=f"the receipt is {receipt.state}")
+    require_open(receipt)
     if receipt.print_copies_used >= receipt.print_copies_granted:
         raise PrintNotGranted(message=f"{receipt.print_copies_granted} copies were granted and all are printed; "
                                       "ask the sender for more (print-requests)")
     document = find_document(session, document_id)
     body, attachments = _parts(session, document)
-    stamped = stamper(document.manifest, document.signature, document.issuer_code, body, attachments)
+    stamped = stamper(document.manifest, document.signature, document.issuer_code, body, attachments,
+                      stamp_key=f"{receipt.id}/{receipt.print_copies_used + 1}")
     if not stamped["valid"]:
         raise SealInvalid(message=f"The document fails the seal check: {stamped['reason']}.",
                           fields={"reason": stamped["reason"]})
@@ -215,6 +252,7 @@ def request_copies(session, document_id, request, actor, now) -> dict:
     _require_receiver(caller)
     data = validated(PrintRequestSchema(), request)
     receipt = my_receipt(session, document_id, caller)
+    require_open(receipt)
     row = PrintRequest(id=str(uuid.uuid4()), receipt_id=receipt.id, copies=data["copies"], reason=data["reason"],
                        state="pending", requested_at=now, requested_by=caller.user_id)
     session.add(row)
@@ -254,6 +292,7 @@ def request_resend(session, document_id, request, actor, now) -> dict:
     _require_receiver(caller)
     reason = validated(ReasonSchema(), request)["reason"]
     receipt = my_receipt(session, document_id, caller)
+    require_open(receipt)
     if receipt.state in ("registered", "recalled", "paper_served"):
         raise InvalidReceiptState(message=f"the receipt is {receipt.state}")
     row = ResendRequest(id=str(uuid.uuid4()), receipt_id=receipt.id, reason=reason, requested_at=now,

@@ -65,7 +65,7 @@ def sweep_overdue(session, now, limit: int = SWEEP_BATCH) -> int:
     transaction as the event, so several instances sweeping together never announce one twice."""
     due = list(session.scalars(
         select(Receipt).where(Receipt.state.in_(OPEN), Receipt.latest.is_(True), Receipt.overdue_at.is_(None),
-                              Receipt.due_at <= now)
+                              Receipt.closed_at.is_(None), Receipt.due_at <= now)
         .order_by(Receipt.due_at).limit(limit).with_for_update(skip_locked=True)))
     documents = {}
     for receipt in due:
@@ -82,6 +82,20 @@ def seen(session, user_id, unit_code, roles, via: str, now) -> None:
     """Record a clerk's presence (an inbox poll, a login)."""
     if "clerk" in (roles or ()) and isinstance(user_id, str) and isinstance(unit_code, str):
         session.add(Presence(user_id=user_id, unit_code=unit_code, seen_at=now, via=via))
+
+
+def event_time(event, now) -> datetime:
+    """When an event says it happened (its data's ``at``, else the envelope's ``occurred_at``), not
+    when it is handled: a login delivered late still counts in the window it happened in. A time
+    that is missing, malformed or naive is the handling time; one in the future is cut to it."""
+    for value in ((event.data or {}).get("at"), event.occurred_at):
+        try:
+            moment = datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            continue
+        if moment.tzinfo is not None:
+            return min(moment, now)
+    return now
 
 
 def duty_windows(policy, day: date) -> list[tuple[datetime, datetime]]:
