@@ -116,8 +116,8 @@ TABLE = {
     ("put", "/api/v1/units/{code}/contacts"): Row(OK, 403, 403, body=lambda w: {
         "admin_user_id": w.a_admin_id, "clerk_user_ids": [w.a_clerk_id], "leader_user_id": w.a_leader_id,
         "sms_enabled": False, "mobiles": {}}),
-    # Credentials and accounts: in person only (issue 9 item 1: PROXY_NOT_ALLOWED in the owning service),
-    # so the proxy's 403s on clients, users and seals (custodians) hold once item 1 has landed.
+    # Credentials and accounts (clients, users, devices, passwords, proxies, seal custodians) are made in
+    # person: the proxy's 403 is PROXY_NOT_ALLOWED from the owning service (issue 9 item 1).
     ("post", "/api/v1/units/{code}/clients"): Row(403, 403, 403),
     ("delete", "/api/v1/units/{code}/clients/{client_id}"): Row(403, 403, 403),
     ("get", "/api/v1/units/{code}/clients"): Row(OK, 403, 403),  # reading is no credential: never a secret
