@@ -8,6 +8,7 @@ broker and PostgreSQL).
 wrong kind, a value of the wrong type); the others (a 10⁵-character text, unicode edge cases,
 null) may be accepted, but never with a 5xx.
 """
+import base64
 import json
 import re
 import time
@@ -211,3 +212,25 @@ def test_no_input_to_any_operation_answers_5xx(world, operations, who):
         slowest = max(slowest, (took, f"{method.upper()} {path}"))
     assert not found, f"{len(found)} bad answers as {who}:\n" + "\n".join(found)
     assert slowest[0] < 5, f"keep each operation's cases bounded: {slowest}"
+
+
+def test_no_authorization_header_answers_5xx(stack):
+    """Forged or broken bearer tokens on a closed route: every one a JSON 401, none a 5xx."""
+    def b64(value):
+        raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    claims = b64({"sub": "x", "exp": 4102444800, "iat": 0, "jti": "j", "roles": ["operator"]})
+    forged = [f"{b64(header)}.{claims}.{b64(b'sig')}" for header in (
+        {"alg": "none"}, {"alg": "ES256", "kid": ["x"]}, {"alg": "HS256", "kid": "k"}, {"alg": "ES256"}, [1], "x")]
+    headers = ["", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer a.b.c", "Bearer " + "x" * 6000,
+               "Bearer \x7f\x00".encode("latin-1"), "Bearer é".encode("latin-1"), "Bearer ....", "bearer  a.b",
+               *(f"Bearer {token}" for token in forged), f"Bearer {forged[0]}." + "A" * 100]
+    anonymous = Api(stack.gateway_url)
+    for header in headers:
+        try:
+            reply = anonymous.get("/api/v1/me", headers={"Authorization": header})
+        except ValueError:  # a header the HTTP client itself refuses to send
+            continue
+        assert reply.status_code == 401, (header[:40], reply.status_code, reply.text[:200])
+        assert problem(reply, True) is None and reply.json()["error"] == "UNAUTHENTICATED", (header[:40], reply.text)
