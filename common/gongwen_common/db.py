@@ -5,6 +5,7 @@ nameko sends an RPC reply (or acks an event) in the entrypoint's ``handle_result
 might still fail to commit, so our entrypoints call :func:`finish_transaction` first.
 """
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -59,6 +60,11 @@ def create_engine_for(url: str, pool_size: int = 10):
     return engine
 
 
+def _setting(config, name, default):
+    """From the service's config, else the environment (not every config.yaml names every setting)."""
+    return config.get(name, os.environ.get(name, default))
+
+
 class Database(DependencyProvider):
     """Injects a :class:`Session`; runs this service's outbox relay alongside the workers."""
 
@@ -70,6 +76,8 @@ class Database(DependencyProvider):
         self.relay = outbox.OutboxRelay(
             self.engine, self.container.service_name, config["AMQP_URI"],
             poll_interval=float(config.get("OUTBOX_POLL_INTERVAL", 1.0)),
+            lease=float(_setting(config, "OUTBOX_CLAIM_LEASE", 30.0)),
+            confirm_timeout=float(_setting(config, "OUTBOX_CONFIRM_TIMEOUT", 5.0)),
         )
         self.sessions = {}
 
