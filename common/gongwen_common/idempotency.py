@@ -11,13 +11,11 @@ import json
 from collections.abc import Callable
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .clock import utcnow
+from .db import insert_new
 from .errors import Conflict
 from .tables import IdempotencyRecord
-
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def fingerprint(request) -> str:
@@ -47,9 +45,5 @@ def once(session, operation: str, key: str | None, request, perform: Callable[[]
 def claim(session, operation: str, key: str, digest: str) -> bool:
     """Insert the pending record; False if (operation, key) is already recorded (by a call that
     committed first: on PostgreSQL this waits for a concurrent claim to commit or roll back)."""
-    insert = _INSERTS[session.get_bind().dialect.name]
-    claimed = session.execute(
-        insert(IdempotencyRecord)
-        .values(operation=operation, key=key, fingerprint=digest, response=None, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["operation", "key"]))
-    return claimed.rowcount == 1
+    return insert_new(session, IdempotencyRecord, operation=operation, key=key, fingerprint=digest,
+                      response=None, created_at=utcnow())

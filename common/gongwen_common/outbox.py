@@ -99,11 +99,13 @@ class OutboxRelay:
         if not rows:
             return 0
         faults.hit("outbox.after_claim")
-        sent, margin = [], timedelta(seconds=3 * self.confirm_timeout)  # a publish may be retried once
+        # Stop while the lease still covers a publish (which may be retried once): after it, the
+        # rows may be another relay's.
+        sent, margin = [], min(timedelta(seconds=3 * self.confirm_timeout), self.lease / 2)
         try:
             for row in rows:
                 if self.clock() >= row.claimed_until - margin:
-                    break  # the lease is running out: another relay may take the rest
+                    break
                 set_correlation_id(row.correlation_id)
                 faults.hit("outbox.before_publish")
                 self.publish(row)

@@ -8,14 +8,12 @@ arrive out of order: a state older than the one held (by the registry's ``versio
 from datetime import datetime
 
 from sqlalchemy import Integer, String
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from gongwen_common.clock import utcnow
+from gongwen_common.db import upsert
 from gongwen_common.entrypoints import event_handler
 from gongwen_common.tables import UtcDateTime
-
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 class UnitViewColumns:
@@ -46,7 +44,7 @@ def apply_unit(session, model, unit: dict, now) -> bool:
     table, version = model.__table__, unit.get("version", 0)
     values = {"code": unit["code"], "name": unit["name"], "status": unit["status"], "version": version,
               "revision": 1, "updated_at": now}
-    statement = _INSERTS[session.get_bind().dialect.name](table).values(values)
+    statement = upsert(session, model).values(values)
     newer = (statement.excluded.version == 0) | (table.c.version < statement.excluded.version)
     applied = session.execute(statement.on_conflict_do_update(
         index_elements=[table.c.code], where=newer,
