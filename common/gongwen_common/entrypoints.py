@@ -42,6 +42,11 @@ class TransactionalRpc(Rpc):
         exc_info = _flatten_domain_error(finish_transaction(worker_ctx, exc_info))
         if exc_info is not None:
             result = None
+        # One line per call, under the caller's correlation id: a request's trail through the
+        # services it touched, even those that neither log nor emit anything of their own.
+        log.info("rpc %s %s", self.method_name,
+                 "ok" if exc_info is None else getattr(exc_info[1], "code", None) or type(exc_info[1]).__name__,
+                 extra={"rpc": self.method_name})
         return super().handle_result(message, worker_ctx, result, exc_info)
 
 
