@@ -51,13 +51,16 @@ def apply_unit(session, model, unit: dict, now) -> bool:
         set_={"name": statement.excluded.name, "status": statement.excluded.status,
               "version": statement.excluded.version, "updated_at": statement.excluded.updated_at,
               "revision": table.c.revision + 1}))
+    held = session.identity_map.get(session.identity_key(model, (unit["code"],)))
+    if held is not None:
+        session.expire(held)  # loaded before this statement changed the row: read it again
     return applied.rowcount == 1
 
 
 def remember_unit(session, model, unit: dict, now):
     """Apply one state of a unit (see :func:`apply_unit`); the copy as now held."""
     apply_unit(session, model, unit, now)
-    return session.get(model, unit["code"], populate_existing=True)
+    return session.get(model, unit["code"])
 
 
 def occurred_at(event) -> datetime:
@@ -77,18 +80,23 @@ class UnitDirectoryReplica:
         """Apply the unit state in ``data``; ``at``: the event's time (:func:`occurred_at`)."""
         return remember_unit(self.db, self.unit_view_model, unit_of(data), at or utcnow())
 
+    def apply_unit_event(self, event) -> bool:
+        """Apply the unit state an event carries; False if a state as new was already held, so
+        an override can skip effects of its own for a stale (late or replayed) event."""
+        return apply_unit(self.db, self.unit_view_model, unit_of(event.data), occurred_at(event))
+
     @event_handler("registry", "unit_registered")
     def on_unit_registered(self, event):
-        self.remember_unit(event.data, occurred_at(event))
+        self.apply_unit_event(event)
 
     @event_handler("registry", "unit_approved")
     def on_unit_approved(self, event):
-        self.remember_unit(event.data, occurred_at(event))
+        self.apply_unit_event(event)
 
     @event_handler("registry", "unit_renamed")
     def on_unit_renamed(self, event):
-        self.remember_unit(event.data, occurred_at(event))
+        self.apply_unit_event(event)
 
     @event_handler("registry", "unit_revoked")
     def on_unit_revoked(self, event):
-        self.remember_unit(event.data, occurred_at(event))
+        self.apply_unit_event(event)
