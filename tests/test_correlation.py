@@ -20,6 +20,14 @@ def services_logging(stack, correlation_id) -> dict:
     return found
 
 
+def wait_for_lines(stack, correlation_id, expected: dict) -> dict:
+    """Wait until each service's log has the expected messages under ``correlation_id``."""
+    def seen():
+        found = services_logging(stack, correlation_id)
+        return all(set(messages) <= set(found.get(service, ())) for service, messages in expected.items()) and found
+    return wait_until(seen, message=f"log lines under {correlation_id}: {expected}")
+
+
 def test_one_request_id_follows_a_unit_registration_through_every_service(stack):
     api, dbs = operator_login(stack), Databases(stack)
     code, request_id = f"corr-{uuid.uuid4().hex[:6]}", f"req-{uuid.uuid4().hex}"
@@ -30,12 +38,9 @@ def test_one_request_id_follows_a_unit_registration_through_every_service(stack)
 
     assert dbs.rows("registry", "SELECT correlation_id FROM outbox_events WHERE payload::text LIKE :c",
                     c=f'%"{code}"%') == [(request_id,)]
-    consumers = {s for s in SERVICES if s != "registry"}
-    logged = wait_until(lambda: (found := services_logging(stack, request_id)).keys() >= consumers | {"gateway"}
-                        and found, message="the request id in every service's log")
-    assert {"rpc register_unit ok", "published unit_registered"} <= set(logged["registry"])
-    for consumer in consumers:
-        assert "handled unit_registered" in logged[consumer], consumer
+    wait_for_lines(stack, request_id, {
+        "gateway": ["POST /api/v1/units 201"], "registry": ["rpc register_unit ok", "published unit_registered"],
+        **{consumer: ["handled unit_registered"] for consumer in SERVICES if consumer != "registry"}})
 
 
 def test_one_request_id_follows_a_sealed_send_through_the_exchange_and_the_seal_service(stack):
@@ -53,7 +58,6 @@ def test_one_request_id_follows_a_sealed_send_through_the_exchange_and_the_seal_
     events = dbs.rows("exchange", "SELECT event_type, correlation_id FROM outbox_events WHERE payload::text LIKE :d",
                       d=f'%{sent.json()["id"]}%')
     assert events and {cid for _, cid in events} == {request_id}, events
-    logged = wait_until(lambda: (found := services_logging(stack, request_id)).keys() >= {"gateway", "exchange", "seal"}
-                        and found, message="the request id in the gateway's, exchange's and seal's logs")
-    assert {"rpc send_document ok", "published document_sent"} <= set(logged["exchange"])
-    assert "rpc sign ok" in logged["seal"]
+    wait_for_lines(stack, request_id, {"gateway": ["POST /api/v1/documents 201"],
+                                       "exchange": ["rpc send_document ok", "published document_sent"],
+                                       "seal": ["rpc sign ok"]})
