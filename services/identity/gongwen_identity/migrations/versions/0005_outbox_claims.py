@@ -1,14 +1,14 @@
 """outbox claims (a relay's lease on unsent rows) and pending idempotency records
 
-Revision ID: 0002_h4_outbox_claims
-Revises: 0001
+Revision ID: 0005
+Revises: 0004
 """
 from alembic import op
 
 from gongwen_common.migrate import add_outbox_claims, drop_outbox_claims
 
-revision = "0002_h4_outbox_claims"
-down_revision = "0001"
+revision = "0005"
+down_revision = "0004"
 
 
 def upgrade():
