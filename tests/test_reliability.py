@@ -19,7 +19,9 @@ def test_relay_crash_after_commit_publishes_exactly_once_in_effect(make_stack, c
     stack = make_stack()
     api, dbs = operator_login(stack), Databases(stack)
     stack.stop_service("registry")
-    [crashing] = stack.start_service("registry", env={"GONGWEN_FAULTS": f"{crash_point}=exit"})
+    # A short claim lease: the dead relay's claim must run out before its successor republishes.
+    [crashing] = stack.start_service("registry", env={"GONGWEN_FAULTS": f"{crash_point}=exit",
+                                                      "OUTBOX_CLAIM_LEASE": "3"})
     code, key = f"crash-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
 
     # The reply may or may not leave before the relay dies; either way the unit is committed.
@@ -28,6 +30,7 @@ def test_relay_crash_after_commit_publishes_exactly_once_in_effect(make_stack, c
     assert dbs.scalar("registry", "SELECT count(*) FROM units WHERE code = :c", c=code) == 1
     [(event_id, sent_at)] = outbox_rows(dbs, code)
     assert sent_at is None  # the crash came before the row was marked sent
+    assert dbs.scalar("registry", "SELECT claimed_by FROM outbox_events WHERE event_id = :e", e=event_id)
     if crash_point == "outbox.before_publish":
         assert set(dbs.unit_revisions(code).values()) == {None}
 
@@ -144,6 +147,7 @@ def test_instances_share_rpc_load_and_handle_each_event_once_per_service(make_st
         len(codes)
     logs = [(stack.log_dir / f"exchange-{i}.log").read_text() for i in range(2)]
     assert all("handled unit_registered" in log for log in logs)  # both instances took a share
-    # Two registry relays claimed rows with SKIP LOCKED: no row was published twice.
+    # Two registry relays claimed rows with SKIP LOCKED (common/tests/test_outbox_relay.py holds
+    # one after its claim and shows the other skips the rows): no row was published twice.
     assert not any("duplicate event" in log for log in logs)
     assert dbs.scalar("registry", "SELECT count(*) FROM outbox_events WHERE sent_at IS NULL") == 0

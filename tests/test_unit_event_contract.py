@@ -1,6 +1,7 @@
 """Contract: every consumer of the registry's unit events applies them once and in version
 order, whatever order the queues deliver them in (worker level, no broker)."""
 import importlib
+from datetime import UTC, datetime
 
 import pytest
 from nameko.testing.services import worker_factory
@@ -33,3 +34,19 @@ def test_a_late_older_state_does_not_overwrite_a_newer_one(consumer, sqlite_sess
     assert (view.name, view.status, view.version, view.revision) == ("广州市发展和改革委员会", "active", 3, 1)
     service.on_unit_revoked(envelope("e-4", "unit_revoked", {**unit, "status": "revoked", "version": 4}))
     assert session.get(models.UnitView, "gz-fgw").status == "revoked"
+
+
+@pytest.mark.parametrize("consumer", CONSUMERS)
+def test_the_copy_is_dated_by_the_registry_event_not_by_its_late_arrival(consumer, sqlite_session):
+    models = importlib.import_module(f"gongwen_{consumer}.models")
+    session = sqlite_session(models.Base)
+    service = worker_factory(service_class(consumer), db=session)
+    unit = {"code": "gz-fgw", "name": "广州市发改委", "kind": "department"}
+
+    service.on_unit_registered(envelope("e-1", "unit_registered", {**unit, "status": "applied", "version": 1}))
+    approved = {**envelope("e-2", "unit_approved", {**unit, "status": "active", "version": 2}),
+                "occurred_at": "2026-11-22T09:30:00+00:00"}
+    service.on_unit_approved(approved)
+
+    view = session.get(models.UnitView, "gz-fgw")
+    assert view.updated_at == datetime(2026, 11, 22, 9, 30, tzinfo=UTC)

@@ -5,11 +5,13 @@ nameko sends an RPC reply (or acks an event) in the entrypoint's ``handle_result
 might still fail to commit, so our entrypoints call :func:`finish_transaction` first.
 """
 import logging
+import os
 import sys
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import create_engine, event, orm
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
@@ -28,6 +30,22 @@ class Session(orm.Session):
         self.add(row)
         self.info["emitted"] = True
         return row.event_id
+
+
+def upsert(session, model):
+    """``INSERT`` of the session's dialect, with ``on_conflict_do_nothing``/``_do_update``."""
+    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name](model)
+
+
+def insert_new(session, model, **values) -> bool:
+    """Insert a row unless one with its primary key exists; True if this call inserted it.
+
+    The first to insert a key holds it until its transaction ends: on PostgreSQL a concurrent
+    insert of the same key waits for that, then finds the row (False) or, if the first rolled
+    back, inserts it (True). Claim-then-act without a window between check and insert."""
+    keys = [column.name for column in model.__table__.primary_key.columns]
+    return session.execute(upsert(session, model).values(**values).on_conflict_do_nothing(index_elements=keys)
+                           ).rowcount == 1
 
 
 def create_engine_for(url: str, pool_size: int = 10):
@@ -59,6 +77,11 @@ def create_engine_for(url: str, pool_size: int = 10):
     return engine
 
 
+def _setting(config, name, default):
+    """From the service's config, else the environment (not every config.yaml names every setting)."""
+    return config.get(name, os.environ.get(name, default))
+
+
 class Database(DependencyProvider):
     """Injects a :class:`Session`; runs this service's outbox relay alongside the workers."""
 
@@ -70,6 +93,8 @@ class Database(DependencyProvider):
         self.relay = outbox.OutboxRelay(
             self.engine, self.container.service_name, config["AMQP_URI"],
             poll_interval=float(config.get("OUTBOX_POLL_INTERVAL", 1.0)),
+            lease=float(_setting(config, "OUTBOX_CLAIM_LEASE", 30.0)),
+            confirm_timeout=float(_setting(config, "OUTBOX_CONFIRM_TIMEOUT", 5.0)),
         )
         self.sessions = {}
 

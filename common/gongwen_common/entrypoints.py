@@ -2,7 +2,8 @@
 
 ``rpc``: commits the worker's session before the reply is sent; domain errors cross as
 ``DomainError``. ``event_handler``: consumes from a quorum queue, skips events it already
-handled, records the event id with the effect, requeues with backoff on failure and lets the
+handled (claiming its id first, so concurrent deliveries of one event apply it once), records the
+event id with the effect, requeues with backoff on failure and lets the
 broker dead-letter the message after ``topology.DELIVERY_LIMIT`` deliveries.
 """
 import functools
@@ -19,7 +20,7 @@ from nameko.timer import Timer
 
 from . import faults
 from .clock import utcnow
-from .db import finish_transaction
+from .db import finish_transaction, insert_new
 from .errors import DomainError
 from .tables import HandledEvent
 from .topology import dead_letter_queue, event_queue
@@ -41,6 +42,11 @@ class TransactionalRpc(Rpc):
         exc_info = _flatten_domain_error(finish_transaction(worker_ctx, exc_info))
         if exc_info is not None:
             result = None
+        # One line per call, under the caller's correlation id: a request's trail through the
+        # services it touched, even those that neither log nor emit anything of their own.
+        log.info("rpc %s %s", self.method_name,
+                 "ok" if exc_info is None else getattr(exc_info[1], "code", None) or type(exc_info[1]).__name__,
+                 extra={"rpc": self.method_name})
         return super().handle_result(message, worker_ctx, result, exc_info)
 
 
@@ -84,7 +90,9 @@ class ReliableEventHandler(EventHandler):
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         exc_info = finish_transaction(worker_ctx, exc_info)
-        if exc_info is not None:
+        if exc_info is None:  # committed, not yet acknowledged: a crash here means a redelivery
+            faults.hit(f"event.{self.container.service_name}.{self.method_name}.before_ack")
+        else:
             deliveries = int(message.headers.get("x-delivery-count") or 0)
             delay = min(self.retry_base_delay * 2 ** deliveries, self.retry_max_delay)
             log.warning("event handler %s failed (delivery %d), requeue in %.2fs: %s",
@@ -105,16 +113,15 @@ def event_handler(source_service: str, event_type: str):
     def decorate(fn):
         @functools.wraps(fn)
         def handle(self, envelope):
-            session = self.db
-            key = (envelope["event_id"], fn.__name__)
-            if session.get(HandledEvent, key) is not None:
+            # Claim the event before applying it: a concurrent delivery of the same event waits
+            # for this transaction, then finds it handled (or, if this one rolled back, applies it).
+            if not insert_new(self.db, HandledEvent, event_id=envelope["event_id"], handler=fn.__name__,
+                              event_type=envelope["event_type"], handled_at=utcnow()):
                 log.info("duplicate event %s ignored by %s", envelope["event_id"], fn.__name__)
                 return None
             faults.hit(f"event.{self.name}.{fn.__name__}")
             result = fn(self, Event(envelope["event_id"], envelope["event_type"],
                                     envelope["occurred_at"], envelope["data"]))
-            session.add(HandledEvent(event_id=key[0], handler=key[1],
-                                     event_type=envelope["event_type"], handled_at=utcnow()))
             log.info("handled %s", envelope["event_type"],
                      extra={"event_id": envelope["event_id"], "handler": fn.__name__})
             return result

@@ -25,6 +25,40 @@ def drop_infra_tables(op):
     InfraBase.metadata.drop_all(op.get_bind())
 
 
+def add_outbox_claims(op):
+    """The relay's claims (``outbox_events.claimed_by``/``claimed_until``) and the idempotency
+    record's pending state (``response`` NULL while the first call performs).
+
+    A database created since these were added already has them: the first revision builds the
+    infrastructure tables from today's models, so only what is missing is added.
+    """
+    import sqlalchemy as sa
+
+    from .tables import UtcDateTime
+
+    inspector = sa.inspect(op.get_bind())
+    present = {column["name"] for column in inspector.get_columns("outbox_events")}
+    with op.batch_alter_table("outbox_events") as batch:
+        if "claimed_by" not in present:
+            batch.add_column(sa.Column("claimed_by", sa.String(100), nullable=True))
+        if "claimed_until" not in present:
+            batch.add_column(sa.Column("claimed_until", UtcDateTime, nullable=True))
+    response = next(c for c in inspector.get_columns("idempotency_records") if c["name"] == "response")
+    if not response["nullable"]:
+        with op.batch_alter_table("idempotency_records") as batch:
+            batch.alter_column("response", existing_type=sa.JSON(), nullable=True)
+
+
+def drop_outbox_claims(op):
+    import sqlalchemy as sa
+
+    with op.batch_alter_table("outbox_events") as batch:
+        batch.drop_column("claimed_until")
+        batch.drop_column("claimed_by")
+    with op.batch_alter_table("idempotency_records") as batch:
+        batch.alter_column("response", existing_type=sa.JSON(), nullable=False)
+
+
 def run_env(metadata):
     from alembic import context
 

@@ -1,19 +1,28 @@
 """Transactional outbox: events are rows committed with the state change, then relayed.
 
-The relay publishes each row to the service's nameko event exchange with publisher
-confirms and only then marks it sent. A crash between the two republishes the row, which
-idempotent consumers absorb: at-least-once on the wire, exactly-once in effect. Rows are
-claimed with ``FOR UPDATE SKIP LOCKED`` so several instances of a service relay in parallel
-without publishing the same row at once.
+The relay never holds a transaction while it talks to the broker (during a broker memory or
+disk alarm a publish can wait for a long time, and SQLite has a single connection):
+
+1. **claim**: a short transaction marks up to ``batch_size`` unsent, unclaimed rows as claimed
+   by this relay until ``now + lease`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so relays of
+   several instances take disjoint rows), and commits;
+2. **publish** each row with publisher confirms and a confirm timeout, outside any transaction;
+3. **settle**: a second short transaction marks the published rows sent and releases the rest.
+
+A relay that dies or hangs after its claim leaves the rows claimed until the lease runs out;
+then any relay claims them again and republishes what may already have gone out. Consumers
+are idempotent: at-least-once on the wire, exactly-once in effect.
 """
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
+from datetime import timedelta
 
-from kombu import Exchange
-from nameko.amqp.publish import Publisher
-from sqlalchemy import select
+from kombu import Connection, Exchange
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from . import faults
@@ -44,16 +53,19 @@ def new_event(event_type, data, correlation_id, now, source=None) -> OutboxEvent
 
 class OutboxRelay:
     def __init__(self, engine, service_name, amqp_uri, poll_interval=1.0, batch_size=100,
-                 max_backoff=30.0):
+                 max_backoff=30.0, lease=30.0, confirm_timeout=5.0, clock=utcnow, relay_id=None):
         self.engine = engine
         self.exchange: Exchange = event_exchange(service_name)
-        self.publisher = Publisher(
-            amqp_uri, use_confirms=True, serializer="json", delivery_mode=PERSISTENT,
-            declare=[self.exchange], retry=True, retry_policy={"max_retries": 1},
-        )
+        self.amqp_uri = amqp_uri
         self.poll_interval = poll_interval
         self.batch_size = batch_size
         self.max_backoff = max_backoff
+        self.lease = timedelta(seconds=lease)
+        self.confirm_timeout = confirm_timeout
+        self.clock = clock
+        self.relay_id = relay_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._connection = None
+        self._producer = None
         self._wakeup = threading.Event()
         self._stopped = False
 
@@ -66,38 +78,101 @@ class OutboxRelay:
 
     def run(self):
         backoff = 0.5
-        while not self._stopped:
-            self._wakeup.wait(self.poll_interval)
-            self._wakeup.clear()
-            try:
-                while not self._stopped and self.publish_batch() == self.batch_size:
-                    pass
-                backoff = 0.5
-            except Exception as exc:  # broker or database away: keep the rows, try again later
-                log.warning("outbox relay failed, retrying in %.1fs: %s", backoff, exc)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
+        try:
+            while not self._stopped:
+                self._wakeup.wait(self.poll_interval)
+                self._wakeup.clear()
+                try:
+                    while not self._stopped and self.publish_batch() == self.batch_size:
+                        pass
+                    backoff = 0.5
+                except Exception as exc:  # broker or database away: keep the rows, try again later
+                    log.warning("outbox relay failed, retrying in %.1fs: %s", backoff, exc)
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, self.max_backoff)
+        finally:
+            self._disconnect()
 
     def publish_batch(self) -> int:
-        with Session(self.engine) as session, session.begin():
+        """Claim, publish, settle; the number of rows claimed (a full batch: call again)."""
+        rows = self.claim()
+        if not rows:
+            return 0
+        faults.hit("outbox.after_claim")
+        # Stop while the lease still covers a publish (which may be retried once): after it, the
+        # rows may be another relay's.
+        sent, margin = [], min(timedelta(seconds=3 * self.confirm_timeout), self.lease / 2)
+        try:
+            for row in rows:
+                if self.clock() >= row.claimed_until - margin:
+                    break
+                set_correlation_id(row.correlation_id)
+                faults.hit("outbox.before_publish")
+                self.publish(row)
+                faults.hit("outbox.after_publish")
+                sent.append(row.id)
+                log.info("published %s", row.event_type, extra={"event_id": row.event_id})
+        finally:
+            set_correlation_id(None)
+            done = set(sent)
+            self.settle(sent, [row.id for row in rows if row.id not in done])
+        return len(rows)
+
+    def claim(self) -> list[OutboxEvent]:
+        now = self.clock()
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
             rows = session.scalars(
                 select(OutboxEvent)
-                .where(OutboxEvent.sent_at.is_(None))
+                .where(OutboxEvent.sent_at.is_(None),
+                       or_(OutboxEvent.claimed_until.is_(None), OutboxEvent.claimed_until < now))
                 .order_by(OutboxEvent.id)
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
             for row in rows:
-                set_correlation_id(row.correlation_id)
-                faults.hit("outbox.before_publish")
-                self.publisher.publish(
-                    row.payload, exchange=self.exchange, routing_key=row.event_type,
-                    message_id=row.event_id,
-                    extra_headers={"nameko.correlation_id": row.correlation_id or row.event_id},
-                )
-                faults.hit("outbox.after_publish")
-                row.sent_at = utcnow()
-                row.attempts += 1
-                log.info("published %s", row.event_type, extra={"event_id": row.event_id})
-            set_correlation_id(None)
-            return len(rows)
+                row.claimed_by, row.claimed_until = self.relay_id, now + self.lease
+        return rows
+
+    def settle(self, sent: list[int], unsent: list[int]) -> None:
+        """Mark the published rows sent and give back the claim on the others (still ours)."""
+        if not sent and not unsent:
+            return
+        with Session(self.engine) as session, session.begin():
+            if sent:
+                session.execute(
+                    update(OutboxEvent).where(OutboxEvent.id.in_(sent))
+                    .values(sent_at=self.clock(), attempts=OutboxEvent.attempts + 1,
+                            claimed_by=None, claimed_until=None))
+            if unsent:
+                session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_(unsent), OutboxEvent.claimed_by == self.relay_id)
+                    .values(claimed_by=None, claimed_until=None))
+
+    def publish(self, row: OutboxEvent) -> None:
+        """Publish one row and wait (at most ``confirm_timeout``) for the broker's confirm.
+
+        After any failure the connection is dropped: a late confirm must not be taken for the
+        next message's."""
+        try:
+            if self._producer is None:
+                self._connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
+                self._producer = self._connection.Producer(serializer="json")
+            self._producer.publish(
+                row.payload, exchange=self.exchange, routing_key=row.event_type, declare=[self.exchange],
+                delivery_mode=PERSISTENT, message_id=row.event_id,
+                headers={"nameko.correlation_id": row.correlation_id or row.event_id},
+                retry=True, retry_policy={"max_retries": 1},
+                timeout=self.confirm_timeout, confirm_timeout=self.confirm_timeout,
+            )
+        except Exception:
+            self._disconnect()
+            raise
+
+    def _disconnect(self):
+        connection, self._connection, self._producer = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception:  # already broken: nothing to give back
+                log.debug("closing the relay's broker connection failed", exc_info=True)

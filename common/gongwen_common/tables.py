@@ -30,7 +30,11 @@ class InfraBase(DeclarativeBase):
 
 
 class OutboxEvent(InfraBase):
-    """An event written in the same transaction as the state change that caused it."""
+    """An event written in the same transaction as the state change that caused it.
+
+    A relay claims unsent rows for a while (``claimed_by`` until ``claimed_until``) in a short
+    transaction of its own, publishes them outside any transaction, then marks them sent; a
+    claim whose lease ran out (its relay died or hangs) may be claimed again."""
 
     __tablename__ = "outbox_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -41,6 +45,8 @@ class OutboxEvent(InfraBase):
     created_at = mapped_column(UtcDateTime, nullable=False)
     sent_at = mapped_column(UtcDateTime, nullable=True, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until = mapped_column(UtcDateTime, nullable=True)
 
 
 class HandledEvent(InfraBase):
@@ -70,11 +76,14 @@ class DeadLetter(InfraBase):
 
 
 class IdempotencyRecord(InfraBase):
-    """The first answer to a mutating call, returned again for a repeat with the same key."""
+    """The first answer to a mutating call, returned again for a repeat with the same key.
+
+    The first call inserts the record before it performs (``response`` still None: the claim),
+    so a concurrent repeat waits on the row instead of performing too."""
 
     __tablename__ = "idempotency_records"
     operation: Mapped[str] = mapped_column(String(100), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
-    response: Mapped[dict] = mapped_column(JSON)
+    response: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at = mapped_column(UtcDateTime, nullable=False)

@@ -120,3 +120,17 @@ def test_a_timer_job_commits_its_work_and_rolls_back_a_failed_run(tmp_path):
     with Session(create_engine(url)) as session:
         kept = [e.payload["data"]["run"] for e in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))]
     assert 1 not in kept and {0, 2}.issubset(kept)
+
+
+def test_a_key_whose_first_call_never_finished_is_refused_not_performed_again(session: Session):
+    """The claim only commits without its answer if a caller swallowed the failure of the first
+    call; a repeat then learns that rather than performing a second time."""
+    def failing():
+        raise Conflict("BOOM", "the first call fails")
+
+    with pytest.raises(Conflict):
+        once(session, "op", "k2", {"a": 1}, failing)
+    session.commit()  # the caller kept going and committed the claim
+    with pytest.raises(Conflict) as refused:
+        once(session, "op", "k2", {"a": 1}, lambda: {"performed": True})
+    assert refused.value.code == "IDEMPOTENCY_KEY_IN_USE"

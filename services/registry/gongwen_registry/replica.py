@@ -5,10 +5,13 @@ module only says how the registry's unit events apply to it.
 Each event type travels on its own queue and workers run concurrently, so a unit's states may
 arrive out of order: a state older than the one held (by the registry's ``version``) is ignored.
 """
+from datetime import datetime
+
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from gongwen_common.clock import utcnow
+from gongwen_common.db import upsert
 from gongwen_common.entrypoints import event_handler
 from gongwen_common.tables import UtcDateTime
 
@@ -33,18 +36,36 @@ def unit_of(data: dict) -> dict:
     return data["unit"] if isinstance(data.get("unit"), dict) else data
 
 
+def apply_unit(session, model, unit: dict, now) -> bool:
+    """Apply one state of a unit to the local copy unless a state as new is already held; True
+    if it was applied. One statement decides and writes (an upsert guarded by ``version <``), so
+    two handlers applying v2 and v3 at once cannot leave v2 over v3. A state without a version
+    (0) is always applied."""
+    table, version = model.__table__, unit.get("version", 0)
+    values = {"code": unit["code"], "name": unit["name"], "status": unit["status"], "version": version,
+              "revision": 1, "updated_at": now}
+    statement = upsert(session, model).values(values)
+    newer = (statement.excluded.version == 0) | (table.c.version < statement.excluded.version)
+    applied = session.execute(statement.on_conflict_do_update(
+        index_elements=[table.c.code], where=newer,
+        set_={"name": statement.excluded.name, "status": statement.excluded.status,
+              "version": statement.excluded.version, "updated_at": statement.excluded.updated_at,
+              "revision": table.c.revision + 1}))
+    held = session.identity_map.get(session.identity_key(model, (unit["code"],)))
+    if held is not None:
+        session.expire(held)  # loaded before this statement changed the row: read it again
+    return applied.rowcount == 1
+
+
 def remember_unit(session, model, unit: dict, now):
-    """Apply one state of a unit to the local copy, unless a newer one is already held."""
-    view = session.get(model, unit["code"])
-    version = unit.get("version", 0)
-    if view is None:
-        view = model(code=unit["code"], version=0, revision=0)
-        session.add(view)
-    elif version and version <= view.version:
-        return view
-    view.name, view.status, view.version, view.updated_at = unit["name"], unit["status"], version, now
-    view.revision += 1
-    return view
+    """Apply one state of a unit (see :func:`apply_unit`); the copy as now held."""
+    apply_unit(session, model, unit, now)
+    return session.get(model, unit["code"])
+
+
+def occurred_at(event) -> datetime:
+    """When the registry made the change the event announces (not when it reached us)."""
+    return datetime.fromisoformat(event.occurred_at)
 
 
 class UnitDirectoryReplica:
@@ -55,21 +76,27 @@ class UnitDirectoryReplica:
 
     unit_view_model = None
 
-    def remember_unit(self, data: dict):
-        return remember_unit(self.db, self.unit_view_model, unit_of(data), utcnow())
+    def remember_unit(self, data: dict, at=None):
+        """Apply the unit state in ``data``; ``at``: the event's time (:func:`occurred_at`)."""
+        return remember_unit(self.db, self.unit_view_model, unit_of(data), at or utcnow())
+
+    def apply_unit_event(self, event) -> bool:
+        """Apply the unit state an event carries; False if a state as new was already held, so
+        an override can skip effects of its own for a stale (late or replayed) event."""
+        return apply_unit(self.db, self.unit_view_model, unit_of(event.data), occurred_at(event))
 
     @event_handler("registry", "unit_registered")
     def on_unit_registered(self, event):
-        self.remember_unit(event.data)
+        self.apply_unit_event(event)
 
     @event_handler("registry", "unit_approved")
     def on_unit_approved(self, event):
-        self.remember_unit(event.data)
+        self.apply_unit_event(event)
 
     @event_handler("registry", "unit_renamed")
     def on_unit_renamed(self, event):
-        self.remember_unit(event.data)
+        self.apply_unit_event(event)
 
     @event_handler("registry", "unit_revoked")
     def on_unit_revoked(self, event):
-        self.remember_unit(event.data)
+        self.apply_unit_event(event)

@@ -1,4 +1,6 @@
 """A unit's life: applied → active → revoked, and its renames (003 §8, §10; 002 §18)."""
+from sqlalchemy.exc import IntegrityError
+
 from gongwen_common.audit import Acting
 from gongwen_common.errors import ValidationFailed, validated
 
@@ -30,7 +32,11 @@ def new_unit(session, data: dict, now, by: Acting, active: bool) -> Unit:
                 approved_at=now if active else None, approved_by=by.user_id if active else None,
                 sms_enabled=False, name_history=[])
     session.add(unit)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # Lost a race with a concurrent registration of the same code (its insert committed first).
+        raise UnitCodeTaken(message=f"unit code {data['code']!r} is already registered") from None
     return unit
 
 

@@ -1,6 +1,6 @@
 """client revocation: who revoked a unit's department-system client, and when
 
-Revision ID: 0004_h1_client_revocation
+Revision ID: 0004
 Revises: 0003
 """
 import sqlalchemy as sa
@@ -8,7 +8,7 @@ from alembic import op
 
 from gongwen_common.tables import UtcDateTime
 
-revision = "0004_h1_client_revocation"
+revision = "0004"
 down_revision = "0003"
 
 

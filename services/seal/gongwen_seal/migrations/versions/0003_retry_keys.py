@@ -1,12 +1,12 @@
 """retry keys: a seal use and a print stamp are made once per request; one person, one destruction party
 
-Revision ID: 0003_h2_retry_keys
+Revision ID: 0003
 Revises: 0002
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_h2_retry_keys"
+revision = "0003"
 down_revision = "0002"
 
 

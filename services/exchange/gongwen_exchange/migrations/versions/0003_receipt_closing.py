@@ -1,6 +1,6 @@
 """receipts closed when their unit is revoked (kept, archived, transferred)
 
-Revision ID: 0003_h3_receipt_closing
+Revision ID: 0003
 Revises: 0002
 """
 import sqlalchemy as sa
@@ -8,7 +8,7 @@ from alembic import op
 
 from gongwen_common.tables import UtcDateTime
 
-revision = "0003_h3_receipt_closing"
+revision = "0003"
 down_revision = "0002"
 
 

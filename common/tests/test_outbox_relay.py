@@ -1,0 +1,146 @@
+"""The outbox relay against a real broker: it holds no transaction while a publish waits, and
+two relays on one database never publish a row at once (a claim is skipped until its lease ends)."""
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from kombu import Connection, Queue
+from sqlalchemy import create_engine, func, select
+
+from conftest import wait_until
+from gongwen_common.clock import MovableClock, utcnow
+from gongwen_common.db import Session, create_engine_for
+from gongwen_common.outbox import OutboxRelay
+from gongwen_common.tables import InfraBase, OutboxEvent
+from gongwen_common.topology import event_exchange
+
+
+def emit(engine, n=1):
+    with Session(engine) as session:
+        ids = [session.emit("thing_happened", {"n": i}) for i in range(n)]
+        session.commit()
+    return ids
+
+
+def sent_rows(engine):
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.sent_at.is_not(None)))
+
+
+class Listener:
+    """A queue bound to a service's event exchange: what the relays really published."""
+
+    def __init__(self, amqp_uri, service):
+        self.connection = Connection(amqp_uri)
+        self.queue = Queue(f"listen-{uuid.uuid4().hex[:6]}", exchange=event_exchange(service), routing_key="#",
+                           auto_delete=False, durable=False)
+        self.queue(self.connection.default_channel).declare()
+
+    def message_ids(self):
+        ids = []
+        while (message := self.queue(self.connection.default_channel).get(no_ack=True)) is not None:
+            ids.append(message.properties["message_id"])
+        return ids
+
+    def close(self):
+        self.queue(self.connection.default_channel).delete()
+        self.connection.release()
+
+
+def blocked_connections(rabbit, vhost) -> int:
+    listed = rabbit._ctl("list_connections", "vhost", "state", timeout=30).stdout
+    return sum(1 for line in listed.splitlines() if line.split("\t")[:1] == [vhost] and "blocked" in line)
+
+
+def test_the_database_stays_writable_while_a_publish_waits_for_a_blocked_broker(rabbit, tmp_path):
+    """A broker memory alarm blocks publishers; the relay waits for its confirm outside any
+    transaction, so the service's only SQLite connection stays free for its workers."""
+    vhost = f"alarm-{uuid.uuid4().hex[:6]}"
+    rabbit.add_vhost(vhost)
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'service.sqlite3'}")
+    InfraBase.metadata.create_all(engine)
+    [first] = emit(engine)
+    relay = OutboxRelay(engine, "alarmed", rabbit.amqp_uri(vhost), confirm_timeout=120)
+    writer = threading.Thread(target=emit, args=(engine,))
+    rabbit._ctl("set_vm_memory_high_watermark", "0", timeout=30)  # the memory alarm goes off
+    try:
+        publishing = threading.Thread(target=relay.publish_batch)
+        publishing.start()
+        wait_until(lambda: blocked_connections(rabbit, vhost), timeout=30, message="the relay's publish to block")
+        writer.start()
+        writer.join(5)
+        assert not writer.is_alive(), "a worker's write waited for the relay's publish"
+    finally:
+        rabbit._ctl("set_vm_memory_high_watermark", "0.4", timeout=30)
+        publishing.join(30)
+        writer.join(30)
+    with Session(engine) as session:
+        assert session.scalar(select(OutboxEvent.sent_at).where(OutboxEvent.event_id == first)) is not None
+    engine.dispose()
+
+
+@pytest.fixture
+def two_relays(rabbit, postgres, tmp_path, monkeypatch):
+    """Two relays of one service on one PostgreSQL database; the first is held after its claim
+    until the test creates the release file."""
+    name = f"relays_{uuid.uuid4().hex[:8]}"
+    postgres.create_database(name)
+    rabbit.add_vhost(name)
+    engine = create_engine(postgres.url(name))
+    InfraBase.metadata.create_all(engine)
+    listener = Listener(rabbit.amqp_uri(name), "relayed")
+    clock = MovableClock(utcnow())
+    relays = [OutboxRelay(engine, "relayed", rabbit.amqp_uri(name), lease=30, clock=clock, relay_id=f"relay-{i}")
+              for i in range(2)]
+    release = tmp_path / "release"
+    monkeypatch.setenv("GONGWEN_FAULTS", f"outbox.after_claim=hold:{release}")
+    yield engine, relays, listener, clock, release
+    release.touch()
+    listener.close()
+    engine.dispose()
+
+
+def test_a_row_claimed_by_one_relay_is_skipped_by_the_other(two_relays):
+    engine, (held, other), listener, _, release = two_relays
+    ids = emit(engine, 3)
+    holding = threading.Thread(target=held.publish_batch)
+    holding.start()
+    wait_until(lambda: claimed_by(engine) == {"relay-0"}, message="the first relay to claim the rows")
+
+    assert other.publish_batch() == 0  # every row is claimed: nothing for the second relay
+    assert listener.message_ids() == []
+
+    release.touch()
+    holding.join(30)
+    assert sorted(listener.message_ids()) == sorted(ids)  # each row published once, by the holder
+    assert other.publish_batch() == 0 and sent_rows(engine) == 3
+
+
+def test_rows_of_a_relay_that_hangs_past_its_lease_are_published_by_another(two_relays, monkeypatch):
+    engine, (hung, other), listener, clock, release = two_relays
+    ids = emit(engine, 2)
+    hanging = threading.Thread(target=hung.publish_batch)
+    hanging.start()
+    wait_until(lambda: claimed_by(engine) == {"relay-0"}, message="the first relay to claim the rows")
+    assert other.publish_batch() == 0
+
+    clock.advance(seconds=31)  # the lease is over: the rows are anyone's again
+    monkeypatch.delenv("GONGWEN_FAULTS")
+    assert other.publish_batch() == 2
+    assert sorted(listener.message_ids()) == sorted(ids)
+    release.touch()
+    hanging.join(30)  # the hung relay wakes past its lease: the rows are no longer its to publish
+    assert listener.message_ids() == [] and sent_rows(engine) == 2
+
+
+def claimed_by(engine):
+    with Session(engine) as session:
+        return set(session.scalars(select(OutboxEvent.claimed_by).where(OutboxEvent.sent_at.is_(None))))
+
+
+def test_a_lease_runs_for_the_configured_time(two_relays):
+    engine, (relay, _), _, clock, _ = two_relays
+    emit(engine)
+    [row] = relay.claim()
+    assert row.claimed_until == clock() + timedelta(seconds=30) and row.claimed_by == "relay-0"
