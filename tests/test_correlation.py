@@ -3,7 +3,7 @@ it touched (by RPC or through the events it caused) and on those events."""
 import json
 import uuid
 
-from conftest import Databases, active_unit, everywhere, operator_login, wait_until
+from conftest import Api, Databases, active_unit, everywhere, operator_login, wait_until
 from gongwen_local.stack import SERVICES
 from tests.test_documents import sealed_unit, send
 
@@ -61,3 +61,11 @@ def test_one_request_id_follows_a_sealed_send_through_the_exchange_and_the_seal_
     wait_for_lines(stack, request_id, {"gateway": ["POST /api/v1/documents 201"],
                                        "exchange": ["rpc send_document ok", "published document_sent"],
                                        "seal": ["rpc sign ok"]})
+
+
+def test_a_refused_request_is_logged_under_its_request_id(stack):
+    """The security log's refusal line is written before any worker runs: it still carries the id."""
+    request_id = f"req-{uuid.uuid4().hex}"
+    refused = Api(stack.gateway_url).get("/api/v1/me", headers={"X-Request-Id": request_id})
+    assert refused.status_code == 401 and refused.json()["request_id"] == request_id
+    wait_for_lines(stack, request_id, {"gateway": ["/api/v1/me refused: UNAUTHENTICATED", "GET /api/v1/me 401"]})

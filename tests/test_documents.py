@@ -20,7 +20,8 @@ def unit(operator, code, name):
 
 def system_of(stack, operator, code):
     """The unit's own office system, with client credentials (a department system's account)."""
-    credentials = operator.post(f"/api/v1/units/{code}/clients")
+    credentials = when_known(lambda: operator.post(f"/api/v1/units/{code}/clients"),
+                             message="identity to know the unit")
     assert credentials.status_code == 201, credentials.text
     token = Api(stack.gateway_url).post("/api/v1/auth/token", json={
         "client_id": credentials.json()["client_id"], "client_secret": credentials.json()["client_secret"]})

@@ -260,6 +260,7 @@ class ApiEntrypoint(HttpRequestHandler):
         started = time.monotonic()
         supplied = request.headers.get("X-Request-Id", "")
         request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        set_correlation_id(request_id)  # refusals are logged before any worker runs: they carry it too
         config = self.container.config
         request.max_content_length = int(config.get("MAX_UPLOAD_BYTES", 62914560) if self.uploads
                                          else config.get("MAX_BODY_BYTES", 1048576))
@@ -289,7 +290,6 @@ class ApiEntrypoint(HttpRequestHandler):
         except Exception as exc:
             response = self.error_response(exc, request, request_id)
         response.headers["X-Request-Id"] = request_id
-        set_correlation_id(request_id)
         log.info("%s %s %s", request.method, request.path, response.status_code,
                  extra={"request_id": request_id, "status": response.status_code,
                         "duration_ms": round((time.monotonic() - started) * 1000, 1),
