@@ -7,6 +7,7 @@ import uuid
 from kombu import Exchange
 from nameko.amqp.publish import Publisher
 from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
 from sqlalchemy import func, select, text
 
 from .clock import utcnow
@@ -22,6 +23,17 @@ _DEFAULT_EXCHANGE = Exchange("", type="direct")
 _BROKER_HEADERS = ("x-death", "x-delivery-count", "x-first-death-exchange",
                    "x-first-death-queue", "x-first-death-reason", "x-last-death-exchange",
                    "x-last-death-queue", "x-last-death-reason")
+
+
+class CheckedAtStart(DependencyProvider):
+    """Runs ``check(config)`` when the container starts, so a service refuses to start on
+    settings it could not work with (a missing KEK) instead of failing at its first call."""
+
+    def __init__(self, check):
+        self.check = check
+
+    def setup(self):
+        self.check(self.container.config)
 
 
 def _json_safe(value):

@@ -8,7 +8,7 @@ import logging
 from gongwen_common.clock import Clock, utcnow
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.idempotency import once
-from gongwen_common.service import ServiceBase
+from gongwen_common.service import CheckedAtStart, ServiceBase
 from gongwen_registry.replica import UnitDirectoryReplica
 
 from .domain import authentication, bootstrap, clients, proxies, tokens, unit_events, users
@@ -23,6 +23,8 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
     name = "identity"
     unit_view_model = UnitView
     clock = Clock()
+    # IDENTITY_KEK unset (without GONGWEN_DEVELOPMENT_KEYS=1) or malformed: no start, rather than logins that fail
+    kek_at_start = CheckedAtStart(lambda config: tokens.key_encryption_key(config.get("IDENTITY_KEK")))
 
     def _settings(self) -> IdentitySettings:
         return IdentitySettings.from_config(self.config)

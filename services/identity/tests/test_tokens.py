@@ -10,12 +10,14 @@ from argon2 import PasswordHasher
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from nameko.containers import ServiceContainer
 from sqlalchemy import select
 
 from gongwen_common import keywrap
 from gongwen_identity.domain import tokens
 from gongwen_identity.domain.errors import SigningKeyUnavailable
 from gongwen_identity.models import SigningKey
+from gongwen_identity.service import IdentityService
 
 
 def decode(world, token):
@@ -91,6 +93,12 @@ def test_without_a_kek_no_token_is_signed_and_the_error_names_identity_kek(world
         service.jwks()
     world.session.rollback()
     assert world.session.scalars(select(SigningKey)).all() == []
+    # And the service does not even start: the check runs when its container does.
+    container = ServiceContainer(IdentityService, {"DATABASE_URL": "sqlite://", "AMQP_URI": "memory://",
+                                                   "IDENTITY_KEK": ""})
+    with pytest.raises(SigningKeyUnavailable, match="IDENTITY_KEK is not set"):
+        container.start()
+    container.kill()
     # A KEK of the wrong size is a configuration fault, not a silent fallback.
     with pytest.raises(SigningKeyUnavailable):
         tokens.key_encryption_key(base64.b64encode(b"short").decode())

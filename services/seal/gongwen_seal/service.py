@@ -5,14 +5,12 @@ Bytes cross RPC as base64 strings (the serializer is JSON). ``actor`` is the cal
 gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?, "unit_kind"?}``.
 """
 
-from nameko.extensions import DependencyProvider
-
 from gongwen_common.clock import Clock
 from gongwen_common.entrypoints import event_handler, rpc
 from gongwen_common.errors import ValidationFailed
 from gongwen_common.idempotency import once
 from gongwen_common.rpc import from_wire, to_wire
-from gongwen_common.service import ServiceBase
+from gongwen_common.service import CheckedAtStart, ServiceBase
 from gongwen_registry.replica import UnitDirectoryReplica, unit_of
 
 from .domain import custody, keys, sealing, seals
@@ -28,19 +26,12 @@ def _attachments(value) -> dict | None:
     return {name: from_wire(data, f"attachments.{name}") for name, data in value.items()}
 
 
-class SettingsAtStart(DependencyProvider):
-    """Refuses to start the service on settings it could not seal with (``SEAL_KEK`` unset
-    without ``GONGWEN_DEVELOPMENT_KEYS=1``, or malformed): at start-up, not at the first seal."""
-
-    def setup(self):
-        SealSettings.from_config(self.container.config)
-
-
 class SealService(UnitDirectoryReplica, ServiceBase):
     name = "seal"
     unit_view_model = UnitView
     clock = Clock()
-    settings_at_start = SettingsAtStart()
+    # SEAL_KEK unset (without GONGWEN_DEVELOPMENT_KEYS=1) or malformed: no start, rather than a first seal that fails
+    settings_at_start = CheckedAtStart(SealSettings.from_config)
 
     def _settings(self) -> SealSettings:
         return SealSettings.from_config(self.config)

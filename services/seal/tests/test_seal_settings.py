@@ -8,9 +8,10 @@ from nameko.containers import ServiceContainer
 
 from gongwen_common import keywrap
 from gongwen_common.keywrap import KeyUnavailable
+from gongwen_common.service import CheckedAtStart
 from gongwen_seal.domain.settings import SealSettings
 from gongwen_seal.models import Base
-from gongwen_seal.service import SealService, SettingsAtStart
+from gongwen_seal.service import SealService
 
 from .conftest import KEK, SealWorld
 
@@ -30,7 +31,7 @@ def test_without_seal_kek_the_service_refuses_to_start_and_names_the_setting(mon
 def check_at_start(config):
     """The start-up check of a container with ``config`` (the container kept alive while it runs)."""
     container = ServiceContainer(SealService, config)
-    [check] = [d for d in container.dependencies if isinstance(d, SettingsAtStart)]
+    [check] = [d for d in container.dependencies if isinstance(d, CheckedAtStart)]
     check.setup()
 
 
