@@ -15,6 +15,7 @@ eventlet.monkey_patch()
 import base64  # noqa: E402
 import hashlib  # noqa: E402
 import shutil  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -65,6 +66,41 @@ def everywhere(dbs, code, timeout=30):
     """Wait until every consumer's read model has the unit; return the revisions."""
     return wait_until(lambda: (r := dbs.unit_revisions(code)) and all(r.values()) and r,
                       timeout=timeout, message=f"{code} in every read model")
+
+
+def at_once(calls, timeout=120.0) -> list:
+    """Run the zero-argument ``calls`` truly concurrently: each in its own thread, released together
+    at a barrier. Their answers in order; a call that raised answers its exception."""
+    barrier, answers = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(index, call):
+        barrier.wait()
+        try:
+            answers[index] = call()
+        except Exception as exc:  # noqa: BLE001 - the caller judges every outcome
+            answers[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return answers
+
+
+def committed(engine, work):
+    """A call for :func:`at_once`: ``work(session)`` in a session of its own, committed when it
+    returns, rolled back (and the exception raised again) when it fails."""
+    def call():
+        with OutboxSession(engine) as session:
+            try:
+                answer = work(session)
+                session.commit()
+                return answer
+            except Exception:
+                session.rollback()
+                raise
+    return call
 
 
 # -- U_Key login, as a department system or the CLI does it ----------------------------------

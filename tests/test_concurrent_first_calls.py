@@ -1,28 +1,14 @@
 """Simultaneous first calls on the real stack (PostgreSQL): one Idempotency-Key performs once
 and every caller gets the same answer; one unit code is registered once; never a 5xx."""
-import threading
 import uuid
 
-from conftest import Api, Databases, active_unit, operator_login, register, when_known
-from tests.test_documents import sealed_unit, send
+from conftest import Databases, active_unit, at_once, operator_login, register, when_known
+from tests.test_documents import sealed_unit, send, twin
 
 
 def simultaneously(api, n, request):
     """``request(own_api)`` from ``n`` threads released together, each on its own connection."""
-    barrier, replies = threading.Barrier(n), [None] * n
-
-    def run(i):
-        own = Api(api.base_url)
-        own.http.headers.update(api.http.headers)
-        barrier.wait()
-        replies[i] = request(own)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return replies
+    return at_once([lambda own=twin(api): request(own) for _ in range(n)])
 
 
 def test_twenty_simultaneous_sends_with_one_key_seal_and_send_one_document(stack):

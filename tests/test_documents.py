@@ -5,13 +5,12 @@ system's openssl, signs for it and registers it; A's receipt matrix shows every 
 import hashlib
 import json
 import subprocess
-import threading
 import uuid
 
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import text
 
-from conftest import Api, Databases, active_unit, operator_login, person, wait_until, when_known
+from conftest import Api, Databases, active_unit, at_once, operator_login, person, wait_until, when_known
 
 
 def unit(operator, code, name):
@@ -164,19 +163,8 @@ def test_one_document_reaches_a_thousand_registered_units_once_each(stack):
 
 
 def together(calls):
-    """Run the calls at the same moment (a barrier), each in its own thread; their answers in order."""
-    barrier, answers = threading.Barrier(len(calls)), [None] * len(calls)
-
-    def run(n, call):
-        barrier.wait()
-        answers[n] = call()
-
-    threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return answers
+    """Run the calls at the same moment (``at_once``); their answers in order."""
+    return at_once(calls)
 
 
 def twin(api):

@@ -6,8 +6,8 @@ import uuid
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, func, insert, select
 
+from conftest import at_once, committed
 from gongwen_common.clock import utcnow
-from gongwen_common.db import Session
 from gongwen_common.errors import Conflict
 from gongwen_common.idempotency import once
 from gongwen_common.tables import InfraBase
@@ -29,24 +29,7 @@ def engine(postgres):
 def simultaneously(engine, calls):
     """Run each ``call(session)`` in its own thread and transaction, released together; each
     commits what it did. Returns the answers (or raised exceptions) in order."""
-    barrier, answers = threading.Barrier(len(calls)), [None] * len(calls)
-
-    def run(i, call):
-        with Session(engine) as session:
-            barrier.wait()
-            try:
-                answers[i] = call(session)
-                session.commit()
-            except Exception as exc:
-                session.rollback()
-                answers[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return answers
+    return at_once([committed(engine, call) for call in calls], timeout=30)
 
 
 def performing(session, release=None):

@@ -6,7 +6,6 @@ per test session through the real service and copied into each test's fresh data
 SQLite's backup API instead of being hashed again for every test.
 """
 import base64
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +16,7 @@ from nameko.testing.services import worker_factory
 from sqlalchemy import create_engine, delete, select
 from sqlalchemy.orm import sessionmaker
 
+from conftest import at_once
 from gongwen_common.clock import MovableClock
 from gongwen_common.db import Session as OutboxSession
 from gongwen_common.errors import DomainError
@@ -170,29 +170,20 @@ class PostgresWorld(World):
         """Run each ``(method, args)`` in its own worker and session at the same moment; commit
         what succeeds, keep what a refusal committed, as the RPC entrypoint does. Returns each
         result or the DomainError it raised; anything else (an IntegrityError: a 500) fails."""
-        barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
-
-        def run(index, method, args):
+        def run(method, args):
             session = self.sessions()
             service = worker_factory(IdentityService, db=session, config={**CONFIG, **LENIENT}, clock=self.clock)
-            barrier.wait()
             try:
-                results[index] = getattr(service, method)(*args)
+                result = getattr(service, method)(*args)
                 session.commit()
-            except DomainError as refusal:
+                return result
+            except Exception:  # a DomainError is a refusal; anything else is reported as the failure it is
                 session.rollback()
-                results[index] = refusal
-            except Exception as crash:  # noqa: BLE001 - reported as the failure it is
-                session.rollback()
-                results[index] = crash
+                raise
             finally:
                 session.close()
 
-        threads = [threading.Thread(target=run, args=(i, method, args)) for i, (method, args) in enumerate(calls)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
+        results = at_once([lambda method=method, args=args: run(method, args) for method, args in calls])
         crashes = [r for r in results if isinstance(r, Exception) and not isinstance(r, DomainError)]
         assert not crashes, crashes
         return results

@@ -3,13 +3,13 @@ request, or stamping with the same key, at the same moment make one effect, and 
 neither fails."""
 import base64
 import hashlib
-import threading
 import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
 
+from conftest import at_once, committed
 from gongwen_common import migrate
 from gongwen_common.db import Session
 from gongwen_common.errors import DomainError
@@ -46,23 +46,8 @@ def active_seal(engine, required):
 
 def together(engine, work, n=2):
     """``work(session)`` in ``n`` sessions released at one barrier; each commits its own."""
-    barrier, answers, failures = threading.Barrier(n), [None] * n, []
-
-    def run(index):
-        with Session(engine) as session:
-            barrier.wait()
-            try:
-                answers[index] = work(session)
-                session.commit()
-            except Exception as exc:  # noqa: BLE001 - the test reports any failure, domain or not
-                session.rollback()
-                failures.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    answers = at_once([committed(engine, work) for _ in range(n)], timeout=60)
+    failures = [a for a in answers if isinstance(a, Exception)]
     assert failures == [], failures
     return answers
 
