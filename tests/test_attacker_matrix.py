@@ -187,8 +187,8 @@ TABLE = {
     ("post", "/api/v1/seals/{serial}/revoke"): Row(OK, 403, 403, body=lambda w: {"reason": "印章丢失"}),
     ("post", "/api/v1/users/{user_id}/disable"): Row(OK, 403, 403, body=lambda w: {"reason": "离职"}),
     ("post", "/api/v1/auth/logout"): Row(OK, OK, OK, fresh=True),
-    # A system has no password: identity answers INVALID_CREDENTIALS (401) to a valid client token.
-    ("post", "/api/v1/auth/password"): Row(403, OK, 401, fresh=True, body=lambda w: {
+    # A system has no password: refused (403), not taken for a wrong password.
+    ("post", "/api/v1/auth/password"): Row(403, OK, 403, fresh=True, body=lambda w: {
         "old_password": w.staff_password, "new_password": w.next_staff_password()}),
 }
 

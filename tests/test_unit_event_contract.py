@@ -6,9 +6,19 @@ from datetime import UTC, datetime
 import pytest
 from nameko.testing.services import worker_factory
 
+from gongwen_common.clock import Clock, MovableClock
 from gongwen_local.stack import SERVICES, service_class
 
 CONSUMERS = [name for name in SERVICES if name != "registry"]
+
+
+def consumer_worker(consumer, session):
+    """A worker of ``consumer`` on ``session``, with an empty config (defaults) and, where the
+    service has a clock, a real one: the handlers' own effects compare times and read settings."""
+    service = service_class(consumer)
+    clock = {"clock": MovableClock(datetime(2026, 11, 21, 9, tzinfo=UTC))} if isinstance(
+        getattr(service, "clock", None), Clock) else {}
+    return worker_factory(service, db=session, config={}, **clock)
 
 
 def envelope(event_id, event_type, unit):
@@ -20,7 +30,7 @@ def envelope(event_id, event_type, unit):
 def test_a_late_older_state_does_not_overwrite_a_newer_one(consumer, sqlite_session):
     models = importlib.import_module(f"gongwen_{consumer}.models")
     session = sqlite_session(models.Base)
-    service = worker_factory(service_class(consumer), db=session)
+    service = consumer_worker(consumer, session)
     unit = {"code": "gz-fgw", "name": "广州市发改委", "kind": "department"}
 
     service.on_unit_renamed(envelope("e-3", "unit_renamed", {**unit, "name": "广州市发展和改革委员会",
@@ -40,7 +50,7 @@ def test_a_late_older_state_does_not_overwrite_a_newer_one(consumer, sqlite_sess
 def test_the_copy_is_dated_by_the_registry_event_not_by_its_late_arrival(consumer, sqlite_session):
     models = importlib.import_module(f"gongwen_{consumer}.models")
     session = sqlite_session(models.Base)
-    service = worker_factory(service_class(consumer), db=session)
+    service = consumer_worker(consumer, session)
     unit = {"code": "gz-fgw", "name": "广州市发改委", "kind": "department"}
 
     service.on_unit_registered(envelope("e-1", "unit_registered", {**unit, "status": "applied", "version": 1}))

@@ -202,6 +202,9 @@ class GatewayService:
          request_schema=PasswordChangeSchema, roles=ANY_ROLE, during_password_change=True, errors=(400, 503))
     def change_password(self, request):
         body = json_body(request, PasswordChangeSchema())
+        if request.principal.is_client:
+            raise Forbidden(message="A department system has no password: its unit's admin issues and revokes "
+                                    "its client credentials.")
         in_person(request.principal, "change the password")
         self.call("identity", "change_password", request.principal.user_id, body["old_password"],
                   body["new_password"], actor=actor_of(request.principal))
