@@ -22,7 +22,7 @@ from nameko.extensions import DependencyProvider, SharedExtension
 from nameko.messaging import QueueConsumer
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from gongwen_common.errors import ServiceUnavailable, Unauthenticated
+from gongwen_common.errors import ProxyNotAllowed, ServiceUnavailable, Unauthenticated
 
 security_log = logging.getLogger("gongwen.security")
 
@@ -50,6 +50,21 @@ class Principal:
     @property
     def is_client(self) -> bool:
         return self.user_id.startswith("client:")
+
+
+def actor_of(principal: Principal) -> dict:
+    """Who acts, as services record it (they look the person up in their own records); a proxy
+    acting for the user is passed along so every record names both (000 §16)."""
+    actor = {"user_id": principal.user_id, "unit_code": principal.unit_code, "roles": list(principal.roles)}
+    if principal.proxy_user_id:
+        actor["proxy_user_id"] = principal.proxy_user_id
+    return actor
+
+
+def in_person(principal: Principal, what: str) -> None:
+    """Credentials and delegation are personal: refused to a proxy's token."""
+    if principal.proxy_user_id:
+        raise ProxyNotAllowed(message=f"A proxy may not {what} for the principal.")
 
 
 def _epoch(expires_at) -> float:

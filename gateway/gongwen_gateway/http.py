@@ -6,7 +6,16 @@ bare ``INTERNAL`` 500, never with a traceback.
 
 Routes are closed by default: each declares the ``roles`` that may call it, or ``public=True``;
 a route declaring neither (or both) fails when the service module is imported.
+
+A route's function receives, besides the request and its path values, what it names of
+``body`` (the JSON body validated by the declared ``request_schema``), ``actor`` (who acts, as
+services record it), ``principal`` (the verified caller) and ``idempotency_key`` (the
+``Idempotency-Key`` header, for a route declared ``idempotent=True``). The declaration and the
+function must agree (checked when the module is imported), and the OpenAPI document is built
+from the same declaration, so it documents a body or an ``Idempotency-Key`` exactly where one
+is used.
 """
+import inspect
 import json
 import logging
 import re
@@ -16,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from eventlet.event import Event
+from nameko.extensions import register_entrypoint
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -31,7 +41,7 @@ from gongwen_common.errors import (
 from gongwen_common.logging import set_correlation_id
 from gongwen_common.tables import IdempotencyRecord
 
-from .auth import Keyring, security_log
+from .auth import Keyring, actor_of, security_log
 from .limits import RateLimiter
 
 log = logging.getLogger("gongwen.gateway")
@@ -64,6 +74,7 @@ class Route:
     public: bool = False
     form: dict = field(default_factory=dict)  # multipart parts: name → "file" | "files" | "string"
     produces: str | None = None  # a media type other than JSON (PEM, PNG, DER)
+    idempotent: bool = False  # honours Idempotency-Key: a retry with the same key repeats no effect
 
 
 # Keyed by (method, url): nameko re-instantiates entrypoints per container.
@@ -217,6 +228,13 @@ def checked_url_values(path_values, query):
         raise ValidationFailed(problems)
 
 
+INJECTED = ("body", "actor", "principal", "idempotency_key")  # what a route's function may name
+
+
+def injected_names(fn) -> frozenset:
+    return frozenset(inspect.signature(fn).parameters) & frozenset(INJECTED)
+
+
 class ApiEntrypoint(HttpRequestHandler):
     keyring = Keyring()
     limiter = RateLimiter()
@@ -224,16 +242,21 @@ class ApiEntrypoint(HttpRequestHandler):
     def __init__(self, method, url, summary="", tag="system", request_schema=None,
                  response_schema=None, status=200, query=None, errors=(), document=True,
                  roles=None, public=False, during_password_change=False, form=None, produces=None,
-                 uploads=False, rate_limit=None, expected_exceptions=DomainError, **kwargs):
+                 uploads=False, rate_limit=None, idempotent=False, expected_exceptions=DomainError, **kwargs):
         """``roles``: ``ANY_ROLE`` for any authenticated caller, or the roles that may call it;
         ``public=True`` instead for a route without a token. One of the two, always: a route
         that forgot its ``roles`` must not become public. ``during_password_change``: still
-        allowed before the initial password is changed."""
+        allowed before the initial password is changed. ``request_schema``: the JSON body,
+        validated and passed as ``body``. ``idempotent``: the route honours ``Idempotency-Key``
+        (passed as ``idempotency_key``)."""
         if (roles is None) == (not public):
             raise TypeError(f"{method} {url}: declare either roles= or public=True (routes are closed by default)")
         super().__init__(method, url, expected_exceptions=expected_exceptions, **kwargs)
         self.roles = roles
         self.public = public
+        self.request_schema = request_schema
+        self.idempotent = idempotent
+        self.injects = frozenset()  # set from the function in setup(): a bound copy keeps only __init__'s
         self.form = form or {}
         self.during_password_change = during_password_change
         self.uploads = uploads  # documents with files: MAX_UPLOAD_BYTES instead of MAX_BODY_BYTES
@@ -243,7 +266,48 @@ class ApiEntrypoint(HttpRequestHandler):
                 errors = tuple(sorted({401, 403, *errors}))
             for one in method.split(","):
                 ROUTES[(one, url)] = Route(one, url, summary, tag, request_schema, response_schema,
-                                           status, query or {}, errors, roles, public, form or {}, produces)
+                                           status, query or {}, errors, roles, public, form or {}, produces,
+                                           idempotent)
+
+    def check_declaration(self, fn):
+        """The function takes ``body`` exactly when a request schema is declared, and
+        ``idempotency_key`` exactly when the route is declared idempotent; a public route has no
+        caller to pass as ``actor`` or ``principal``."""
+        names = injected_names(fn)
+        where = f"{self.method} {self.url} ({fn.__name__})"
+        if ("body" in names) != (self.request_schema is not None):
+            raise TypeError(f"{where}: takes `body` exactly when it declares request_schema=")
+        if ("idempotency_key" in names) != self.idempotent:
+            raise TypeError(f"{where}: takes `idempotency_key` exactly when it declares idempotent=True")
+        if self.public and names & {"actor", "principal"}:
+            raise TypeError(f"{where}: a public route has no caller to pass as `actor` or `principal`")
+
+    @classmethod
+    def decorator(cls, *args, **kwargs):
+        def registering_decorator(fn):
+            entrypoint = cls(*args, **kwargs)
+            entrypoint.check_declaration(fn)
+            register_entrypoint(fn, entrypoint)
+            return fn
+        return registering_decorator
+
+    def setup(self):
+        super().setup()
+        self.injects = injected_names(getattr(self.container.service_cls, self.method_name))
+
+    def injected(self, request) -> dict:
+        """What the route's function names: the validated body, who acts, the idempotency key."""
+        values = {}
+        if "body" in self.injects:
+            schema = self.request_schema
+            values["body"] = json_body(request, schema() if isinstance(schema, type) else schema)
+        if "actor" in self.injects:
+            values["actor"] = actor_of(request.principal)
+        if "principal" in self.injects:
+            values["principal"] = request.principal
+        if "idempotency_key" in self.injects:
+            values["idempotency_key"] = request.headers.get("Idempotency-Key")
+        return values
 
     def authorise(self, request):
         """The verified caller, or the refusal: 401 without a valid token, 403 without the role."""
@@ -282,6 +346,7 @@ class ApiEntrypoint(HttpRequestHandler):
             args, kwargs = self.get_entrypoint_parameters(request)
             checked_url_values(kwargs, request.args)
             checked_idempotency_key(request.headers)
+            kwargs = {**kwargs, **self.injected(request)}
             self.check_signature(args, kwargs)
             done = Event()
             self.container.spawn_worker(self, args, kwargs, context_data=context,

@@ -14,10 +14,6 @@ _ERROR_STATUS_TEXT = {400: "Invalid request", 401: "Not authenticated", 403: "Fo
                       503: "A service is unavailable"}
 
 
-# Mutations without a request body that still take an Idempotency-Key (a retry repeats no effect).
-IDEMPOTENT_WITHOUT_BODY = {("POST", "/api/v1/documents/<document_id>/print")}
-
-
 def _openapi_path(url):
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", url)
 
@@ -54,7 +50,7 @@ def build_spec() -> dict:
                 "type": "object", "properties": {name: kinds[kind] for name, kind in route.form.items()}}}}}
         if route.request_schema is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.request_schema}}}
-        if route.request_schema is not None or route.form or (method, url) in IDEMPOTENT_WITHOUT_BODY:
+        if route.idempotent:  # declared with the route, which then receives the key: documented where honoured
             op["parameters"].append({"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}})
         for status in sorted({500, *route.errors}):
             op["responses"][str(status)] = {"description": _ERROR_STATUS_TEXT.get(status, "Internal error"),

@@ -1,0 +1,57 @@
+"""Health, the OpenAPI document and its Swagger UI, and the JSON 404 for every unknown path."""
+import mimetypes
+from pathlib import Path
+
+import eventlet
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.utils import safe_join
+from werkzeug.wrappers import Response
+
+from gongwen_common.errors import NotFound
+
+from ..http import api
+from ..openapi import build_spec
+from ..schemas import HealthSchema
+from . import SERVICES
+
+_SWAGGER_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Gongwen API</title>
+<link rel="stylesheet" href="/api/v1/docs/static/swagger-ui.css"></head><body><div id="ui"></div>
+<script src="/api/v1/docs/static/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/api/v1/openapi.json", dom_id: "#ui"});</script></body></html>"""
+
+
+class SystemRoutes:
+    @api("GET", "/api/v1/health", summary="Health of every service (each over RPC, with its database)",
+         response_schema=HealthSchema, errors=(503,), public=True)
+    def health(self, request):
+        def probe(service):
+            try:
+                return service, self.call(service, "health", timeout=5)
+            except Exception as exc:
+                return service, {"service": service, "status": "down", "error": str(exc)}
+
+        pile = eventlet.GreenPile()
+        for service in SERVICES:
+            pile.spawn(probe, service)
+        services = dict(pile)
+        healthy = all(h.get("status") == "ok" for h in services.values())
+        return (200 if healthy else 503), {"status": "ok" if healthy else "degraded", "services": services}
+
+    @api("GET", "/api/v1/openapi.json", summary="This OpenAPI document", public=True)
+    def openapi(self, request):
+        return 200, build_spec()
+
+    @api("GET", "/api/v1/docs", summary="Swagger UI for this API", public=True)
+    def docs(self, request):
+        return Response(_SWAGGER_PAGE, mimetype="text/html")
+
+    @api("GET", "/api/v1/docs/static/<name>", document=False, public=True)
+    def docs_static(self, request, name):
+        path = safe_join(swagger_ui_path, name)
+        if path is None or not Path(path).is_file():
+            raise NotFound(message="no such file")
+        return Response(Path(path).read_bytes(), mimetype=mimetypes.guess_type(path)[0] or "application/octet-stream")
+
+    @api("GET,POST,PUT,PATCH,DELETE", "/<path:path>", document=False, public=True)
+    def not_found(self, request, path):
+        raise NotFound(message=f"no resource at /{path}")

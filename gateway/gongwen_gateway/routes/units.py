@@ -1,0 +1,84 @@
+"""Units (registry): applications, the directory, renames, revocations, merges and contacts (备案)."""
+from gongwen_common.errors import Forbidden, NotFound
+from gongwen_registry.schemas import (
+    ContactsSchema,
+    MergeSchema,
+    RenameSchema,
+    RevocationSchema,
+    UnitApplicationSchema,
+    UnitSchema,
+)
+
+from ..auth import ANY_ROLE
+from ..http import api
+from ..schemas import UnitPageSchema
+from . import OPERATOR, OPERATOR_OR_ADMIN, list_query
+
+
+def visible(unit, principal):
+    """The directory is for every sender; contact mobiles only for the operator and the unit."""
+    if not principal.may(OPERATOR) and principal.unit_code != unit["code"] and unit.get("contacts"):
+        unit = {**unit, "contacts": {**unit["contacts"], "mobiles": {}}}
+    return unit
+
+
+class UnitRoutes:
+    @api("POST", "/api/v1/units", summary="Apply to register a unit (使用单位)", tag="units",
+         request_schema=UnitApplicationSchema, response_schema=UnitSchema, status=201, idempotent=True,
+         roles=OPERATOR_OR_ADMIN, errors=(400, 409, 413, 422, 503))
+    def register_unit(self, request, body, principal, actor, idempotency_key):
+        """The operator files any application; a unit admin applies for a unit under their own."""
+        if not principal.may(OPERATOR) and body.get("parent_code") != principal.unit_code:
+            raise Forbidden(message="A unit admin may apply only for a unit under their own unit.")
+        unit = self.call("registry", "register_unit", body, actor=actor, idempotency_key=idempotency_key)
+        return 201, visible(unit, principal)
+
+    @api("GET", "/api/v1/units", summary="Unit directory", tag="units", response_schema=UnitPageSchema,
+         query={"q": "string", "parent": "string", "limit": "integer", "cursor": "string"},
+         roles=ANY_ROLE, errors=(400, 503))
+    def list_units(self, request, principal):
+        page = self.call("registry", "list_units", q=request.args.get("q"), parent=request.args.get("parent"),
+                         **list_query(request))
+        page["items"] = [visible(unit, principal) for unit in page["items"]]
+        return 200, page
+
+    @api("GET", "/api/v1/units/<code>", summary="One unit", tag="units", response_schema=UnitSchema,
+         roles=ANY_ROLE, errors=(404, 503))
+    def get_unit(self, request, code, principal):
+        return 200, visible(self.call("registry", "get_unit", code), principal)
+
+    @api("POST", "/api/v1/units/<code>/approve", summary="Approve a unit's application", tag="units",
+         response_schema=UnitSchema, roles=OPERATOR, errors=(404, 409, 503))
+    def approve_unit(self, request, code, actor):
+        return 200, self.call("registry", "approve_unit", code, actor=actor)
+
+    @api("POST", "/api/v1/units/<code>/rename", summary="Rename a unit (the old name stays in its history)",
+         tag="units", request_schema=RenameSchema, response_schema=UnitSchema, roles=OPERATOR,
+         errors=(400, 404, 409, 503))
+    def rename_unit(self, request, code, body, actor):
+        return 200, self.call("registry", "rename_unit", code, body["name"], actor=actor)
+
+    @api("POST", "/api/v1/units/<code>/revoke", summary="Revoke a unit (撤销) and say what becomes of its documents",
+         tag="units", request_schema=RevocationSchema, response_schema=UnitSchema, roles=OPERATOR,
+         errors=(400, 404, 409, 422, 503))
+    def revoke_unit(self, request, code, body, actor):
+        return 200, self.call("registry", "revoke_unit", code, body["reason"], body["documents"],
+                              successor_code=body.get("successor_code"), actor=actor)
+
+    @api("POST", "/api/v1/units/merge", summary="Merge units (合并) into one of them or into a new unit",
+         tag="units", request_schema=MergeSchema, idempotent=True, roles=OPERATOR, errors=(400, 404, 409, 422, 503))
+    def merge_units(self, request, body, actor, idempotency_key):
+        return 200, self.call("registry", "merge_units", body["from_codes"], into_code=body.get("into_code"),
+                              new=body.get("new"), actor=actor, idempotency_key=idempotency_key)
+
+    @api("PUT", "/api/v1/units/<code>/contacts", summary="File the unit's admin, clerks, leader and mobiles (备案)",
+         tag="units", request_schema=ContactsSchema, response_schema=UnitSchema, roles=OPERATOR_OR_ADMIN,
+         errors=(400, 404, 409, 422, 503))
+    def set_contacts(self, request, code, body, principal, actor):
+        """A unit's admin files its own contacts; switching SMS on or off is the operator's approval."""
+        if not principal.may(OPERATOR):
+            if principal.unit_code != code:
+                raise NotFound(message=f"no unit {code!r}")
+            if body["sms_enabled"] != self.call("registry", "get_unit", code)["sms_enabled"]:
+                raise Forbidden(message="Enabling or disabling SMS needs the operator's approval.")
+        return 200, self.call("registry", "set_contacts", code, body, actor=actor)
