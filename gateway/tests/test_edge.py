@@ -10,6 +10,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from gongwen_common.errors import DomainError, NotFound, ValidationFailed
+from gongwen_gateway.auth import Principal
 from gongwen_gateway.http import ROUTES, ApiEntrypoint, MalformedJson, error_body, form_parts, json_body
 from gongwen_gateway.openapi import build_spec
 from gongwen_gateway.schemas import ChallengeRequestSchema
@@ -176,3 +177,40 @@ def test_an_idempotency_key_a_service_could_not_store_is_a_validation_error():
         with pytest.raises(ValidationFailed) as refused:
             checked_idempotency_key({"Idempotency-Key": key})
         assert list(refused.value.fields) == ["Idempotency-Key"]
+
+
+def test_a_route_takes_a_body_and_an_idempotency_key_exactly_as_it_declares_them():
+    """The declaration is what the entrypoint passes and what the OpenAPI document says: a route
+    whose function disagrees with it fails when it is declared."""
+    def without_body(self, request):
+        pass
+
+    def with_key(self, request, idempotency_key):
+        pass
+
+    def with_actor(self, request, actor):
+        pass
+
+    with pytest.raises(TypeError, match="takes `body`"):
+        ApiEntrypoint.decorator("POST", "/api/v1/x", request_schema=ChallengeRequestSchema, roles=("clerk",),
+                                document=False)(without_body)
+    with pytest.raises(TypeError, match="takes `idempotency_key`"):
+        ApiEntrypoint.decorator("POST", "/api/v1/x", roles=("clerk",), document=False)(with_key)
+    with pytest.raises(TypeError, match="takes `idempotency_key`"):
+        ApiEntrypoint.decorator("POST", "/api/v1/x", idempotent=True, roles=("clerk",), document=False)(without_body)
+    with pytest.raises(TypeError, match="public route"):
+        ApiEntrypoint.decorator("POST", "/api/v1/x", public=True, document=False)(with_actor)
+
+
+def test_the_entrypoint_passes_the_validated_body_the_actor_and_the_idempotency_key():
+    entrypoint = ApiEntrypoint("POST", "/api/v1/x", request_schema=ChallengeRequestSchema, idempotent=True,
+                               roles=("clerk",), document=False)
+    entrypoint.injects = frozenset({"body", "actor", "idempotency_key"})
+    request = request_with(b'{"username": "li"}')
+    request.headers = {"Idempotency-Key": "k-1"}
+    request.principal = Principal("u1", "li", "U1", ("clerk",), False, "jti", 0, proxy_user_id="u2")
+    assert entrypoint.injected(request) == {
+        "body": {"username": "li"}, "idempotency_key": "k-1",
+        "actor": {"user_id": "u1", "unit_code": "U1", "roles": ["clerk"], "proxy_user_id": "u2"}}
+    with pytest.raises(ValidationFailed):
+        entrypoint.injected(request_with(b'{"username": 7}'))  # refused before the route runs

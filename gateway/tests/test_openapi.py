@@ -1,7 +1,19 @@
 """The OpenAPI document is generated from the gateway's routes and schemas (no services)."""
-from gongwen_gateway.http import ROUTES
-from gongwen_gateway.openapi import build_spec
-from gongwen_gateway.service import GatewayService  # noqa: F401  (declares the routes)
+import inspect
+import re
+from pathlib import Path
+
+from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
+
+from gongwen_gateway.http import ROUTES, ApiEntrypoint
+from gongwen_gateway.openapi import README_BEGIN, README_END, build_spec, readme_table
+from gongwen_gateway.service import GatewayService
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def operations(spec):
+    return {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
 
 
 def test_every_documented_route_is_in_the_document_with_error_responses():
@@ -14,3 +26,31 @@ def test_every_documented_route_is_in_the_document_with_error_responses():
     assert create["responses"]["201"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Unit"}
     assert {"400", "409", "413", "422"} <= set(create["responses"])
     assert "/<path:path>" not in spec["paths"] and "/{path}" not in spec["paths"]
+
+
+def test_the_idempotency_key_is_documented_exactly_on_the_routes_that_take_it():
+    """The route's function receives the key only when declared ``idempotent=True``, and the
+    document lists the header from the same declaration: never on a route that ignores it."""
+    spec = build_spec()
+    taking = set()
+    for _, member in inspect.getmembers(GatewayService):
+        for entrypoint in getattr(member, ENTRYPOINT_EXTENSIONS_ATTR, ()):
+            if isinstance(entrypoint, ApiEntrypoint) and "idempotency_key" in inspect.signature(member).parameters:
+                taking.add((entrypoint.method, re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", entrypoint.url)))
+    documented = {(method.upper(), path) for path, ops in spec["paths"].items() for method, op in ops.items()
+                  if any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in op["parameters"])}
+    assert documented == taking
+    assert {("POST", "/api/v1/documents"), ("POST", "/api/v1/documents/{document_id}/print")} <= documented
+    assert not {("POST", "/api/v1/units/{code}/rename"),
+                ("POST", "/api/v1/documents/{document_id}/register")} & documented
+
+
+def test_the_readme_endpoint_table_lists_exactly_the_operations_of_the_openapi_document():
+    """Regenerate with ``python -m gongwen_gateway.openapi --update-readme README.md``."""
+    spec = build_spec()
+    readme = README.read_text(encoding="utf-8")
+    table = readme.split(README_BEGIN, 1)[1].split(README_END, 1)[0].strip()
+    listed = set(re.findall(r"^\| ([A-Z]+) \| `([^`]+)` \|", table, re.M))
+    assert listed == operations(spec), (
+        f"missing: {sorted(operations(spec) - listed)}, not served: {sorted(listed - operations(spec))}")
+    assert table == readme_table(spec)
