@@ -281,6 +281,8 @@ class ApiEntrypoint(HttpRequestHandler):
             raise TypeError(f"{where}: takes `idempotency_key` exactly when it declares idempotent=True")
         if self.public and names & {"actor", "principal"}:
             raise TypeError(f"{where}: a public route has no caller to pass as `actor` or `principal`")
+        if clash := set(re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", self.url)) & set(INJECTED):
+            raise TypeError(f"{where}: a path value may not be named {sorted(clash)}: the entrypoint passes those")
 
     @classmethod
     def decorator(cls, *args, **kwargs):
