@@ -185,7 +185,7 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
     @event_handler("registry", "unit_revoked")
     def on_unit_revoked(self, event):
         """The unit leaves the directory copy, and its documents go as the revoking decision says."""
-        self.remember_unit(event.data)
+        self.apply_unit_event(event)
         revocation.carry_out_unit_revocation(self.db, event.data, supervision.event_time(event, self.clock()),
                                              self._policy(), supervision.working_calendar(self.db), self.clock())
 

@@ -10,7 +10,6 @@ from datetime import datetime
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from gongwen_common.clock import utcnow
 from gongwen_common.db import upsert
 from gongwen_common.entrypoints import event_handler
 from gongwen_common.tables import UtcDateTime
@@ -75,10 +74,6 @@ class UnitDirectoryReplica:
     """
 
     unit_view_model = None
-
-    def remember_unit(self, data: dict, at=None):
-        """Apply the unit state in ``data``; ``at``: the event's time (:func:`occurred_at`)."""
-        return remember_unit(self.db, self.unit_view_model, unit_of(data), at or utcnow())
 
     def apply_unit_event(self, event) -> bool:
         """Apply the unit state an event carries; False if a state as new was already held, so

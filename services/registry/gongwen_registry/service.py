@@ -3,7 +3,7 @@
 Every mutation takes ``actor`` (at least ``{"user_id"}``; None on the unauthenticated path is
 recorded as ``system``) and announces itself through the outbox in the same transaction.
 """
-from gongwen_common.clock import utcnow
+from gongwen_common.clock import Clock
 from gongwen_common.entrypoints import rpc
 from gongwen_common.idempotency import once
 from gongwen_common.service import ServiceBase
@@ -13,38 +13,39 @@ from . import domain
 
 class RegistryService(ServiceBase):
     name = "registry"
+    clock = Clock()
 
     @rpc
     def register_unit(self, application, idempotency_key=None, actor=None, active=False):
         """Apply (申请) for a unit; an operator may register it as ``active`` at once."""
         return once(self.db, "register_unit", idempotency_key, {"application": application, "active": active},
-                    lambda: domain.register_unit(self.db, application, utcnow(), actor, active))
+                    lambda: domain.register_unit(self.db, application, self.clock(), actor, active))
 
     @rpc
     def approve_unit(self, code, actor=None):
-        return domain.approve_unit(self.db, code, utcnow(), actor)
+        return domain.approve_unit(self.db, code, self.clock(), actor)
 
     @rpc
     def rename_unit(self, code, name, actor=None):
-        return domain.rename_unit(self.db, code, name, utcnow(), actor)
+        return domain.rename_unit(self.db, code, name, self.clock(), actor)
 
     @rpc
     def revoke_unit(self, code, reason, documents, successor_code=None, actor=None):
         """Revoke (撤销) a unit; ``documents`` is keep | transfer | archive."""
         decision = {"reason": reason, "documents": documents, "successor_code": successor_code}
-        return domain.revoke_unit(self.db, code, decision, utcnow(), actor)
+        return domain.revoke_unit(self.db, code, decision, self.clock(), actor)
 
     @rpc
     def merge_units(self, from_codes, into_code=None, new=None, actor=None, idempotency_key=None):
         """Merge (合并) units into one of them (``into_code``) or into a ``new`` unit."""
         request = {"from_codes": from_codes, "into_code": into_code, "new": new}
         return once(self.db, "merge_units", idempotency_key, request,
-                    lambda: domain.merge_units(self.db, request, utcnow(), actor))
+                    lambda: domain.merge_units(self.db, request, self.clock(), actor))
 
     @rpc
     def set_contacts(self, code, contacts, actor=None):
         """File (备案) the unit's admin, clerks, leader, mobiles and SMS choice."""
-        return domain.set_contacts(self.db, code, contacts, utcnow(), actor)
+        return domain.set_contacts(self.db, code, contacts, self.clock(), actor)
 
     @rpc
     def get_unit(self, code):
