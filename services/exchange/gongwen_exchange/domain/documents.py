@@ -28,7 +28,7 @@ from .errors import (
     InvalidReceiptState,
     NotFound,
     RecallNotAllowed,
-    UnknownRecipients,
+    UnknownUnit,
     ValidationFailed,
 )
 
@@ -71,7 +71,7 @@ def _recipients(session, metadata: dict, issuer: str) -> list[tuple[str, str]]:
     active = set(session.scalars(select(UnitView.code).where(UnitView.code.in_(codes), UnitView.status == "active")))
     unknown = [code for code in codes if code not in active]
     if unknown:
-        raise UnknownRecipients(message=f"{len(unknown)} recipient unit(s) are unknown or not active",
+        raise UnknownUnit(message=f"{len(unknown)} recipient unit(s) are unknown or not active",
                                 fields={"recipients": unknown[:50]})
     unaddressed = set(metadata["print_grants"]) - set(codes)
     if unaddressed:
@@ -329,7 +329,7 @@ def resend(session, document_id, request, actor, policy, calendar, now) -> list[
                                                              UnitView.status == "active")))
     gone = [code for code in unit_codes if code not in active]
     if gone:  # a revoked unit receives nothing more (its documents went as its revocation decided)
-        raise UnknownRecipients(message=f"{len(gone)} unit(s) are no longer active", fields={"unit_codes": gone[:50]})
+        raise UnknownUnit(message=f"{len(gone)} unit(s) are no longer active", fields={"unit_codes": gone[:50]})
     open_requests = list(session.scalars(select(ResendRequest).where(
         ResendRequest.receipt_id.in_([latest[code].id for code in unit_codes]), ResendRequest.answered_at.is_(None))))
     asked = {row.receipt_id for row in open_requests}

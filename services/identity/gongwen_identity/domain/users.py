@@ -3,12 +3,12 @@
 or the operator (003 §14), the U_Key replaced when lost."""
 import uuid
 
-import phonenumbers
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from gongwen_common.audit import Acting
 from gongwen_common.errors import validated
+from gongwen_common.phones import mobile_e164
 
 from ..models import User, UserRole
 from ..schemas import USER_STATUSES, NewUserSchema
@@ -18,7 +18,6 @@ from .errors import Forbidden, InvalidPhoneNumber, InvalidUserState, NotFound, U
 from .passwords import PasswordPolicy
 from .units import require_open_unit
 
-_MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 # 000 §11: the leader and the clerks must give a mobile number (urgent-document SMS).
 _MOBILE_REQUIRED = {"leader", "clerk"}
 
@@ -34,13 +33,10 @@ def find_by_username(session, username) -> User | None:
 
 def normalise_mobile(raw) -> str:
     """A mobile number, mainland China by default, in E.164 (+8613800138000)."""
-    try:
-        number = phonenumbers.parse(raw, "CN")
-    except (phonenumbers.NumberParseException, TypeError):
-        raise InvalidPhoneNumber(message=f"{raw!r} is not a phone number.", fields={"mobile": ["invalid"]}) from None
-    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in _MOBILE_TYPES:
+    number = mobile_e164(raw)
+    if number is None:
         raise InvalidPhoneNumber(message=f"{raw!r} is not a valid mobile number.", fields={"mobile": ["invalid"]})
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return number
 
 
 def idempotency_fingerprint(request, actor) -> dict:

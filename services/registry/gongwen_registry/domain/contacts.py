@@ -3,30 +3,13 @@
 Every change is filed (备案) with the operator (000 §10, 001 §24). identity owns the users; the
 registry keeps who holds each role in the unit and the numbers SMS reminders go to (000 §11).
 """
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
-
-from gongwen_common.errors import validated
+from gongwen_common.errors import InvalidPhoneNumber, validated
+from gongwen_common.phones import mobile_e164
 
 from ..models import ContactChange, Unit
 from ..schemas import ContactsSchema
 from .common import acting, announce, contacts_view, find_unit, require_active, unit_view
-from .errors import InvalidPhoneNumber, MobileRequired
-
-DEFAULT_REGION = "CN"
-# A number that may be a mobile is accepted: some regions' plans cannot tell the two apart.
-_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
-
-
-def mobile_e164(raw: str) -> str | None:
-    """The number in E.164, or None when it is not a valid mobile number."""
-    try:
-        number = phonenumbers.parse(raw, DEFAULT_REGION)
-    except NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in _MOBILE_TYPES:
-        return None
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+from .errors import MobileRequired
 
 
 def set_contacts(session, code, contacts: dict, now, actor=None) -> dict:
