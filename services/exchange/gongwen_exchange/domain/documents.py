@@ -154,7 +154,7 @@ def send(session, metadata, body: bytes, body_name, attachments, actor, sealer, 
     return deliver(session, document, recipients, sealed, caller, policy, calendar, now)
 
 
-def seal_and_send(session, document_id, approval_ids, actor, sealer, policy, calendar, now) -> dict:
+def seal_document(session, document_id, approval_ids, actor, sealer, policy, calendar, now) -> dict:
     """Seal a document that awaited its custodians' approvals, and deliver it."""
     caller = Caller.of(actor)
     approval_ids = validated(SealApprovalsSchema(), {"seal_use_approval_ids": approval_ids})["seal_use_approval_ids"]

@@ -77,7 +77,7 @@ def inbox(session, actor, state, urgency, since, limit: int, cursor, now) -> dic
     return {"items": items, "next_cursor": rows[limit - 1][0].id if len(rows) > limit else None}
 
 
-def document_for(session, document_id, actor, now) -> dict:
+def get_document(session, document_id, actor, now) -> dict:
     """Metadata for the sender (with its receipt matrix) or a recipient (with its own receipt)."""
     caller = Caller.of(actor)
     document = find_document(session, document_id)
@@ -247,7 +247,8 @@ def print_copy(session, document_id, actor, stamper, now) -> dict:
             "copies_left": receipt.print_copies_granted - receipt.print_copies_used, "stamp": stamped["stamp"]}
 
 
-def request_copies(session, document_id, request, actor, now) -> dict:
+def request_print_copies(session, document_id, request, actor, now) -> dict:
+    """A receiving unit asks the sender for more printed copies (a print request)."""
     caller = Caller.of(actor)
     _require_receiver(caller)
     data = validated(PrintRequestSchema(), request)
@@ -256,12 +257,20 @@ def request_copies(session, document_id, request, actor, now) -> dict:
     row = PrintRequest(id=str(uuid.uuid4()), receipt_id=receipt.id, copies=data["copies"], reason=data["reason"],
                        state="pending", requested_at=now, requested_by=caller.user_id)
     session.add(row)
-    record(session, now, caller, "print_requested", "receipt", receipt.id, copies=data["copies"])
+    record(session, now, caller, "print_copies_requested", "receipt", receipt.id, copies=data["copies"])
     return print_request_view(row, receipt)
 
 
-def answer_copies(session, document_id, request_id, grant: bool, actor, now) -> dict:
-    """The sender grants (the copies are added to the grant) or refuses a request for copies."""
+def grant_print_request(session, document_id, request_id, actor, now) -> dict:
+    """The sender grants a print request: its copies are added to the receipt's grant."""
+    return _answer_print_request(session, document_id, request_id, "granted", actor, now)
+
+
+def refuse_print_request(session, document_id, request_id, actor, now) -> dict:
+    return _answer_print_request(session, document_id, request_id, "refused", actor, now)
+
+
+def _answer_print_request(session, document_id, request_id, answer: str, actor, now) -> dict:
     caller = Caller.of(actor)
     document = sent_by_caller(session, document_id, caller)
     if not caller.has("clerk"):
@@ -272,8 +281,8 @@ def answer_copies(session, document_id, request_id, grant: bool, actor, now) -> 
         raise NotFound(message=f"no print request {request_id!r}")
     if row.state != "pending":
         raise InvalidReceiptState(message=f"the request was already {row.state}")
-    row.state, row.answered_at, row.answered_by = ("granted" if grant else "refused"), now, caller.user_id
-    if grant:
+    row.state, row.answered_at, row.answered_by = answer, now, caller.user_id
+    if answer == "granted":
         receipt.print_copies_granted += row.copies
     record(session, now, caller, f"print_request_{row.state}", "receipt", receipt.id, copies=row.copies)
     return print_request_view(row, receipt)

@@ -23,7 +23,7 @@ def working_calendar(session) -> WorkingCalendar:
     return WorkingCalendar(overrides, set(session.scalars(select(CalendarYear.year))))
 
 
-def load_year(session, year, request, actor, now) -> dict:
+def load_calendar(session, year, request, actor, now) -> dict:
     """The operator loads a year's official schedule (the State Council's notice): every listed
     date overrides the library; listing a date again replaces it."""
     caller = Caller.of(actor)
