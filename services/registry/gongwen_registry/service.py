@@ -1,7 +1,11 @@
 """Registry entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``.
 
-Every mutation takes ``actor`` (at least ``{"user_id"}``; None on the unauthenticated path is
-recorded as ``system``) and announces itself through the outbox in the same transaction.
+Every call takes ``actor``, the caller as the gateway vouches for them (``{"user_id", "unit_code",
+"roles", "proxy_user_id"?}``), and the registry decides what it may do: the directory's changes
+are the operator's, a unit admin applies under its own unit and files its own contacts (not the
+SMS switch), mobiles are shown to the operator and the unit itself. ``actor`` None is the
+foundation's unauthenticated path (command line, demo): it acts as ``system`` and reads what any
+unit reads. Every change announces itself through the outbox in the same transaction.
 """
 from gongwen_common.clock import Clock
 from gongwen_common.entrypoints import rpc
@@ -48,14 +52,15 @@ class RegistryService(ServiceBase):
         return domain.set_contacts(self.db, code, contacts, self.clock(), actor)
 
     @rpc
-    def get_unit(self, code):
-        return domain.get_unit(self.db, code)
+    def get_unit(self, code, actor=None):
+        """Contacts' mobiles only for the operator and the unit itself (also in the lists below)."""
+        return domain.get_unit(self.db, code, actor)
 
     @rpc
-    def list_units(self, q=None, parent=None, limit=50, cursor=None, include_revoked=False):
-        return domain.list_units(self.db, q, parent, limit, cursor, include_revoked)
+    def list_units(self, q=None, parent=None, limit=50, cursor=None, include_revoked=False, actor=None):
+        return domain.list_units(self.db, q, parent, limit, cursor, include_revoked, actor)
 
     @rpc
-    def resolve_units(self, codes):
+    def resolve_units(self, codes, actor=None):
         """Up to 1,000 units by code: ``{"units": {code: unit}, "missing": [...], "inactive": [...]}``."""
-        return domain.resolve_units(self.db, codes)
+        return domain.resolve_units(self.db, codes, actor)

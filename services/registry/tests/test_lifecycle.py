@@ -32,7 +32,7 @@ def test_changing_an_unknown_unit_is_not_found(registry, call, args):
 def test_renames_keep_every_former_name_with_when_it_was_borne(registry):
     created = registry.unit("aa")
     registry.service.rename_unit("aa", "第二名称", actor=registry.operator)
-    unit = registry.service.rename_unit("aa", "第三名称", actor={"user_id": 7})
+    unit = registry.service.rename_unit("aa", "第三名称", actor={"user_id": 7, "roles": ["operator"]})
     assert (unit["name"], unit["former_names"]) == ("第三名称", ["单位aa", "第二名称"])
     first, second = registry.row("aa").name_history
     assert first.valid_from.isoformat() == created["created_at"] and first.valid_to == second.valid_from
