@@ -5,6 +5,7 @@ from unittest.mock import ANY
 import pytest
 from sqlalchemy import select
 
+from gongwen_common.tables import OutboxEvent
 from gongwen_registry.models import AuditRecord
 
 
@@ -119,3 +120,6 @@ def test_a_units_times_and_audit_follow_the_registrys_clock(registry):
     audit = [(r.action, r.occurred_at) for r in registry.session.scalars(select(AuditRecord).order_by(AuditRecord.id))]
     assert audit == [("unit_registered", datetime(2026, 11, 21, 9, tzinfo=UTC)), ("unit_approved", approved_at),
                      ("unit_renamed", renamed_at)]
+    rows = registry.session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))
+    occurred = [row.payload["occurred_at"] for row in rows]
+    assert occurred == [at.isoformat() for at in (datetime(2026, 11, 21, 9, tzinfo=UTC), approved_at, renamed_at)]

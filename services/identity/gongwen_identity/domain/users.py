@@ -109,7 +109,7 @@ def create_user(session, request: dict, actor, policy: PasswordPolicy, now) -> d
     view = user_view(user)
     audit.record(session, now, actor.acting, "user_created", "user", user.id,
                  status=user.status, roles=user.roles, unit_code=user.unit_code)
-    session.emit("user_created", {"user": view, "created_by": actor.user_id})
+    session.emit("user_created", {"user": view, "created_by": actor.user_id}, at=now)
     return view
 
 
@@ -159,7 +159,7 @@ def approve_user(session, user_id, actor, now) -> dict:
     user.status, user.approved_by, user.approved_at = "active", actor.user_id, now
     view = user_view(user)
     audit.record(session, now, actor.acting, "user_approved", "user", user.id)
-    session.emit("user_approved", {"user": view, "approved_by": actor.user_id})
+    session.emit("user_approved", {"user": view, "approved_by": actor.user_id}, at=now)
     return view
 
 
@@ -172,7 +172,7 @@ def disable(session, user: User, by, reason: str, now) -> bool:
     user.status, user.disabled_by, user.disabled_at, user.disabled_reason = "disabled", by.user_id, now, reason
     revoked = tokens.revoke_sessions(session, user.id, "user_disabled", now)
     audit.record(session, now, by, "user_disabled", "user", user.id, reason=reason, revoked_tokens=len(revoked))
-    session.emit("user_disabled", {"user": user_view(user), "disabled_by": by.user_id, "reason": reason})
+    session.emit("user_disabled", {"user": user_view(user), "disabled_by": by.user_id, "reason": reason}, at=now)
     return True
 
 
@@ -200,7 +200,8 @@ def reset_password(session, user_id, new_initial_password, actor, policy: Passwo
     tokens.revoke_sessions(session, user.id, "password_reset", now)
     audit.record(session, now, actor.acting, "password_reset", "user", user.id)
     session.emit("password_changed", {"user_id": user.id, "username": user.username, "unit_code": user.unit_code,
-                                      "changed_by": actor.user_id, "changed_at": now.isoformat(), "reset": True})
+                                      "changed_by": actor.user_id, "changed_at": now.isoformat(), "reset": True},
+                 at=now)
     return user_view(user)
 
 

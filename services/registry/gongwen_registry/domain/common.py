@@ -48,7 +48,7 @@ def visible(view: dict, actor) -> dict:
 def announce(session, now, by: Acting, event_type: str, code: str, data: dict) -> None:
     """A change's event (through the outbox) and its audit record, in the change's transaction."""
     record(session, now, by, event_type, "unit", code, **data)
-    session.emit(event_type, data)
+    session.emit(event_type, data, at=now)
 
 
 def find_unit(session, code) -> Unit:
