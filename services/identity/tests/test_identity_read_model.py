@@ -3,8 +3,10 @@ from datetime import UTC, datetime
 
 import jwt
 from nameko.testing.services import worker_factory
+from sqlalchemy import select
 
 from gongwen_common.clock import MovableClock
+from gongwen_common.tables import OutboxEvent
 from gongwen_identity.models import Base, UnitView
 from gongwen_identity.service import IdentityService
 
@@ -70,4 +72,6 @@ def test_a_unit_revocation_disables_its_users_at_identitys_clock_and_keeps_the_r
     revoked_at = world.clock.advance(days=3)
     world.unit_changed("unit_revoked", "gz-fgw", status="revoked")
     assert world.user("alice").disabled_at == revoked_at
+    disabled = world.session.scalars(select(OutboxEvent).where(OutboxEvent.event_type == "user_disabled")).all()
+    assert {row.payload["occurred_at"] for row in disabled} == {revoked_at.isoformat()}
     assert world.session.get(UnitView, "gz-fgw").updated_at == datetime(2026, 11, 21, 8, tzinfo=UTC)
