@@ -1,6 +1,7 @@
 """The recipient's workflow and the sender's view of it."""
 from sqlalchemy import func, select
 
+from gongwen_common.tables import OutboxEvent
 from gongwen_exchange.models import AuditRecord, Blob, Document, Receipt
 from gongwen_seal.models import PrintStamp
 
@@ -138,3 +139,17 @@ def test_each_print_request_act_has_one_name_from_rpc_to_audit(exchange):
                                        .order_by(AuditRecord.id)).all()
     assert actions == ["print_copies_requested", "print_copies_requested", "print_request_refused",
                        "print_request_granted"]
+
+
+def test_the_exchange_and_seal_events_carry_the_services_clock(exchange):
+    """An event's ``occurred_at`` is when the change happened by the service's clock, the time
+    consumers' rules read; not the wall clock."""
+    exchange.units("gz-fgw", "a1", sealed=("gz-fgw",))
+    signed_at = exchange.clock.advance(days=3)
+    doc = exchange.send(main=("a1",), cc=())["id"]
+    exchange.call("sign_for", doc, exchange.clerk("a1"))
+    for session, types in ((exchange.session, ("document_sent", "receipt_signed")),
+                           (exchange.seal.session, ("seal_used",))):
+        rows = session.scalars(select(OutboxEvent).where(OutboxEvent.event_type.in_(types))).all()
+        assert {row.event_type for row in rows} == set(types)
+        assert {row.payload["occurred_at"] for row in rows} == {signed_at.isoformat()}

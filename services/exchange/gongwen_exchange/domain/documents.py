@@ -180,7 +180,7 @@ def deliver(session, document: Document, recipients, sealed: dict, caller: Calle
     session.flush()
     record(session, now, caller, "document_sent", "document", document.id, doc_number=document.doc_number,
            recipients=len(receipts), seal_serial=document.seal_serial)
-    session.emit("document_sent", {**summary(document), "receipts": [receipt_brief(r) for r in receipts]})
+    session.emit("document_sent", {**summary(document), "receipts": [receipt_brief(r) for r in receipts]}, at=now)
     return {**document_view(document), "receipts": [receipt_view(r) for r in receipts]}
 
 
@@ -307,7 +307,7 @@ def recall(session, document_id, actor, now) -> dict:
             receipt.state, receipt.recalled_at = "recalled", now
     document.status, document.recalled_at, document.recalled_by = "recalled", now, caller.user_id
     record(session, now, caller, "document_recalled", "document", document.id)
-    session.emit("document_recalled", {**summary(document), "unit_codes": sorted({r.unit_code for r in rows})})
+    session.emit("document_recalled", {**summary(document), "unit_codes": sorted({r.unit_code for r in rows})}, at=now)
     return document_view(document)
 
 
@@ -349,7 +349,8 @@ def resend(session, document_id, request, actor, policy, calendar, now) -> list[
     document.status, document.completed_at = "sent", None
     session.flush()
     record(session, now, caller, "document_resent", "document", document.id, unit_codes=unit_codes)
-    session.emit("document_sent", {**summary(document), "resend": True, "receipts": [receipt_brief(r) for r in made]})
+    session.emit("document_sent", {**summary(document), "resend": True, "receipts": [receipt_brief(r) for r in made]},
+                 at=now)
     return [receipt_view(r, now) for r in made]
 
 
@@ -370,7 +371,7 @@ def paper_delivery(session, document_id, request, actor, now) -> dict:
     receipt.paper_served_by, receipt.paper_note = caller.user_id, data["note"]
     record(session, now, caller, "receipt_paper_served", "receipt", receipt.id, unit_code=receipt.unit_code,
            note=data["note"])
-    session.emit("receipt_paper_served", {**summary(document), "receipt": receipt_view(receipt)})
+    session.emit("receipt_paper_served", {**summary(document), "receipt": receipt_view(receipt)}, at=now)
     complete_if_done(session, document, now)
     return receipt_view(receipt, now)
 
@@ -383,5 +384,5 @@ def complete_if_done(session, document: Document, now) -> bool:
     if any(r.state not in CLOSED and r.closed_at is None for r in latest_receipts(session, document.id)):
         return False
     document.status, document.completed_at = "completed", now
-    session.emit("document_completed", {**summary(document), "completed_at": now.isoformat()})
+    session.emit("document_completed", {**summary(document), "completed_at": now.isoformat()}, at=now)
     return True

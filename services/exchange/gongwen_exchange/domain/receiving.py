@@ -98,7 +98,7 @@ def _mark_read(session, receipt: Receipt, caller: Caller, document: Document, no
         receipt.state = "read"
     record(session, now, caller, "document_read", "receipt", receipt.id, document_id=document.id)
     session.emit("document_read", {**summary(document), "unit_code": receipt.unit_code, "receipt_id": receipt.id,
-                                   "read_at": now.isoformat(), "read_by": caller.user_id})
+                                   "read_at": now.isoformat(), "read_by": caller.user_id}, at=now)
 
 
 def download(session, document_id, part: str, actor, now) -> tuple[bytes, str, str]:
@@ -159,7 +159,7 @@ def sign_for(session, document_id, actor, verifier, now) -> dict:
     receipt.state, receipt.signed_at = "signed", now
     receipt.signed_by, receipt.signed_by_proxy = caller.user_id, caller.proxy_user_id
     record(session, now, caller, "receipt_signed", "receipt", receipt.id, document_id=document.id)
-    session.emit("receipt_signed", {**summary(document), "receipt": receipt_view(receipt)})
+    session.emit("receipt_signed", {**summary(document), "receipt": receipt_view(receipt)}, at=now)
     return receipt_view(receipt, now)
 
 
@@ -181,7 +181,7 @@ def register(session, document_id, request, actor, now) -> dict:
     receipt.state, receipt.registered_at, receipt.registration_number = "registered", now, number
     receipt.registered_by, receipt.registered_by_proxy = caller.user_id, caller.proxy_user_id
     record(session, now, caller, "receipt_registered", "receipt", receipt.id, registration_number=number)
-    session.emit("receipt_registered", {**summary(document), "receipt": receipt_view(receipt)})
+    session.emit("receipt_registered", {**summary(document), "receipt": receipt_view(receipt)}, at=now)
     complete_if_done(session, document, now)
     return receipt_view(receipt, now)
 
@@ -201,7 +201,7 @@ def return_document(session, document_id, request, actor, now) -> dict:
     receipt.state, receipt.returned_at, receipt.return_reason = "returned", now, reason
     receipt.returned_by, receipt.returned_by_proxy = caller.user_id, caller.proxy_user_id
     record(session, now, caller, "document_returned", "receipt", receipt.id, reason=reason)
-    session.emit("document_returned", {**summary(document), "receipt": receipt_view(receipt)})
+    session.emit("document_returned", {**summary(document), "receipt": receipt_view(receipt)}, at=now)
     return receipt_view(receipt, now)
 
 
@@ -309,7 +309,7 @@ def request_resend(session, document_id, request, actor, now) -> dict:
     session.add(row)
     record(session, now, caller, "resend_requested", "receipt", receipt.id, reason=reason)
     session.emit("resend_requested", {**summary(find_document(session, document_id)), "unit_code": receipt.unit_code,
-                                      "reason": reason})
+                                      "reason": reason}, at=now)
     return {"request_id": row.id, "unit_code": receipt.unit_code, "reason": reason,
             "requested_at": now.isoformat()}
 

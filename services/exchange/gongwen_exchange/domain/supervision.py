@@ -74,7 +74,7 @@ def sweep_overdue(session, now, limit: int = SWEEP_BATCH) -> int:
         documents[receipt.document_id] = document
         session.emit("receipt_overdue", {**summary(document), "unit_code": receipt.unit_code,
                                          "receipt_id": receipt.id, "state": receipt.state,
-                                         "due_at": receipt.due_at.isoformat(), "overdue_at": now.isoformat()})
+                                         "due_at": receipt.due_at.isoformat(), "overdue_at": now.isoformat()}, at=now)
     return len(due)
 
 
