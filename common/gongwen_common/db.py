@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 class Session(orm.Session):
     """A session that can also record outgoing events in the same transaction (the outbox)."""
 
-    def emit(self, event_type: str, data: dict) -> str:
-        row = outbox.new_event(event_type, data, current_correlation_id(), utcnow())
+    def emit(self, event_type: str, data: dict, at=None) -> str:
+        """``at``: when the change happened by the service's clock (the envelope's ``occurred_at``,
+        which consumers' rules read); the wall clock only where a caller has no clock of its own."""
+        row = outbox.new_event(event_type, data, current_correlation_id(), at or utcnow())
         self.add(row)
         self.info["emitted"] = True
         return row.event_id

@@ -86,5 +86,19 @@ class Conflict(DomainError):
     code, status = "CONFLICT", 409
 
 
+class UnknownUnit(DomainError):
+    """A unit named in the request is not (or no longer) an active unit of the directory."""
+
+    code, status = "UNKNOWN_UNIT", 422
+
+
+class InvalidPhoneNumber(DomainError):
+    code, status = "INVALID_PHONE_NUMBER", 400
+
+
+class PayloadTooLarge(DomainError):
+    code, status = "PAYLOAD_TOO_LARGE", 413
+
+
 class ServiceUnavailable(DomainError):
     code, status = "SERVICE_UNAVAILABLE", 503

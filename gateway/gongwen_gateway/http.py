@@ -35,6 +35,7 @@ from gongwen_common.errors import (
     Forbidden,
     NotFound,
     PasswordChangeRequired,
+    PayloadTooLarge,
     ValidationFailed,
     validated,
 )
@@ -53,10 +54,6 @@ MAX_JSON_DEPTH = 32  # the deepest body of the API is 4 levels; deeper is an att
 
 class MalformedJson(DomainError):
     code, status = "MALFORMED_JSON", 400
-
-
-class PayloadTooLarge(DomainError):
-    code, status = "PAYLOAD_TOO_LARGE", 413
 
 
 @dataclass

@@ -46,7 +46,7 @@ def ensure_demo_accounts(amqp_uri: str, var: Path) -> dict:
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=30) as suite:
         made = suite.identity.bootstrap_operator(operator["username"], operator["password"],
                                                  _key_file(Path(operator["key_file"])), name="示范运维员")
-        actor = {"user_id": made["user_id"]}
+        actor = {"user_id": made["user_id"], "roles": ["operator"]}  # the registry checks who registers
         suite.registry.register_unit(DEMO_UNIT, active=True, actor=actor, idempotency_key="demo-unit")
         new_clerk = {"username": clerk["username"], "name": "示范文书", "unit_code": DEMO_UNIT["code"],
                      "roles": ["clerk"], "mobile": "13800138000", "initial_password": clerk["password"],

@@ -82,7 +82,7 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
     @rpc
     def seal_document(self, document_id, approval_ids, actor):
         """Seal and send a document that awaited its custodians' approvals (two-person custody)."""
-        return documents.seal_and_send(self.db, document_id, approval_ids, actor, self._sealer(actor),
+        return documents.seal_document(self.db, document_id, approval_ids, actor, self._sealer(actor),
                                        self._policy(), supervision.working_calendar(self.db), self.clock())
 
     @rpc
@@ -108,8 +108,12 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
                                         self.clock())
 
     @rpc
-    def answer_print_request(self, document_id, request_id, grant, actor):
-        return receiving.answer_copies(self.db, document_id, request_id, bool(grant), actor, self.clock())
+    def grant_print_request(self, document_id, request_id, actor):
+        return receiving.grant_print_request(self.db, document_id, request_id, actor, self.clock())
+
+    @rpc
+    def refuse_print_request(self, document_id, request_id, actor):
+        return receiving.refuse_print_request(self.db, document_id, request_id, actor, self.clock())
 
     # -- receiving --------------------------------------------------------------------------
 
@@ -121,7 +125,7 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def get_document(self, document_id, actor):
-        return receiving.document_for(self.db, document_id, actor, self.clock())
+        return receiving.get_document(self.db, document_id, actor, self.clock())
 
     @rpc
     def download(self, document_id, part, actor):
@@ -148,7 +152,7 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def request_print_copies(self, document_id, copies, reason, actor):
-        return receiving.request_copies(self.db, document_id, {"copies": copies, "reason": reason}, actor,
+        return receiving.request_print_copies(self.db, document_id, {"copies": copies, "reason": reason}, actor,
                                         self.clock())
 
     @rpc
@@ -164,7 +168,7 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def load_calendar(self, year, request, actor):
-        return supervision.load_year(self.db, year, request, actor, self.clock())
+        return supervision.load_calendar(self.db, year, request, actor, self.clock())
 
     @rpc
     def calendar_status(self):
@@ -185,7 +189,7 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
     @event_handler("registry", "unit_revoked")
     def on_unit_revoked(self, event):
         """The unit leaves the directory copy, and its documents go as the revoking decision says."""
-        self.remember_unit(event.data)
+        self.apply_unit_event(event)
         revocation.carry_out_unit_revocation(self.db, event.data, supervision.event_time(event, self.clock()),
                                              self._policy(), supervision.working_calendar(self.db), self.clock())
 

@@ -1,6 +1,7 @@
 """The recipient's workflow and the sender's view of it."""
 from sqlalchemy import func, select
 
+from gongwen_common.tables import OutboxEvent
 from gongwen_exchange.models import AuditRecord, Blob, Document, Receipt
 from gongwen_seal.models import PrintStamp
 
@@ -86,9 +87,9 @@ def test_print_within_the_grant_with_a_verification_stamp_and_ask_for_more(excha
     assert exchange.refused("print_copy", doc, exchange.clerk("a1")).code == "PRINT_NOT_GRANTED"
     assert exchange.refused("print_copy", doc, exchange.clerk("a2")).code == "PRINT_NOT_GRANTED"  # none granted
     asked = exchange.call("request_print_copies", doc, 3, "会议需要", exchange.clerk("a1"))
-    assert exchange.refused("answer_print_request", doc, asked["request_id"], True, exchange.clerk("a1")).code == \
+    assert exchange.refused("grant_print_request", doc, asked["request_id"], exchange.clerk("a1")).code == \
         "NOT_FOUND"  # only the sender answers
-    granted = exchange.call("answer_print_request", doc, asked["request_id"], True, exchange.clerk("gz-fgw"))
+    granted = exchange.call("grant_print_request", doc, asked["request_id"], exchange.clerk("gz-fgw"))
     assert granted["print_copies_granted"] == 5
     assert exchange.call("print_copy", doc, exchange.clerk("a1"))["copy_number"] == 3
     printed = exchange.session.scalars(select(AuditRecord.details).where(AuditRecord.action == "document_printed")
@@ -119,3 +120,36 @@ def test_a_proxy_signs_for_the_clerk_and_the_record_shows_both(exchange):
     by_proxy = exchange.clerk("a1", user_id="clerk-a1", proxy="staff-a1")
     signed = exchange.call("sign_for", sent["id"], by_proxy)
     assert (signed["signed_by"], signed["signed_by_proxy"]) == ("clerk-a1", "staff-a1")
+
+
+def test_each_print_request_act_has_one_name_from_rpc_to_audit(exchange):
+    """Asking, granting and refusing copies: the RPC, the domain function and the audit action
+    name the same act (request_print_copies → print_copies_requested, grant_print_request →
+    print_request_granted, refuse_print_request → print_request_refused)."""
+    doc = sent_to_all(exchange)["id"]
+    first = exchange.call("request_print_copies", doc, 1, "会议需要", exchange.clerk("a1"))
+    second = exchange.call("request_print_copies", doc, 2, "再要两份", exchange.clerk("a1"))
+    assert exchange.call("refuse_print_request", doc, first["request_id"], exchange.clerk("gz-fgw"))["state"] == \
+        "refused"
+    granted = exchange.call("grant_print_request", doc, second["request_id"], exchange.clerk("gz-fgw"))
+    assert (granted["state"], granted["print_copies_granted"]) == ("granted", 4)
+    assert exchange.refused("refuse_print_request", doc, second["request_id"], exchange.clerk("gz-fgw")).code == \
+        "INVALID_RECEIPT_STATE"  # answered once
+    actions = exchange.session.scalars(select(AuditRecord.action).where(AuditRecord.action.like("print%"))
+                                       .order_by(AuditRecord.id)).all()
+    assert actions == ["print_copies_requested", "print_copies_requested", "print_request_refused",
+                       "print_request_granted"]
+
+
+def test_the_exchange_and_seal_events_carry_the_services_clock(exchange):
+    """An event's ``occurred_at`` is when the change happened by the service's clock, the time
+    consumers' rules read; not the wall clock."""
+    exchange.units("gz-fgw", "a1", sealed=("gz-fgw",))
+    signed_at = exchange.clock.advance(days=3)
+    doc = exchange.send(main=("a1",), cc=())["id"]
+    exchange.call("sign_for", doc, exchange.clerk("a1"))
+    for session, types in ((exchange.session, ("document_sent", "receipt_signed")),
+                           (exchange.seal.session, ("seal_used",))):
+        rows = session.scalars(select(OutboxEvent).where(OutboxEvent.event_type.in_(types))).all()
+        assert {row.event_type for row in rows} == set(types)
+        assert {row.payload["occurred_at"] for row in rows} == {signed_at.isoformat()}

@@ -5,11 +5,11 @@ reads the acting user's roles and unit from its own tables.
 """
 import logging
 
-from gongwen_common.clock import Clock, utcnow
+from gongwen_common.clock import Clock
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.idempotency import once
 from gongwen_common.service import CheckedAtStart, ServiceBase
-from gongwen_registry.replica import UnitDirectoryReplica
+from gongwen_registry.replica import UnitDirectoryReplica, occurred_at
 
 from .domain import authentication, bootstrap, clients, proxies, tokens, unit_events, users
 from .domain.errors import AuthenticationFailed
@@ -182,4 +182,4 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
 
     @event_handler("registry", "unit_revoked")
     def on_unit_revoked(self, event):
-        unit_events.unit_revoked(self.db, event.data, utcnow())
+        unit_events.unit_revoked(self.db, event.data, occurred_at(event), self.clock())

@@ -1,7 +1,12 @@
 """identity's unit read model through its worker (worker_factory, SQLite, no broker)."""
+from datetime import UTC, datetime
+
 import jwt
 from nameko.testing.services import worker_factory
+from sqlalchemy import select
 
+from gongwen_common.clock import MovableClock
+from gongwen_common.tables import OutboxEvent
 from gongwen_identity.models import Base, UnitView
 from gongwen_identity.service import IdentityService
 
@@ -20,7 +25,7 @@ def test_a_redelivered_unit_registered_event_is_applied_once(sqlite_session):
 def test_unit_events_apply_in_registry_version_order_whatever_the_queues_deliver(sqlite_session):
     """The contract of ``tests/test_unit_event_contract.py``, which every other consumer meets."""
     session = sqlite_session(Base)
-    service = worker_factory(IdentityService, db=session)  # the handlers need no injected clock
+    service = worker_factory(IdentityService, db=session, clock=MovableClock(datetime(2026, 11, 21, 9, tzinfo=UTC)))
     unit = {"code": "gz-fgw", "name": "广州市发改委", "kind": "department"}
 
     def envelope(event_id, event_type, state):
@@ -58,3 +63,15 @@ def test_a_revoked_unit_disables_its_users_and_ends_their_sessions(world):
         "initial_password": "Orchid#2026-new", "device_public_key": world.public_pem(world.new_key())},
         world.actor("operator"))
     assert (refusal.code, refusal.status) == ("UNKNOWN_UNIT", 422)
+
+
+def test_a_unit_revocation_disables_its_users_at_identitys_clock_and_keeps_the_registrys_time(world):
+    """Identity's "now" is its injected clock, not the wall clock; the copy keeps when the
+    registry revoked the unit (the event's time)."""
+    world.user("alice")
+    revoked_at = world.clock.advance(days=3)
+    world.unit_changed("unit_revoked", "gz-fgw", status="revoked")
+    assert world.user("alice").disabled_at == revoked_at
+    disabled = world.session.scalars(select(OutboxEvent).where(OutboxEvent.event_type == "user_disabled")).all()
+    assert {row.payload["occurred_at"] for row in disabled} == {revoked_at.isoformat()}
+    assert world.session.get(UnitView, "gz-fgw").updated_at == datetime(2026, 11, 21, 8, tzinfo=UTC)

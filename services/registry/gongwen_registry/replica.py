@@ -7,10 +7,10 @@ arrive out of order: a state older than the one held (by the registry's ``versio
 """
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from gongwen_common.clock import utcnow
 from gongwen_common.db import upsert
 from gongwen_common.entrypoints import event_handler
 from gongwen_common.tables import UtcDateTime
@@ -29,6 +29,21 @@ class UnitViewColumns:
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # the registry's version
     revision: Mapped[int] = mapped_column(Integer, default=0)  # how many states were applied here
     updated_at = mapped_column(UtcDateTime, nullable=False)
+
+
+def create_unit_views(op, without=()) -> None:
+    """For a consumer's migration: the ``unit_views`` table as :class:`UnitViewColumns` defines
+    it. ``without``: columns that a released revision created only later (identity's first
+    revision had no ``version``), so revisions that already ran keep building the same tables."""
+    columns = [
+        sa.Column("code", sa.String(64), primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+    ]
+    op.create_table("unit_views", *(column for column in columns if column.name not in without))
 
 
 def unit_of(data: dict) -> dict:
@@ -75,10 +90,6 @@ class UnitDirectoryReplica:
     """
 
     unit_view_model = None
-
-    def remember_unit(self, data: dict, at=None):
-        """Apply the unit state in ``data``; ``at``: the event's time (:func:`occurred_at`)."""
-        return remember_unit(self.db, self.unit_view_model, unit_of(data), at or utcnow())
 
     def apply_unit_event(self, event) -> bool:
         """Apply the unit state an event carries; False if a state as new was already held, so

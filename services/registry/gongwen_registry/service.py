@@ -1,9 +1,13 @@
 """Registry entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``.
 
-Every mutation takes ``actor`` (at least ``{"user_id"}``; None on the unauthenticated path is
-recorded as ``system``) and announces itself through the outbox in the same transaction.
+Every call takes ``actor``, the caller as the gateway vouches for them (``{"user_id", "unit_code",
+"roles", "proxy_user_id"?}``), and the registry decides what it may do: the directory's changes
+are the operator's, a unit admin applies under its own unit and files its own contacts (not the
+SMS switch), mobiles are shown to the operator and the unit itself. ``actor`` None is the
+foundation's unauthenticated path (command line, demo): it acts as ``system`` and reads what any
+unit reads. Every change announces itself through the outbox in the same transaction.
 """
-from gongwen_common.clock import utcnow
+from gongwen_common.clock import Clock
 from gongwen_common.entrypoints import rpc
 from gongwen_common.idempotency import once
 from gongwen_common.service import ServiceBase
@@ -13,48 +17,50 @@ from . import domain
 
 class RegistryService(ServiceBase):
     name = "registry"
+    clock = Clock()
 
     @rpc
     def register_unit(self, application, idempotency_key=None, actor=None, active=False):
         """Apply (申请) for a unit; an operator may register it as ``active`` at once."""
         return once(self.db, "register_unit", idempotency_key, {"application": application, "active": active},
-                    lambda: domain.register_unit(self.db, application, utcnow(), actor, active))
+                    lambda: domain.register_unit(self.db, application, self.clock(), actor, active))
 
     @rpc
     def approve_unit(self, code, actor=None):
-        return domain.approve_unit(self.db, code, utcnow(), actor)
+        return domain.approve_unit(self.db, code, self.clock(), actor)
 
     @rpc
     def rename_unit(self, code, name, actor=None):
-        return domain.rename_unit(self.db, code, name, utcnow(), actor)
+        return domain.rename_unit(self.db, code, name, self.clock(), actor)
 
     @rpc
     def revoke_unit(self, code, reason, documents, successor_code=None, actor=None):
         """Revoke (撤销) a unit; ``documents`` is keep | transfer | archive."""
         decision = {"reason": reason, "documents": documents, "successor_code": successor_code}
-        return domain.revoke_unit(self.db, code, decision, utcnow(), actor)
+        return domain.revoke_unit(self.db, code, decision, self.clock(), actor)
 
     @rpc
     def merge_units(self, from_codes, into_code=None, new=None, actor=None, idempotency_key=None):
         """Merge (合并) units into one of them (``into_code``) or into a ``new`` unit."""
         request = {"from_codes": from_codes, "into_code": into_code, "new": new}
         return once(self.db, "merge_units", idempotency_key, request,
-                    lambda: domain.merge_units(self.db, request, utcnow(), actor))
+                    lambda: domain.merge_units(self.db, request, self.clock(), actor))
 
     @rpc
     def set_contacts(self, code, contacts, actor=None):
         """File (备案) the unit's admin, clerks, leader, mobiles and SMS choice."""
-        return domain.set_contacts(self.db, code, contacts, utcnow(), actor)
+        return domain.set_contacts(self.db, code, contacts, self.clock(), actor)
 
     @rpc
-    def get_unit(self, code):
-        return domain.get_unit(self.db, code)
+    def get_unit(self, code, actor=None):
+        """Contacts' mobiles only for the operator and the unit itself (also in the lists below)."""
+        return domain.get_unit(self.db, code, actor)
 
     @rpc
-    def list_units(self, q=None, parent=None, limit=50, cursor=None, include_revoked=False):
-        return domain.list_units(self.db, q, parent, limit, cursor, include_revoked)
+    def list_units(self, q=None, parent=None, limit=50, cursor=None, include_revoked=False, actor=None):
+        return domain.list_units(self.db, q, parent, limit, cursor, include_revoked, actor)
 
     @rpc
-    def resolve_units(self, codes):
+    def resolve_units(self, codes, actor=None):
         """Up to 1,000 units by code: ``{"units": {code: unit}, "missing": [...], "inactive": [...]}``."""
-        return domain.resolve_units(self.db, codes)
+        return domain.resolve_units(self.db, codes, actor)

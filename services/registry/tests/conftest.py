@@ -1,8 +1,11 @@
 """The registry's worker on an in-memory SQLite database (nameko's worker_factory, no broker)."""
+from datetime import UTC, datetime
+
 import pytest
 from nameko.testing.services import worker_factory
 from sqlalchemy import func, select
 
+from gongwen_common.clock import MovableClock
 from gongwen_common.errors import DomainError
 from gongwen_common.tables import IdempotencyRecord, OutboxEvent
 from gongwen_registry.models import Base, ContactChange, Unit, UnitMerge, UnitName
@@ -16,7 +19,8 @@ class Registry:
 
     def __init__(self, session):
         self.session = session
-        self.service = worker_factory(RegistryService, db=session)
+        self.clock = MovableClock(datetime(2026, 11, 21, 9, tzinfo=UTC))
+        self.service = worker_factory(RegistryService, db=session, clock=self.clock)
 
     def unit(self, code, status="active", parent_code=None):
         """A unit brought to ``status`` through the service itself."""

@@ -28,7 +28,7 @@ def test_each_change_is_filed_with_what_it_replaced_and_a_repeat_is_no_change(re
     registry.unit("aa")
     registry.service.set_contacts("aa", CONTACTS)
     changed = {**CONTACTS, "clerk_user_ids": [2], "sms_enabled": False, "mobiles": {}}
-    unit = registry.service.set_contacts("aa", changed, actor={"user_id": 9})
+    unit = registry.service.set_contacts("aa", changed, actor={"user_id": 9, "roles": ["operator"]})
     assert unit["contacts"]["clerk_user_ids"] == ["2"] and unit["sms_enabled"] is False
     assert filings(registry)[-1] == (FILED, {**changed, "clerk_user_ids": ["2"]}, "9")
     before = registry.snapshot()
@@ -74,10 +74,10 @@ def test_only_an_active_unit_files_contacts(registry, code, status, error, http_
 
 def test_every_change_is_audited_with_the_proxy_beside_the_principal(registry):
     registry.unit("aa")
-    by_proxy = {"user_id": "admin-aa", "proxy_user_id": "clerk-aa", "roles": ["admin"]}
-    registry.service.set_contacts("aa", CONTACTS, actor=by_proxy)
+    by_proxy = {"user_id": "admin-aa", "proxy_user_id": "clerk-aa", "unit_code": "aa", "roles": ["admin"]}
+    registry.service.set_contacts("aa", {**CONTACTS, "sms_enabled": False}, actor=by_proxy)
     records = [(r.action, r.subject_id, r.actor, r.proxy_user_id)
                for r in registry.session.scalars(select(AuditRecord).order_by(AuditRecord.id))]
     assert records == [("unit_registered", "aa", "op-1", None),
                        ("contacts_changed", "aa", "admin-aa", "clerk-aa")]
-    assert filings(registry) == [(None, FILED, "admin-aa")]
+    assert filings(registry) == [(None, {**FILED, "sms_enabled": False}, "admin-aa")]

@@ -1,7 +1,12 @@
 """applied → active → revoked, and renames, with their events and refusals."""
+from datetime import UTC, datetime
 from unittest.mock import ANY
 
 import pytest
+from sqlalchemy import select
+
+from gongwen_common.tables import OutboxEvent
+from gongwen_registry.models import AuditRecord
 
 
 def test_approving_an_application_makes_the_unit_active(registry):
@@ -28,7 +33,7 @@ def test_changing_an_unknown_unit_is_not_found(registry, call, args):
 def test_renames_keep_every_former_name_with_when_it_was_borne(registry):
     created = registry.unit("aa")
     registry.service.rename_unit("aa", "第二名称", actor=registry.operator)
-    unit = registry.service.rename_unit("aa", "第三名称", actor={"user_id": 7})
+    unit = registry.service.rename_unit("aa", "第三名称", actor={"user_id": 7, "roles": ["operator"]})
     assert (unit["name"], unit["former_names"]) == ("第三名称", ["单位aa", "第二名称"])
     first, second = registry.row("aa").name_history
     assert first.valid_from.isoformat() == created["created_at"] and first.valid_to == second.valid_from
@@ -100,3 +105,21 @@ def test_every_change_carries_a_higher_unit_version_for_ordering_consumers(regis
     service.rename_unit("aa", "单位乙")
     versions = [(data.get("unit") or data)["version"] for _, data in registry.events()]
     assert versions == [1, 2, 3]
+
+
+def test_a_units_times_and_audit_follow_the_registrys_clock(registry):
+    """Every rule's "now" is the injected clock: moving it moves what is recorded."""
+    registered = registry.unit("aa", status="applied")
+    approved_at = registry.clock.advance(days=2)
+    registry.service.approve_unit("aa", actor=registry.operator)
+    renamed_at = registry.clock.advance(hours=5)
+    registry.service.rename_unit("aa", "第二名称", actor=registry.operator)
+    row = registry.row("aa")
+    assert registered["created_at"] == "2026-11-21T09:00:00+00:00"
+    assert (row.approved_at, row.name_history[0].valid_to) == (approved_at, renamed_at)
+    audit = [(r.action, r.occurred_at) for r in registry.session.scalars(select(AuditRecord).order_by(AuditRecord.id))]
+    assert audit == [("unit_registered", datetime(2026, 11, 21, 9, tzinfo=UTC)), ("unit_approved", approved_at),
+                     ("unit_renamed", renamed_at)]
+    rows = registry.session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))
+    occurred = [row.payload["occurred_at"] for row in rows]
+    assert occurred == [at.isoformat() for at in (datetime(2026, 11, 21, 9, tzinfo=UTC), approved_at, renamed_at)]

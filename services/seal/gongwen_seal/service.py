@@ -112,10 +112,10 @@ class SealService(UnitDirectoryReplica, ServiceBase):
 
     @event_handler("registry", "unit_renamed")
     def on_unit_renamed(self, event):
-        self.remember_unit(event.data)
+        self.apply_unit_event(event)
         seals.on_unit_renamed(self.db, unit_of(event.data), self.clock())
 
     @event_handler("registry", "unit_revoked")
     def on_unit_revoked(self, event):
-        self.remember_unit(event.data)
+        self.apply_unit_event(event)
         seals.on_unit_revoked(self.db, unit_of(event.data), self.clock())

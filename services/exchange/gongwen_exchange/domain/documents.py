@@ -28,7 +28,7 @@ from .errors import (
     InvalidReceiptState,
     NotFound,
     RecallNotAllowed,
-    UnknownRecipients,
+    UnknownUnit,
     ValidationFailed,
 )
 
@@ -71,7 +71,7 @@ def _recipients(session, metadata: dict, issuer: str) -> list[tuple[str, str]]:
     active = set(session.scalars(select(UnitView.code).where(UnitView.code.in_(codes), UnitView.status == "active")))
     unknown = [code for code in codes if code not in active]
     if unknown:
-        raise UnknownRecipients(message=f"{len(unknown)} recipient unit(s) are unknown or not active",
+        raise UnknownUnit(message=f"{len(unknown)} recipient unit(s) are unknown or not active",
                                 fields={"recipients": unknown[:50]})
     unaddressed = set(metadata["print_grants"]) - set(codes)
     if unaddressed:
@@ -154,7 +154,7 @@ def send(session, metadata, body: bytes, body_name, attachments, actor, sealer, 
     return deliver(session, document, recipients, sealed, caller, policy, calendar, now)
 
 
-def seal_and_send(session, document_id, approval_ids, actor, sealer, policy, calendar, now) -> dict:
+def seal_document(session, document_id, approval_ids, actor, sealer, policy, calendar, now) -> dict:
     """Seal a document that awaited its custodians' approvals, and deliver it."""
     caller = Caller.of(actor)
     approval_ids = validated(SealApprovalsSchema(), {"seal_use_approval_ids": approval_ids})["seal_use_approval_ids"]
@@ -180,7 +180,7 @@ def deliver(session, document: Document, recipients, sealed: dict, caller: Calle
     session.flush()
     record(session, now, caller, "document_sent", "document", document.id, doc_number=document.doc_number,
            recipients=len(receipts), seal_serial=document.seal_serial)
-    session.emit("document_sent", {**summary(document), "receipts": [receipt_brief(r) for r in receipts]})
+    session.emit("document_sent", {**summary(document), "receipts": [receipt_brief(r) for r in receipts]}, at=now)
     return {**document_view(document), "receipts": [receipt_view(r) for r in receipts]}
 
 
@@ -307,7 +307,7 @@ def recall(session, document_id, actor, now) -> dict:
             receipt.state, receipt.recalled_at = "recalled", now
     document.status, document.recalled_at, document.recalled_by = "recalled", now, caller.user_id
     record(session, now, caller, "document_recalled", "document", document.id)
-    session.emit("document_recalled", {**summary(document), "unit_codes": sorted({r.unit_code for r in rows})})
+    session.emit("document_recalled", {**summary(document), "unit_codes": sorted({r.unit_code for r in rows})}, at=now)
     return document_view(document)
 
 
@@ -329,7 +329,7 @@ def resend(session, document_id, request, actor, policy, calendar, now) -> list[
                                                              UnitView.status == "active")))
     gone = [code for code in unit_codes if code not in active]
     if gone:  # a revoked unit receives nothing more (its documents went as its revocation decided)
-        raise UnknownRecipients(message=f"{len(gone)} unit(s) are no longer active", fields={"unit_codes": gone[:50]})
+        raise UnknownUnit(message=f"{len(gone)} unit(s) are no longer active", fields={"unit_codes": gone[:50]})
     open_requests = list(session.scalars(select(ResendRequest).where(
         ResendRequest.receipt_id.in_([latest[code].id for code in unit_codes]), ResendRequest.answered_at.is_(None))))
     asked = {row.receipt_id for row in open_requests}
@@ -349,7 +349,8 @@ def resend(session, document_id, request, actor, policy, calendar, now) -> list[
     document.status, document.completed_at = "sent", None
     session.flush()
     record(session, now, caller, "document_resent", "document", document.id, unit_codes=unit_codes)
-    session.emit("document_sent", {**summary(document), "resend": True, "receipts": [receipt_brief(r) for r in made]})
+    session.emit("document_sent", {**summary(document), "resend": True, "receipts": [receipt_brief(r) for r in made]},
+                 at=now)
     return [receipt_view(r, now) for r in made]
 
 
@@ -370,7 +371,7 @@ def paper_delivery(session, document_id, request, actor, now) -> dict:
     receipt.paper_served_by, receipt.paper_note = caller.user_id, data["note"]
     record(session, now, caller, "receipt_paper_served", "receipt", receipt.id, unit_code=receipt.unit_code,
            note=data["note"])
-    session.emit("receipt_paper_served", {**summary(document), "receipt": receipt_view(receipt)})
+    session.emit("receipt_paper_served", {**summary(document), "receipt": receipt_view(receipt)}, at=now)
     complete_if_done(session, document, now)
     return receipt_view(receipt, now)
 
@@ -383,5 +384,5 @@ def complete_if_done(session, document: Document, now) -> bool:
     if any(r.state not in CLOSED and r.closed_at is None for r in latest_receipts(session, document.id)):
         return False
     document.status, document.completed_at = "completed", now
-    session.emit("document_completed", {**summary(document), "completed_at": now.isoformat()})
+    session.emit("document_completed", {**summary(document), "completed_at": now.isoformat()}, at=now)
     return True

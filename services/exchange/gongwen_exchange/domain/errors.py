@@ -1,7 +1,15 @@
 """The exchange's domain errors: stable ``code`` and HTTP ``status`` (API.md), human ``message``."""
-from gongwen_common.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from gongwen_common.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    UnknownUnit,
+    ValidationFailed,
+)
 
-__all__ = ["Conflict", "DomainError", "Forbidden", "NotFound", "ValidationFailed"]
+__all__ = ["Conflict", "DomainError", "Forbidden", "NotFound", "PayloadTooLarge", "UnknownUnit", "ValidationFailed"]
 
 
 class ClassifiedNotAllowed(DomainError):
@@ -10,16 +18,8 @@ class ClassifiedNotAllowed(DomainError):
     code, status = "CLASSIFIED_NOT_ALLOWED", 422
 
 
-class UnknownRecipients(DomainError):
-    code, status = "UNKNOWN_UNIT", 422
-
-
 class DocNumberTaken(DomainError):
     code, status = "DOC_NUMBER_TAKEN", 409
-
-
-class PayloadTooLarge(DomainError):
-    code, status = "PAYLOAD_TOO_LARGE", 413
 
 
 class SealInvalid(DomainError):

@@ -77,7 +77,7 @@ def inbox(session, actor, state, urgency, since, limit: int, cursor, now) -> dic
     return {"items": items, "next_cursor": rows[limit - 1][0].id if len(rows) > limit else None}
 
 
-def document_for(session, document_id, actor, now) -> dict:
+def get_document(session, document_id, actor, now) -> dict:
     """Metadata for the sender (with its receipt matrix) or a recipient (with its own receipt)."""
     caller = Caller.of(actor)
     document = find_document(session, document_id)
@@ -98,7 +98,7 @@ def _mark_read(session, receipt: Receipt, caller: Caller, document: Document, no
         receipt.state = "read"
     record(session, now, caller, "document_read", "receipt", receipt.id, document_id=document.id)
     session.emit("document_read", {**summary(document), "unit_code": receipt.unit_code, "receipt_id": receipt.id,
-                                   "read_at": now.isoformat(), "read_by": caller.user_id})
+                                   "read_at": now.isoformat(), "read_by": caller.user_id}, at=now)
 
 
 def download(session, document_id, part: str, actor, now) -> tuple[bytes, str, str]:
@@ -159,7 +159,7 @@ def sign_for(session, document_id, actor, verifier, now) -> dict:
     receipt.state, receipt.signed_at = "signed", now
     receipt.signed_by, receipt.signed_by_proxy = caller.user_id, caller.proxy_user_id
     record(session, now, caller, "receipt_signed", "receipt", receipt.id, document_id=document.id)
-    session.emit("receipt_signed", {**summary(document), "receipt": receipt_view(receipt)})
+    session.emit("receipt_signed", {**summary(document), "receipt": receipt_view(receipt)}, at=now)
     return receipt_view(receipt, now)
 
 
@@ -181,7 +181,7 @@ def register(session, document_id, request, actor, now) -> dict:
     receipt.state, receipt.registered_at, receipt.registration_number = "registered", now, number
     receipt.registered_by, receipt.registered_by_proxy = caller.user_id, caller.proxy_user_id
     record(session, now, caller, "receipt_registered", "receipt", receipt.id, registration_number=number)
-    session.emit("receipt_registered", {**summary(document), "receipt": receipt_view(receipt)})
+    session.emit("receipt_registered", {**summary(document), "receipt": receipt_view(receipt)}, at=now)
     complete_if_done(session, document, now)
     return receipt_view(receipt, now)
 
@@ -201,7 +201,7 @@ def return_document(session, document_id, request, actor, now) -> dict:
     receipt.state, receipt.returned_at, receipt.return_reason = "returned", now, reason
     receipt.returned_by, receipt.returned_by_proxy = caller.user_id, caller.proxy_user_id
     record(session, now, caller, "document_returned", "receipt", receipt.id, reason=reason)
-    session.emit("document_returned", {**summary(document), "receipt": receipt_view(receipt)})
+    session.emit("document_returned", {**summary(document), "receipt": receipt_view(receipt)}, at=now)
     return receipt_view(receipt, now)
 
 
@@ -247,7 +247,8 @@ def print_copy(session, document_id, actor, stamper, now) -> dict:
             "copies_left": receipt.print_copies_granted - receipt.print_copies_used, "stamp": stamped["stamp"]}
 
 
-def request_copies(session, document_id, request, actor, now) -> dict:
+def request_print_copies(session, document_id, request, actor, now) -> dict:
+    """A receiving unit asks the sender for more printed copies (a print request)."""
     caller = Caller.of(actor)
     _require_receiver(caller)
     data = validated(PrintRequestSchema(), request)
@@ -256,12 +257,20 @@ def request_copies(session, document_id, request, actor, now) -> dict:
     row = PrintRequest(id=str(uuid.uuid4()), receipt_id=receipt.id, copies=data["copies"], reason=data["reason"],
                        state="pending", requested_at=now, requested_by=caller.user_id)
     session.add(row)
-    record(session, now, caller, "print_requested", "receipt", receipt.id, copies=data["copies"])
+    record(session, now, caller, "print_copies_requested", "receipt", receipt.id, copies=data["copies"])
     return print_request_view(row, receipt)
 
 
-def answer_copies(session, document_id, request_id, grant: bool, actor, now) -> dict:
-    """The sender grants (the copies are added to the grant) or refuses a request for copies."""
+def grant_print_request(session, document_id, request_id, actor, now) -> dict:
+    """The sender grants a print request: its copies are added to the receipt's grant."""
+    return _answer_print_request(session, document_id, request_id, "granted", actor, now)
+
+
+def refuse_print_request(session, document_id, request_id, actor, now) -> dict:
+    return _answer_print_request(session, document_id, request_id, "refused", actor, now)
+
+
+def _answer_print_request(session, document_id, request_id, answer: str, actor, now) -> dict:
     caller = Caller.of(actor)
     document = sent_by_caller(session, document_id, caller)
     if not caller.has("clerk"):
@@ -272,8 +281,8 @@ def answer_copies(session, document_id, request_id, grant: bool, actor, now) -> 
         raise NotFound(message=f"no print request {request_id!r}")
     if row.state != "pending":
         raise InvalidReceiptState(message=f"the request was already {row.state}")
-    row.state, row.answered_at, row.answered_by = ("granted" if grant else "refused"), now, caller.user_id
-    if grant:
+    row.state, row.answered_at, row.answered_by = answer, now, caller.user_id
+    if answer == "granted":
         receipt.print_copies_granted += row.copies
     record(session, now, caller, f"print_request_{row.state}", "receipt", receipt.id, copies=row.copies)
     return print_request_view(row, receipt)
@@ -300,7 +309,7 @@ def request_resend(session, document_id, request, actor, now) -> dict:
     session.add(row)
     record(session, now, caller, "resend_requested", "receipt", receipt.id, reason=reason)
     session.emit("resend_requested", {**summary(find_document(session, document_id)), "unit_code": receipt.unit_code,
-                                      "reason": reason})
+                                      "reason": reason}, at=now)
     return {"request_id": row.id, "unit_code": receipt.unit_code, "reason": reason,
             "requested_at": now.isoformat()}
 

@@ -59,7 +59,7 @@ def carry_out_unit_revocation(session, data: dict, revoked_at, policy, calendar,
                    unit_code=code, reason="unit_revoked")
         session.emit("receipt_closed", {**summary(document), "unit_code": code, "receipt_id": receipt.id,
                                         "closed_reason": receipt.closed_reason, "successor_code": successor
-                                        if decision == "transfer" else None})
+                                        if decision == "transfer" else None}, at=now)
         complete_if_done(session, document, now)
     return closed
 
@@ -79,7 +79,7 @@ def _transfer(session, document, receipt, successor, successors_own, policy, cal
            successor_code=successor, successor_receipt_id=moved.id)
     # As a resend is: the successor's clerks are told of a document in their inbox.
     session.emit("document_sent", {**summary(document), "transferred_from": receipt.unit_code,
-                                    "receipts": [receipt_brief(moved)]})
+                                    "receipts": [receipt_brief(moved)]}, at=now)
 
 
 def withdraw_awaiting_seal(session, data: dict, revoked_at, now) -> list[str]:
@@ -95,6 +95,6 @@ def withdraw_awaiting_seal(session, data: dict, revoked_at, now) -> list[str]:
         document.status, document.recalled_at, document.recalled_by = "recalled", now, SEAL_SERVICE
         record(session, now, SEAL_SERVICE, "document_recalled", "document", document.id, reason="seal_revoked",
                seal_serial=data.get("serial"))
-        session.emit("document_recalled", {**summary(document), "unit_codes": [], "reason": "seal_revoked"})
+        session.emit("document_recalled", {**summary(document), "unit_codes": [], "reason": "seal_revoked"}, at=now)
         withdrawn.append(document.id)
     return withdrawn

@@ -23,7 +23,7 @@ def working_calendar(session) -> WorkingCalendar:
     return WorkingCalendar(overrides, set(session.scalars(select(CalendarYear.year))))
 
 
-def load_year(session, year, request, actor, now) -> dict:
+def load_calendar(session, year, request, actor, now) -> dict:
     """The operator loads a year's official schedule (the State Council's notice): every listed
     date overrides the library; listing a date again replaces it."""
     caller = Caller.of(actor)
@@ -74,7 +74,7 @@ def sweep_overdue(session, now, limit: int = SWEEP_BATCH) -> int:
         documents[receipt.document_id] = document
         session.emit("receipt_overdue", {**summary(document), "unit_code": receipt.unit_code,
                                          "receipt_id": receipt.id, "state": receipt.state,
-                                         "due_at": receipt.due_at.isoformat(), "overdue_at": now.isoformat()})
+                                         "due_at": receipt.due_at.isoformat(), "overdue_at": now.isoformat()}, at=now)
     return len(due)
 
 

@@ -120,7 +120,7 @@ def login(session, username, password, challenge_id, signature_b64, settings: Id
     audit.record(session, now, user.id, "login_succeeded", "user", user.id, must_change_password=must_change)
     # Clerks' presence counts logins too (001 §18): the exchange keeps it.
     session.emit("user_logged_in", {"user_id": user.id, "unit_code": user.unit_code, "roles": user.roles,
-                                    "at": now.isoformat()})
+                                    "at": now.isoformat()}, at=now)
     return result
 
 
@@ -155,4 +155,4 @@ def change_password(session, user_id, old_password, new_password, settings: Iden
     tokens.revoke_sessions(session, user.id, "password_changed", now)
     audit.record(session, now, user.id, "password_changed", "user", user.id)
     session.emit("password_changed", {"user_id": user.id, "username": user.username, "unit_code": user.unit_code,
-                                      "changed_by": user.id, "changed_at": now.isoformat(), "reset": False})
+                                      "changed_by": user.id, "changed_at": now.isoformat(), "reset": False}, at=now)

@@ -42,5 +42,5 @@ def bootstrap_operator(session, username, password, public_key_pem, name, unit_c
     view = user_view(user)
     audit.record(session, now, audit.BOOTSTRAP, "user_created", "user", user.id, roles=["operator"],
                  unit_code=unit_code)
-    session.emit("user_created", {"user": view, "created_by": None})
+    session.emit("user_created", {"user": view, "created_by": None}, at=now)
     return view

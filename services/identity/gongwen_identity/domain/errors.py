@@ -3,19 +3,17 @@ from gongwen_common.errors import (
     Conflict,
     DomainError,
     Forbidden,
+    InvalidPhoneNumber,
     NotFound,
     PasswordChangeRequired,
     ProxyNotAllowed,
     Unauthenticated,
+    UnknownUnit,
     ValidationFailed,
 )
 
-__all__ = ["Conflict", "DomainError", "Forbidden", "NotFound", "PasswordChangeRequired", "ProxyNotAllowed",
-           "Unauthenticated", "ValidationFailed"]
-
-
-class InvalidPhoneNumber(DomainError):
-    code, status = "INVALID_PHONE_NUMBER", 400
+__all__ = ["Conflict", "DomainError", "Forbidden", "InvalidPhoneNumber", "NotFound", "PasswordChangeRequired",
+           "ProxyNotAllowed", "Unauthenticated", "UnknownUnit", "ValidationFailed"]
 
 
 class InvalidDeviceKey(DomainError):
@@ -32,10 +30,6 @@ class PasswordTooWeak(DomainError):
 
 class UsernameTaken(Conflict):
     code = "USERNAME_TAKEN"
-
-
-class UnknownUnit(DomainError):
-    code, status = "UNKNOWN_UNIT", 422
 
 
 class InvalidUserState(Conflict):

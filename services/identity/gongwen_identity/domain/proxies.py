@@ -73,7 +73,7 @@ def set_proxy(session, principal_user_id, proxy_user_id, starts_at, ends_at, act
     session.add(proxy)
     view = proxy_view(proxy)
     audit.record(session, now, actor.acting, "proxy_set", "user", principal.id, **view)
-    session.emit("proxy_set", view)
+    session.emit("proxy_set", view, at=now)
     return view
 
 

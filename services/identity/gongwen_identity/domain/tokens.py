@@ -154,7 +154,7 @@ def revoke(session, jti, exp, reason: str, now) -> bool:
                                                         reason=reason).on_conflict_do_nothing()).rowcount
     if added != 1:
         return False
-    session.emit("token_revoked", {"jti": jti, "expires_at": expires_at.isoformat()})
+    session.emit("token_revoked", {"jti": jti, "expires_at": expires_at.isoformat()}, at=now)
     return True
 
 

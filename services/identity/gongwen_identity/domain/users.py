@@ -3,12 +3,12 @@
 or the operator (003 §14), the U_Key replaced when lost."""
 import uuid
 
-import phonenumbers
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from gongwen_common.audit import Acting
 from gongwen_common.errors import validated
+from gongwen_common.phones import mobile_e164
 
 from ..models import User, UserRole
 from ..schemas import USER_STATUSES, NewUserSchema
@@ -18,7 +18,6 @@ from .errors import Forbidden, InvalidPhoneNumber, InvalidUserState, NotFound, U
 from .passwords import PasswordPolicy
 from .units import require_open_unit
 
-_MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 # 000 §11: the leader and the clerks must give a mobile number (urgent-document SMS).
 _MOBILE_REQUIRED = {"leader", "clerk"}
 
@@ -34,13 +33,10 @@ def find_by_username(session, username) -> User | None:
 
 def normalise_mobile(raw) -> str:
     """A mobile number, mainland China by default, in E.164 (+8613800138000)."""
-    try:
-        number = phonenumbers.parse(raw, "CN")
-    except (phonenumbers.NumberParseException, TypeError):
-        raise InvalidPhoneNumber(message=f"{raw!r} is not a phone number.", fields={"mobile": ["invalid"]}) from None
-    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in _MOBILE_TYPES:
+    number = mobile_e164(raw)
+    if number is None:
         raise InvalidPhoneNumber(message=f"{raw!r} is not a valid mobile number.", fields={"mobile": ["invalid"]})
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return number
 
 
 def idempotency_fingerprint(request, actor) -> dict:
@@ -113,7 +109,7 @@ def create_user(session, request: dict, actor, policy: PasswordPolicy, now) -> d
     view = user_view(user)
     audit.record(session, now, actor.acting, "user_created", "user", user.id,
                  status=user.status, roles=user.roles, unit_code=user.unit_code)
-    session.emit("user_created", {"user": view, "created_by": actor.user_id})
+    session.emit("user_created", {"user": view, "created_by": actor.user_id}, at=now)
     return view
 
 
@@ -163,7 +159,7 @@ def approve_user(session, user_id, actor, now) -> dict:
     user.status, user.approved_by, user.approved_at = "active", actor.user_id, now
     view = user_view(user)
     audit.record(session, now, actor.acting, "user_approved", "user", user.id)
-    session.emit("user_approved", {"user": view, "approved_by": actor.user_id})
+    session.emit("user_approved", {"user": view, "approved_by": actor.user_id}, at=now)
     return view
 
 
@@ -176,7 +172,7 @@ def disable(session, user: User, by, reason: str, now) -> bool:
     user.status, user.disabled_by, user.disabled_at, user.disabled_reason = "disabled", by.user_id, now, reason
     revoked = tokens.revoke_sessions(session, user.id, "user_disabled", now)
     audit.record(session, now, by, "user_disabled", "user", user.id, reason=reason, revoked_tokens=len(revoked))
-    session.emit("user_disabled", {"user": user_view(user), "disabled_by": by.user_id, "reason": reason})
+    session.emit("user_disabled", {"user": user_view(user), "disabled_by": by.user_id, "reason": reason}, at=now)
     return True
 
 
@@ -204,7 +200,8 @@ def reset_password(session, user_id, new_initial_password, actor, policy: Passwo
     tokens.revoke_sessions(session, user.id, "password_reset", now)
     audit.record(session, now, actor.acting, "password_reset", "user", user.id)
     session.emit("password_changed", {"user_id": user.id, "username": user.username, "unit_code": user.unit_code,
-                                      "changed_by": actor.user_id, "changed_at": now.isoformat(), "reset": True})
+                                      "changed_by": actor.user_id, "changed_at": now.isoformat(), "reset": True},
+                 at=now)
     return user_view(user)
 
 

@@ -1,8 +1,9 @@
-"""What every rule needs: who acts, validated input, the unit in question and its view."""
+"""What every rule needs: who acts and what they may do, validated input, the unit in question
+and its view."""
 from sqlalchemy.orm import object_session
 
-from gongwen_common.audit import Acting, AuditTrail
-from gongwen_common.errors import validated
+from gongwen_common.audit import Acting, AuditTrail, Caller
+from gongwen_common.errors import Forbidden, validated
 
 from ..models import AuditRecord, Unit
 from ..schemas import ActorSchema, UnitSchema
@@ -22,10 +23,32 @@ def acting(actor) -> Acting:
     return Acting(data["user_id"], data.get("proxy_user_id"))
 
 
+def caller_of(actor) -> Caller | None:
+    """The caller's unit and roles as the gateway vouches for them (``actor_of``); None on the
+    foundation's unauthenticated path (the command line, the demo), which acts as the system."""
+    return None if actor is None else Caller.of(actor)
+
+
+def require_operator(actor, what: str) -> None:
+    """The directory's changes are the operator's (003 §8, §10), whoever calls the registry."""
+    caller = caller_of(actor)
+    if caller is not None and not caller.is_operator:
+        raise Forbidden(message=f"Only the operator may {what}.")
+
+
+def visible(view: dict, actor) -> dict:
+    """The directory is for every sender; contacts' mobiles only for the operator and the unit
+    itself (000 §11). A read without an actor sees what any other unit sees."""
+    caller = caller_of(actor)
+    if caller is not None and (caller.is_operator or caller.unit_code == view["code"]):
+        return view
+    return {**view, "contacts": {**view["contacts"], "mobiles": {}}}
+
+
 def announce(session, now, by: Acting, event_type: str, code: str, data: dict) -> None:
     """A change's event (through the outbox) and its audit record, in the change's transaction."""
     record(session, now, by, event_type, "unit", code, **data)
-    session.emit(event_type, data)
+    session.emit(event_type, data, at=now)
 
 
 def find_unit(session, code) -> Unit:

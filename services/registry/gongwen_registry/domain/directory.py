@@ -5,19 +5,20 @@ from gongwen_common.errors import validated
 
 from ..models import Unit
 from ..schemas import ResolveSchema
-from .common import unit_view
+from .common import unit_view, visible
 from .errors import UnitNotFound
 
 
-def get_unit(session, code) -> dict:
-    """One unit, revoked ones included (they stay readable, with their revocation)."""
+def get_unit(session, code, actor=None) -> dict:
+    """One unit, revoked ones included (they stay readable, with their revocation); contacts'
+    mobiles only for the operator and the unit itself."""
     unit = session.get(Unit, code) if isinstance(code, str) else None
     if unit is None:
         raise UnitNotFound(message=f"no unit {code!r}")
-    return unit_view(unit)
+    return visible(unit_view(unit), actor)
 
 
-def list_units(session, q=None, parent=None, limit=50, cursor=None, include_revoked=False) -> dict:
+def list_units(session, q=None, parent=None, limit=50, cursor=None, include_revoked=False, actor=None) -> dict:
     """A directory page ordered by code; ``cursor`` is the last code of the previous page.
     Revoked units leave the directory (003 §10(二)) unless asked for."""
     query = select(Unit).order_by(Unit.code).limit(limit + 1)
@@ -31,11 +32,11 @@ def list_units(session, q=None, parent=None, limit=50, cursor=None, include_revo
         query = query.where(Unit.code > cursor)
     units = list(session.scalars(query))
     page = units[:limit]
-    return {"items": [unit_view(unit) for unit in page],
+    return {"items": [visible(unit_view(unit), actor) for unit in page],
             "next_cursor": page[-1].code if len(units) > limit else None}
 
 
-def resolve_units(session, codes) -> dict:
+def resolve_units(session, codes, actor=None) -> dict:
     """Many units by code in one query, e.g. a document's recipients for the exchange.
 
     ``units`` has every known unit (revoked ones too, with their successor); ``missing`` the
@@ -45,6 +46,6 @@ def resolve_units(session, codes) -> dict:
     # ResolveSchema caps the list at 1,000 codes: one IN list, well inside SQLite's 32,766 and
     # PostgreSQL's 65,535 bound parameters, so there is nothing to chunk.
     found = {unit.code: unit for unit in session.scalars(select(Unit).where(Unit.code.in_(wanted)))}
-    return {"units": {code: unit_view(found[code]) for code in wanted if code in found},
+    return {"units": {code: visible(unit_view(found[code]), actor) for code in wanted if code in found},
             "missing": [code for code in wanted if code not in found],
             "inactive": [code for code in wanted if code in found and found[code].status != "active"]}

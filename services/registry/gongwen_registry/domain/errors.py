@@ -44,9 +44,5 @@ class MergeIntoSelf(DomainError):
     code, status = "MERGE_INTO_SELF", 422
 
 
-class InvalidPhoneNumber(DomainError):
-    code, status = "INVALID_PHONE_NUMBER", 400
-
-
 class MobileRequired(DomainError):
     code, status = "MOBILE_REQUIRED", 422

@@ -2,11 +2,11 @@
 from sqlalchemy.exc import IntegrityError
 
 from gongwen_common.audit import Acting
-from gongwen_common.errors import ValidationFailed, validated
+from gongwen_common.errors import Forbidden, ValidationFailed, validated
 
 from ..models import Unit, UnitName
 from ..schemas import RenameSchema, RevocationSchema, UnitApplicationSchema
-from .common import acting, announce, find_unit, refuse_revoked, unit_view
+from .common import acting, announce, caller_of, find_unit, refuse_revoked, require_operator, unit_view
 from .errors import InvalidSuccessor, UnitCodeTaken, UnitNotApplied, UnknownParentUnit, UnknownSuccessorUnit
 
 
@@ -14,11 +14,25 @@ def register_unit(session, application: dict, now, actor=None, active: bool = Fa
     """Record a unit's application (申请) for the operator to approve, or, when the operator
     registers it, an active unit at once (003 §8, 002 §18)."""
     by = acting(actor)
-    unit = new_unit(session, validated(UnitApplicationSchema(), application), now, by, active)
+    data = validated(UnitApplicationSchema(), application)
+    may_apply(actor, data, active)
+    unit = new_unit(session, data, now, by, active)
     view = unit_view(unit)
     # Consumers read this event's data as the unit itself: keep it the bare view.
     announce(session, now, by, "unit_registered", unit.code, view)
     return view
+
+
+def may_apply(actor, application: dict, active: bool) -> None:
+    """The operator files any application and may register a unit active at once; a unit admin
+    applies only for a unit under its own unit, for the operator to approve."""
+    caller = caller_of(actor)
+    if caller is None or caller.is_operator:
+        return
+    if active:
+        raise Forbidden(message="Only the operator registers an active unit; others apply.")
+    if not caller.has("admin") or application.get("parent_code") != caller.unit_code:
+        raise Forbidden(message="A unit admin may apply only for a unit under their own unit.")
 
 
 def new_unit(session, data: dict, now, by: Acting, active: bool) -> Unit:
@@ -43,6 +57,7 @@ def new_unit(session, data: dict, now, by: Acting, active: bool) -> Unit:
 def approve_unit(session, code, now, actor=None) -> dict:
     """The operator approves an application: the unit becomes active (审批)."""
     by = acting(actor)
+    require_operator(actor, "approve a unit")
     unit = find_unit(session, code)
     if unit.status != "applied":
         raise UnitNotApplied(message=f"unit {code!r} is {unit.status}; only an application can be approved")
@@ -55,6 +70,7 @@ def approve_unit(session, code, now, actor=None) -> dict:
 def rename_unit(session, code, name, now, actor=None) -> dict:
     """Rename (更名): the old name goes to the history with the time it was borne (000 §22)."""
     by = acting(actor)
+    require_operator(actor, "rename a unit")
     new_name = validated(RenameSchema(), {"name": name})["name"]
     unit = find_unit(session, code)
     refuse_revoked(unit)
@@ -75,6 +91,7 @@ def revoke_unit(session, code, decision: dict, now, actor=None) -> dict:
     (keep, transfer to a successor, archive) (003 §10(二)). It leaves the directory. Revoking an
     application is how the operator turns it down."""
     by = acting(actor)
+    require_operator(actor, "revoke a unit")
     data = validated(RevocationSchema(), decision)
     unit = find_unit(session, code)
     refuse_revoked(unit)

@@ -5,13 +5,14 @@ from gongwen_common.errors import validated
 
 from ..models import UnitMerge
 from ..schemas import MergeSchema
-from .common import acting, announce, find_unit, refuse_revoked, require_active, unit_view
+from .common import acting, announce, find_unit, refuse_revoked, require_active, require_operator, unit_view
 from .errors import MergeIntoSelf
 from .lifecycle import new_unit, revoke
 
 
 def merge_units(session, request: dict, now, actor=None) -> dict:
     by = acting(actor)
+    require_operator(actor, "merge units")
     data = validated(MergeSchema(), request)
     from_codes, new = data["from_codes"], data["new"]
     into_code = new["code"] if new else data["into_code"]

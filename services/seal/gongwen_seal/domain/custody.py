@@ -124,6 +124,6 @@ def approve_destruction(session, serial, actor, now) -> dict:
         seal.status, seal.destroyed_at = "destroyed", now
         keys.shred_key(seal)
         record(session, now, caller, "seal_destroyed", "seal", serial, parties=sorted(recorded))
-        session.emit("seal_destroyed", seal_view(seal, full=False))
+        session.emit("seal_destroyed", seal_view(seal, full=False), at=now)
     return {**seal_view(seal), "destruction": {"recorded": sorted(recorded),
                                                "missing": [p for p in PARTIES if p not in recorded]}}

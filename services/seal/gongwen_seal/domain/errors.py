@@ -1,11 +1,15 @@
 """The seal service's domain errors: stable ``code`` and HTTP ``status`` (API.md), human ``message``."""
-from gongwen_common.errors import Conflict, DomainError, Forbidden, NotFound, ProxyNotAllowed, ValidationFailed
+from gongwen_common.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    ProxyNotAllowed,
+    UnknownUnit,
+    ValidationFailed,
+)
 
-__all__ = ["Conflict", "DomainError", "Forbidden", "NotFound", "ProxyNotAllowed", "ValidationFailed"]
-
-
-class UnknownUnit(DomainError):
-    code, status = "UNKNOWN_UNIT", 422
+__all__ = ["Conflict", "DomainError", "Forbidden", "NotFound", "ProxyNotAllowed", "UnknownUnit", "ValidationFailed"]
 
 
 class InvalidSealState(DomainError):

@@ -108,7 +108,7 @@ def _seal(session, seal: Seal, manifest_bytes, digest, key, caller: Caller, appr
     record(session, now, caller, "seal_used", "seal", seal.serial, manifest_sha256=digest, approvals=used)
     session.emit("seal_used", {"seal_serial": seal.serial, "unit_code": seal.unit_code, "manifest_sha256": digest,
                                "signed_at": now.isoformat(), "signed_by": caller.user_id,
-                               "proxy_user_id": caller.proxy_user_id})
+                               "proxy_user_id": caller.proxy_user_id}, at=now)
     return use
 
 

@@ -121,7 +121,7 @@ def _application(session, unit: UnitView, required, custodians, by, now, replace
     session.flush()
     view = seal_view(seal)
     record(session, now, by, "seal_applied", "seal", seal.serial, unit_code=unit.code, replaces=replaces)
-    session.emit("seal_applied", view)
+    session.emit("seal_applied", view, at=now)
     return seal
 
 
@@ -165,7 +165,7 @@ def approve(session, serial, actor, settings, now) -> dict:
     seal.not_before, seal.not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
     view = seal_view(seal)
     record(session, now, caller, "seal_issued", "seal", seal.serial, certificate_serial=seal.certificate_serial)
-    session.emit("seal_issued", {**seal_view(seal, full=False), "certificate_pem": seal.certificate_pem})
+    session.emit("seal_issued", {**seal_view(seal, full=False), "certificate_pem": seal.certificate_pem}, at=now)
     return view
 
 
@@ -188,7 +188,7 @@ def end(session, seal: Seal, reason: str, by, now) -> None:
     seal.status, seal.revoked_at, seal.revoked_by = "revoked", now, Caller.of(by).user_id
     seal.revocation_reason = reason
     record(session, now, by, "seal_revoked", "seal", seal.serial, reason=reason)
-    session.emit("seal_revoked", {**seal_view(seal, full=False), "reason": reason})
+    session.emit("seal_revoked", {**seal_view(seal, full=False), "reason": reason}, at=now)
 
 
 def on_unit_renamed(session, unit: dict, now) -> list[str]:

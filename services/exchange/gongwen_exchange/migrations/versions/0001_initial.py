@@ -2,11 +2,10 @@
 
 Revision ID: 0001
 """
-import sqlalchemy as sa
 from alembic import op
 
 from gongwen_common.migrate import create_infra_tables, drop_infra_tables
-from gongwen_common.tables import UtcDateTime
+from gongwen_registry.replica import create_unit_views
 
 revision = "0001"
 down_revision = None
@@ -14,15 +13,7 @@ down_revision = None
 
 def upgrade():
     create_infra_tables(op)
-    op.create_table(
-        "unit_views",
-        sa.Column("code", sa.String(64), primary_key=True),
-        sa.Column("name", sa.String(200), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("revision", sa.Integer, nullable=False),
-        sa.Column("updated_at", UtcDateTime, nullable=False),
-    )
+    create_unit_views(op)
 
 
 def downgrade():
