@@ -136,12 +136,12 @@ class DocumentRoutes:
     @api("POST", "/api/v1/documents/<document_id>/print-requests/<request_id>/grant", summary="Grant the copies",
          tag="documents", roles=CLERK, errors=(404, 409, 503))
     def grant_print_request(self, request, document_id, request_id, actor):
-        return 200, self.call("exchange", "answer_print_request", document_id, request_id, True, actor)
+        return 200, self.call("exchange", "grant_print_request", document_id, request_id, actor)
 
     @api("POST", "/api/v1/documents/<document_id>/print-requests/<request_id>/refuse", summary="Refuse the copies",
          tag="documents", roles=CLERK, errors=(404, 409, 503))
     def refuse_print_request(self, request, document_id, request_id, actor):
-        return 200, self.call("exchange", "answer_print_request", document_id, request_id, False, actor)
+        return 200, self.call("exchange", "refuse_print_request", document_id, request_id, actor)
 
     @api("POST", "/api/v1/documents/<document_id>/resend-requests", summary="Ask the sender to send again",
          tag="documents", request_schema=ReasonSchema, status=201, roles=RECEIVERS, errors=(400, 404, 409, 503))
