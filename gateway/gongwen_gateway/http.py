@@ -27,8 +27,10 @@ from functools import partial
 from eventlet.event import Event
 from nameko.extensions import register_entrypoint
 from nameko.web.handlers import HttpRequestHandler
-from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.wrappers import Response
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
 
 from gongwen_common.errors import (
     DomainError,
@@ -56,6 +58,19 @@ class MalformedJson(DomainError):
     code, status = "MALFORMED_JSON", 400
 
 
+class MethodNotAllowed(DomainError):
+    """A path the API has, with a method it does not: 405 and the ``Allow`` header the path has."""
+
+    code, status = "METHOD_NOT_ALLOWED", 405
+
+    def __init__(self, allowed, **kwargs):
+        super().__init__(**kwargs)
+        self.headers = {"Allow": ", ".join(allowed)}
+
+
+ANY_METHOD = "*"  # a route answering every method (the JSON 404/405 for what no route takes)
+
+
 @dataclass
 class Route:
     method: str
@@ -72,10 +87,29 @@ class Route:
     form: dict = field(default_factory=dict)  # multipart parts: name → "file" | "files" | "string"
     produces: str | None = None  # a media type other than JSON (PEM, PNG, DER)
     idempotent: bool = False  # honours Idempotency-Key: a retry with the same key repeats no effect
+    form_required: tuple = ()  # the multipart parts that must be sent
+    accepts: str | None = None  # a raw request body of this media type (e.g. a PNG upload)
+    path: dict = field(default_factory=dict)  # a path value's bounds beyond its type: name → JSON schema
 
 
 # Keyed by (method, url): nameko re-instantiates entrypoints per container.
 ROUTES: dict[tuple, Route] = {}
+# Every (method, url) answered by a route, documented or not: what ``Allow`` lists for a path.
+METHODS: set[tuple] = set()
+
+
+def allowed_methods(path) -> list[str]:
+    """The methods of the route template that takes ``path`` (HEAD with GET, as werkzeug serves it),
+    sorted; a literal template wins over one with values (``/units/merge`` is not ``/units/<code>``),
+    as the document lists them."""
+    urls = {url for _, url in METHODS}
+    matching = [url for url in urls
+                if Map([Rule(url)], merge_slashes=False).bind("gateway").test(path)]
+    if not matching:
+        return []
+    best = min(url.count("<") for url in matching)
+    methods = {method for method, url in METHODS if url in matching and url.count("<") == best}
+    return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
 
 
 def json_response(status, payload, headers=None):
@@ -203,9 +237,12 @@ _IDEMPOTENCY_KEY = re.compile(rf"^[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}$")
 MAX_PATH_INT = 2**31 - 1  # ids and years are 32-bit in every database; a larger number names nothing
 
 
+IDEMPOTENCY_KEY_PATTERN = _IDEMPOTENCY_KEY.pattern
+
+
 def checked_idempotency_key(headers):
     """An ``Idempotency-Key`` the services can store as it is, or ``VALIDATION_ERROR`` before
-    anything is done."""
+    anything is done (only where a route honours the header: elsewhere it is ignored)."""
     key = headers.get("Idempotency-Key")
     if key is not None and not _IDEMPOTENCY_KEY.match(key):
         raise ValidationFailed({"Idempotency-Key": [
@@ -225,27 +262,73 @@ def checked_url_values(path_values, query):
         raise ValidationFailed(problems)
 
 
-INJECTED = ("body", "actor", "principal", "idempotency_key")  # what a route's function may name
+INJECTED = ("body", "actor", "principal", "idempotency_key", "query")  # what a route's function may name
 
 
 def injected_names(fn) -> frozenset:
     return frozenset(inspect.signature(fn).parameters) & frozenset(INJECTED)
 
 
+def routing_error(request) -> Response:
+    """What no rule matches (a path werkzeug cannot even parse, e.g. with a newline): our JSON
+    404, or 405 with ``Allow`` where routes take the path with other methods."""
+    request_id = uuid.uuid4().hex
+    if allowed := allowed_methods(request.path):
+        exc = MethodNotAllowed(allowed, message=f"{request.method} is not allowed here.")
+    else:
+        exc = NotFound(message="no resource at this path")
+    response = json_response(exc.status, error_body(exc.code, exc.message, request_id),
+                             getattr(exc, "headers", None))
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+class ApiWsgiApp(WsgiApp):
+    """nameko's WSGI app, with routing errors answered as our JSON errors (never werkzeug's HTML)."""
+
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)
+        try:
+            provider, values = self.url_map.bind_to_environ(environ).match()
+        except HTTPException:
+            return routing_error(request)(environ, start_response)
+        request.path_values = values
+        return provider.handle_request(request)(environ, start_response)
+
+
+class ApiServer(WebServer):
+    def make_url_map(self):
+        url_map = Map(merge_slashes=False)  # ``//`` is a path no route takes (404), not a redirect
+        for provider in self._providers:
+            rule = provider.get_url_rule()
+            rule.endpoint = provider
+            url_map.add(rule)
+        return url_map
+
+    def get_wsgi_app(self):
+        return ApiWsgiApp(self)
+
+
 class ApiEntrypoint(HttpRequestHandler):
+    server = ApiServer()
     keyring = Keyring()
     limiter = RateLimiter()
 
     def __init__(self, method, url, summary="", tag="system", request_schema=None,
                  response_schema=None, status=200, query=None, errors=(), document=True,
                  roles=None, public=False, during_password_change=False, form=None, produces=None,
-                 uploads=False, rate_limit=None, idempotent=False, expected_exceptions=DomainError, **kwargs):
+                 uploads=False, rate_limit=None, idempotent=False, form_required=(), accepts=None, path=None,
+                 expected_exceptions=DomainError, **kwargs):
         """``roles``: ``ANY_ROLE`` for any authenticated caller, or the roles that may call it;
         ``public=True`` instead for a route without a token. One of the two, always: a route
         that forgot its ``roles`` must not become public. ``during_password_change``: still
         allowed before the initial password is changed. ``request_schema``: the JSON body,
         validated and passed as ``body``. ``idempotent``: the route honours ``Idempotency-Key``
-        (passed as ``idempotency_key``)."""
+        (passed as ``idempotency_key``). ``query``: a schema of the query parameters, validated
+        before the route runs (passed as ``query``); the document gives each one's type and bounds.
+        ``form_required``: the multipart parts that must be sent (documented as required);
+        ``accepts``: the media type of a raw request body (documented, read by the route);
+        ``path``: bounds of path values beyond their type (documented; the service checks them)."""
         if (roles is None) == (not public):
             raise TypeError(f"{method} {url}: declare either roles= or public=True (routes are closed by default)")
         super().__init__(method, url, expected_exceptions=expected_exceptions, **kwargs)
@@ -253,18 +336,20 @@ class ApiEntrypoint(HttpRequestHandler):
         self.public = public
         self.request_schema = request_schema
         self.idempotent = idempotent
+        self.query = query
         self.injects = frozenset()  # set from the function in setup(): a bound copy keeps only __init__'s
         self.form = form or {}
         self.during_password_change = during_password_change
         self.uploads = uploads  # documents with files: MAX_UPLOAD_BYTES instead of MAX_BODY_BYTES
         self.rate_limit = rate_limit  # a RateLimiter group, e.g. "auth"
+        METHODS.update((one, url) for one in method.split(",") if one != ANY_METHOD)
         if document:
             if not public:
                 errors = tuple(sorted({401, 403, *errors}))
             for one in method.split(","):
                 ROUTES[(one, url)] = Route(one, url, summary, tag, request_schema, response_schema,
                                            status, query or {}, errors, roles, public, form or {}, produces,
-                                           idempotent)
+                                           idempotent, tuple(form_required), accepts, path or {})
 
     def check_declaration(self, fn):
         """The function takes ``body`` exactly when a request schema is declared, and
@@ -280,6 +365,11 @@ class ApiEntrypoint(HttpRequestHandler):
             raise TypeError(f"{where}: a public route has no caller to pass as `actor` or `principal`")
         if clash := set(re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", self.url)) & set(INJECTED):
             raise TypeError(f"{where}: a path value may not be named {sorted(clash)}: the entrypoint passes those")
+
+    def get_url_rule(self):
+        if self.method == ANY_METHOD:
+            return Rule(self.url, methods=None)
+        return super().get_url_rule()
 
     @classmethod
     def decorator(cls, *args, **kwargs):
@@ -306,7 +396,16 @@ class ApiEntrypoint(HttpRequestHandler):
             values["principal"] = request.principal
         if "idempotency_key" in self.injects:
             values["idempotency_key"] = request.headers.get("Idempotency-Key")
+        if "query" in self.injects:
+            values["query"] = request.validated_query
         return values
+
+    def validated_query(self, request):
+        """The declared query parameters, validated (others are ignored); ``{}`` without a schema."""
+        if not isinstance(self.query, type):
+            return {}
+        fields = self.query._declared_fields
+        return validated(self.query(), {name: value for name, value in request.args.items() if name in fields})
 
     def authorise(self, request):
         """The verified caller, or the refusal: 401 without a valid token, 403 without the role."""
@@ -344,7 +443,9 @@ class ApiEntrypoint(HttpRequestHandler):
                     context.update(proxy_user_id=principal.proxy_user_id)
             args, kwargs = self.get_entrypoint_parameters(request)
             checked_url_values(kwargs, request.args)
-            checked_idempotency_key(request.headers)
+            if self.idempotent:
+                checked_idempotency_key(request.headers)
+            request.validated_query = self.validated_query(request)
             kwargs = {**kwargs, **self.injected(request)}
             self.check_signature(args, kwargs)
             done = Event()
@@ -381,7 +482,9 @@ class ApiEntrypoint(HttpRequestHandler):
                 "unit_code": principal.unit_code if principal else None,
                 "proxy_user_id": principal.proxy_user_id if principal else None})
         if isinstance(exc, DomainError):
-            headers = {"Retry-After": str(exc.retry_after)} if getattr(exc, "retry_after", None) else None
+            headers = dict(getattr(exc, "headers", None) or {})
+            if getattr(exc, "retry_after", None):
+                headers["Retry-After"] = str(exc.retry_after)
             return json_response(exc.status, error_body(exc.code, exc.message, request_id, exc.fields), headers)
         log.error("unhandled error", exc_info=(type(exc), exc, exc.__traceback__),
                   extra={"request_id": request_id})

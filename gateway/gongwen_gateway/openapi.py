@@ -5,7 +5,7 @@ import re
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from .http import ROUTES
+from .http import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY, MAX_PATH_INT, ROUTES
 from .schemas import ErrorSchema
 
 _ERROR_STATUS_TEXT = {400: "Invalid request", 401: "Not authenticated", 403: "Forbidden",
@@ -18,20 +18,35 @@ def _openapi_path(url):
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", url)
 
 
+def _query_parameter(parameter):
+    """A query parameter is absent or a text, never null: ``load_default=None`` means "absent"."""
+    schema = {k: v for k, v in parameter["schema"].items() if k != "nullable" and not (k == "default" and v is None)}
+    if "enum" in schema:
+        schema["enum"] = [value for value in schema["enum"] if value is not None]
+    return {**parameter, "schema": schema}
+
+
 @functools.cache  # the routes are fixed once the service module is imported
 def build_spec() -> dict:
     spec = APISpec(title="Gongwen gateway API", version="1.0.0", openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()],
                    info={"description": "Electronic official-document exchange (电子公文交换). "
-                                        "Errors: {error, message, request_id, fields?}."})
+                                        "Errors: {error, message, request_id, fields?}. Texts (bodies, "
+                                        "path and query values) are UTF-8 without NUL characters: any "
+                                        "other is a 400 VALIDATION_ERROR."})
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    converter = spec.plugins[0].converter
     paths = {}
     for (method, url), route in sorted(ROUTES.items(), key=lambda item: (item[0][1], item[0][0])):
-        params = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
-                  for name in re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", url)]
-        params += [{"in": "query", "name": name, "schema": {"type": kind}}
-                   for name, kind in route.query.items()]
+        params = [{"in": "path", "name": name, "required": True,
+                   "schema": {**({"type": "integer", "minimum": 0, "maximum": MAX_PATH_INT} if kind == "int:"
+                                 else {"type": "string", "minLength": 1}), **route.path.get(name, {})}}
+                  for kind, name in re.findall(r"<([a-z]+:)?([a-z_]+)>", url)]
+        if isinstance(route.query, type):  # a schema: each parameter's type, bounds and format
+            params += [_query_parameter(p) for p in converter.schema2parameters(route.query, location="query")]
+        else:
+            params += [{"in": "query", "name": name, "schema": {"type": kind}} for name, kind in route.query.items()]
         op = {"summary": route.summary, "tags": [route.tag], "parameters": params,
               "responses": {str(route.status): {"description": "OK"}}}
         if not route.public:
@@ -46,13 +61,23 @@ def build_spec() -> dict:
             kinds = {"file": {"type": "string", "format": "binary"},
                      "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
                      "string": {"type": "string"}}
-            op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
-                "type": "object", "properties": {name: kinds[kind] for name, kind in route.form.items()}}}}}
+            form = {"type": "object", "properties": {name: kinds[kind] for name, kind in route.form.items()}}
+            if route.form_required:
+                form["required"] = list(route.form_required)
+            op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": form}}}
+        if route.accepts is not None:
+            op["requestBody"] = {"required": True, "content": {route.accepts: {
+                "schema": {"type": "string", "format": "binary"}}}}
         if route.request_schema is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.request_schema}}}
         if route.idempotent:  # declared with the route, which then receives the key: documented where honoured
-            op["parameters"].append({"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}})
-        for status in sorted({500, *route.errors}):
+            op["parameters"].append({"in": "header", "name": "Idempotency-Key", "required": False, "schema": {
+                "type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY,
+                "pattern": IDEMPOTENCY_KEY_PATTERN}})
+        # a path value that names nothing (or is not even of the path's type) is 404 on every such route;
+        # a checked Idempotency-Key or query may be a 400 where the body cannot
+        implied = {*((404,) if "<" in url else ()), *((400,) if route.idempotent or route.query else ())}
+        for status in sorted({500, *route.errors, *implied}):
             op["responses"][str(status)] = {"description": _ERROR_STATUS_TEXT.get(status, "Internal error"),
                                             "content": {"application/json": {"schema": "Error"}}}
         paths.setdefault(_openapi_path(url), {})[method.lower()] = op

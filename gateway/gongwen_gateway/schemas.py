@@ -1,8 +1,11 @@
 """HTTP-only schemas; payload schemas of a service come from that service's ``schemas``."""
 from marshmallow import Schema, fields, validate
 
-from gongwen_identity.schemas import UserSchema
+from gongwen_exchange.schemas import URGENCIES
+from gongwen_identity.schemas import USER_STATUSES, UserSchema
 from gongwen_registry.schemas import UnitSchema
+
+from .routes import SERVICES
 
 
 class ErrorSchema(Schema):
@@ -20,6 +23,10 @@ class ServiceHealthSchema(Schema):
     outbox_pending = fields.Integer()
     dead_letters = fields.Integer()
     error = fields.String()
+    calendar = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.OneOf(
+        ["official", "library", "weekends_only"])), metadata={"description": "exchange only: each year's "
+                                                                            "holiday schedule"})
+    warnings = fields.List(fields.String(), metadata={"description": "exchange only: what the operator must do"})
 
 
 class HealthSchema(Schema):
@@ -51,7 +58,32 @@ class DeadLetterListSchema(Schema):
 
 class ListQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(load_default=None)
+    cursor = fields.String(load_default=None, validate=validate.Length(max=100),
+                           metadata={"description": "the next_cursor of the previous page"})
+
+
+RECEIPT_STATES = ("delivered", "read", "signed", "registered", "returned", "recalled", "paper_served")
+
+
+class UnitListQuerySchema(ListQuerySchema):
+    q = fields.String(load_default=None, validate=validate.Length(max=100))
+    parent = fields.String(load_default=None, validate=validate.Length(max=64))
+
+
+class InboxQuerySchema(ListQuerySchema):
+    state = fields.String(load_default=None, validate=validate.OneOf(RECEIPT_STATES))
+    urgency = fields.String(load_default=None, validate=validate.OneOf(URGENCIES))
+    since = fields.AwareDateTime(load_default=None, metadata={"description": "RFC 3339 time with offset"})
+
+
+class PresenceQuerySchema(Schema):
+    date = fields.Date(required=True)
+    unit = fields.String(load_default=None, validate=validate.Length(max=64))
+
+
+class DeadLetterQuerySchema(Schema):
+    service = fields.String(load_default=None, validate=validate.OneOf(SERVICES))
+    include_replayed = fields.Boolean(load_default=False)
 
 
 class ChallengeRequestSchema(Schema):
@@ -120,6 +152,7 @@ class DeviceSchema(Schema):
 
 class ClientSchema(Schema):
     client_id = fields.String(required=True)
+    unit_code = fields.String(required=True)
     client_secret = fields.String(required=True, metadata={"description": "shown once"})
 
 
@@ -247,15 +280,22 @@ class PrintSchema(Schema):
 # -- identity listings (API.md "Users": ``?unit=&status=&q=&limit=&cursor=``) ----------------
 
 class PeopleQuerySchema(ListQuerySchema):
-    """The filters of GET /users, /units/{code}/clients and /proxies; identity checks the
-    ``status`` values (each listing has its own)."""
+    """The filters of GET /users, /units/{code}/clients and /proxies; identity checks them too."""
 
-    unit = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
-    status = fields.String(load_default=None, validate=validate.Length(min=1, max=16))
-    q = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
+    unit = fields.String(load_default=None, validate=validate.Length(max=64))
+    status = fields.String(load_default=None, validate=validate.OneOf(USER_STATUSES))
+    q = fields.String(load_default=None, validate=validate.Length(max=100))
 
 
-PEOPLE_QUERY = {"unit": "string", "status": "string", "q": "string", "limit": "integer", "cursor": "string"}
+class ProxyQuerySchema(PeopleQuerySchema):
+    status = fields.String(load_default=None, validate=validate.OneOf(("upcoming", "active", "ended")))
+
+
+class ClientQuerySchema(PeopleQuerySchema):
+    class Meta:
+        exclude = ("unit",)  # the path names the unit
+
+    status = fields.String(load_default=None, validate=validate.OneOf(("active", "disabled", "revoked")))
 
 
 class UserPageSchema(Schema):

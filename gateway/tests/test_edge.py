@@ -27,7 +27,8 @@ PUBLIC_ROUTES = {
     ("POST", "/api/v1/auth/token"),
     ("GET", "/api/v1/auth/keys"),
     ("GET", "/api/v1/seals/ca.pem"),
-    ("GET,POST,PUT,PATCH,DELETE", "/<path:path>"),  # the JSON 404 for every unknown path
+    ("*", "/<path:path>"),  # the JSON 404 for every unknown path, 405 with Allow for a known one
+    ("*", "/"),
 }
 
 

@@ -6,18 +6,9 @@ the function what it names of ``body``, ``actor``, ``principal`` and ``idempoten
 forwarding route is its declaration plus one call (``self.call``, the service's RPC with a
 deadline). nameko finds entrypoints on base classes, so the mixins' routes are the service's.
 """
-from gongwen_common.errors import validated
-
-from ..schemas import ListQuerySchema
-
 OPERATOR = ("operator",)
 OPERATOR_OR_ADMIN = ("operator", "admin")
 CLERK = ("clerk",)
 RECEIVERS = ("clerk", "system")  # a unit's clerks, or its own office system
 
 SERVICES = ("registry", "identity", "seal", "exchange", "notify", "archive")
-
-
-def list_query(request) -> dict:
-    """``limit`` and ``cursor`` of a listing, validated."""
-    return validated(ListQuerySchema(), {k: v for k, v in request.args.items() if k in ("limit", "cursor")})

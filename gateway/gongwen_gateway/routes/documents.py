@@ -19,8 +19,8 @@ from gongwen_exchange.schemas import (
 
 from ..auth import ANY_ROLE
 from ..http import api, form_parts, parse_json
-from ..schemas import DocumentSchema, PrintSchema, ReceiptPageSchema, ReceiptSchema
-from . import CLERK, RECEIVERS, list_query
+from ..schemas import DocumentSchema, InboxQuerySchema, ListQuerySchema, PrintSchema, ReceiptPageSchema, ReceiptSchema
+from . import CLERK, RECEIVERS
 
 
 class DocumentRoutes:
@@ -85,19 +85,16 @@ class DocumentRoutes:
         return self._download(document_id, f"attachments/{n}", actor)
 
     @api("GET", "/api/v1/inbox", summary="The unit's received documents (收文), newest first", tag="documents",
-         response_schema=ReceiptPageSchema, query={"state": "string", "urgency": "string", "since": "string",
-                                                   "limit": "integer", "cursor": "string"},
-         roles=ANY_ROLE, errors=(400, 503))
-    def inbox(self, request, actor):
-        query = list_query(request)
-        return 200, self.call("exchange", "inbox", actor, state=request.args.get("state"),
-                              urgency=request.args.get("urgency"), since=request.args.get("since"), **query)
+         response_schema=ReceiptPageSchema, query=InboxQuerySchema, roles=ANY_ROLE, errors=(400, 404, 503))
+    def inbox(self, request, actor, query):
+        since = query.pop("since")
+        return 200, self.call("exchange", "inbox", actor, since=since and since.isoformat(), **query)
 
     @api("GET", "/api/v1/outbox", summary="The unit's sent documents with receipt counts by state",
-         tag="documents", response_schema=ReceiptPageSchema, query={"limit": "integer", "cursor": "string"},
-         roles=ANY_ROLE, errors=(400, 503))
-    def outbox(self, request, actor):
-        return 200, self.call("exchange", "outbox", actor, **list_query(request))
+         tag="documents", response_schema=ReceiptPageSchema, query=ListQuerySchema, roles=ANY_ROLE,
+         errors=(400, 503))
+    def outbox(self, request, actor, query):
+        return 200, self.call("exchange", "outbox", actor, **query)
 
     @api("GET", "/api/v1/documents/<document_id>/receipts", summary="The sender's matrix: recipients × state × "
          "times", tag="documents", roles=ANY_ROLE, errors=(404, 503))

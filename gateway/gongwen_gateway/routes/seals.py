@@ -4,7 +4,7 @@ import base64
 
 from werkzeug.wrappers import Response
 
-from gongwen_common.errors import DomainError, NotFound, ValidationFailed
+from gongwen_common.errors import DomainError, NotFound
 from gongwen_common.rpc import to_wire
 
 from ..auth import ANY_ROLE
@@ -50,9 +50,10 @@ class SealRoutes:
             raise NotFound(message=f"no unit {body['unit_code']!r}")
         custodians = body["custody"]["custodian_user_ids"]
         members = self.call("identity", "active_members", body["unit_code"], custodians)
-        if set(members) != set(custodians):
-            raise ValidationFailed({"custody": {"custodian_user_ids": [
-                f"not active users of the unit: {sorted(set(custodians) - set(members))}"]}})
+        if set(members) != set(custodians):  # well-formed, refused by the state of the accounts: 422
+            raise DomainError("CUSTODIAN_NOT_ACTIVE", "Custodians must be active users of the unit.", 422,
+                              {"custody": {"custodian_user_ids": [
+                                  f"not active users of the unit: {sorted(set(custodians) - set(members))}"]}})
         return 201, self.call("seal", "apply_seal", body["unit_code"], body["custody"], actor,
                               idempotency_key=idempotency_key)
 
@@ -78,7 +79,7 @@ class SealRoutes:
 
     @api("PUT", "/api/v1/seals/<serial>/image.png", summary="Upload the seal image before the seal is issued "
          "(otherwise it is rendered from the unit's name)", tag="seals", response_schema=SealSchema,
-         roles=OPERATOR_OR_ADMIN, errors=(400, 404, 409, 413, 503))
+         accepts="image/png", roles=OPERATOR_OR_ADMIN, errors=(400, 404, 409, 413, 503))
     def upload_seal_image(self, request, serial, actor):
         png = request.get_data(cache=False)
         return 200, self.call("seal", "set_seal_image", serial, to_wire(png), actor)
@@ -109,7 +110,8 @@ class SealRoutes:
         return 201, self.call("seal", "approve_use", serial, body["manifest_sha256"], actor)
 
     @api("POST", "/api/v1/seals/sign", summary="Seal a manifest with the caller's unit seal (detached CMS)",
-         tag="seals", form={"manifest": "file", "approval_ids": "string"}, response_schema=SealingSchema,
+         tag="seals", form={"manifest": "file", "approval_ids": "string"}, form_required=("manifest",),
+         response_schema=SealingSchema,
          roles=CLERK, errors=(400, 404, 409, 413, 503))
     def sign(self, request, principal, actor):
         """For a department system sealing outside the documents flow; ``approval_ids`` comma-separated."""
@@ -119,13 +121,14 @@ class SealRoutes:
                               approval_ids=approvals or None)
 
     @api("POST", "/api/v1/seals/verify", summary="Verify a sealed manifest (and the parts given)", tag="seals",
-         form=VERIFICATION_FORM, response_schema=VerificationSchema, roles=ANY_ROLE, errors=(400, 413, 503))
+         form=VERIFICATION_FORM, form_required=("manifest", "signature"), response_schema=VerificationSchema,
+         roles=ANY_ROLE, errors=(400, 413, 503))
     def verify(self, request):
         return 200, self.call("seal", "verify", **verification_parts(request))
 
     @api("POST", "/api/v1/seals/verify-for-print", summary="Verify a sealed manifest before printing it; no stamp "
          "here: a verification stamp (print serial) comes only with a granted print, POST /documents/{id}/print",
-         tag="seals", form=VERIFICATION_FORM, response_schema=VerificationSchema, roles=ANY_ROLE,
-         errors=(400, 413, 503))
+         tag="seals", form=VERIFICATION_FORM, form_required=("manifest", "signature"),
+         response_schema=VerificationSchema, roles=ANY_ROLE, errors=(400, 413, 503))
     def verify_for_print(self, request):
         return 200, self.call("seal", "verify", **verification_parts(request))

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from gongwen_common.errors import NotFound
 
-from ..http import api
+from ..http import ANY_METHOD, MethodNotAllowed, allowed_methods, api
 from ..openapi import build_spec
 from ..schemas import HealthSchema
 from . import SERVICES
@@ -52,6 +52,11 @@ class SystemRoutes:
             raise NotFound(message="no such file")
         return Response(Path(path).read_bytes(), mimetype=mimetypes.guess_type(path)[0] or "application/octet-stream")
 
-    @api("GET,POST,PUT,PATCH,DELETE", "/<path:path>", document=False, public=True)
-    def not_found(self, request, path):
-        raise NotFound(message=f"no resource at /{path}")
+    @api(ANY_METHOD, "/", document=False, public=True)
+    @api(ANY_METHOD, "/<path:path>", document=False, public=True)
+    def not_found(self, request, path=""):
+        """Whatever no route takes: 405 with the path's ``Allow`` where the path has routes for other
+        methods, else 404 (always our JSON error, never werkzeug's HTML page)."""
+        if allowed := allowed_methods(request.path):
+            raise MethodNotAllowed(allowed, message=f"{request.method} is not allowed here.")
+        raise NotFound(message=f"no resource at {request.path}")

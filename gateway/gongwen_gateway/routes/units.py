@@ -10,8 +10,8 @@ from gongwen_registry.schemas import (
 
 from ..auth import ANY_ROLE
 from ..http import api
-from ..schemas import UnitPageSchema
-from . import OPERATOR, OPERATOR_OR_ADMIN, list_query
+from ..schemas import UnitListQuerySchema, UnitPageSchema
+from . import OPERATOR, OPERATOR_OR_ADMIN
 
 
 class UnitRoutes:
@@ -24,12 +24,10 @@ class UnitRoutes:
         return 201, self.call("registry", "register_unit", body, actor=actor, idempotency_key=idempotency_key)
 
     @api("GET", "/api/v1/units", summary="Unit directory", tag="units", response_schema=UnitPageSchema,
-         query={"q": "string", "parent": "string", "limit": "integer", "cursor": "string"},
-         roles=ANY_ROLE, errors=(400, 503))
-    def list_units(self, request, actor):
+         query=UnitListQuerySchema, roles=ANY_ROLE, errors=(400, 503))
+    def list_units(self, request, actor, query):
         """Contacts' mobiles only for the operator and the unit itself (the registry masks them)."""
-        return 200, self.call("registry", "list_units", q=request.args.get("q"), parent=request.args.get("parent"),
-                              actor=actor, **list_query(request))
+        return 200, self.call("registry", "list_units", actor=actor, **query)
 
     @api("GET", "/api/v1/units/<code>", summary="One unit", tag="units", response_schema=UnitSchema,
          roles=ANY_ROLE, errors=(404, 503))

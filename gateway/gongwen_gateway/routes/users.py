@@ -1,25 +1,21 @@
 """Users (identity): real-name accounts, U_Keys, proxies (代理人) and units' system clients."""
-from gongwen_common.errors import validated
 from gongwen_identity.schemas import NewUserSchema, ProxySchema, UserSchema
 
 from ..auth import ANY_ROLE, in_person
 from ..http import api
 from ..schemas import (
-    PEOPLE_QUERY,
     ClientPageSchema,
+    ClientQuerySchema,
     ClientSchema,
     DeviceSchema,
     DisableSchema,
     PeopleQuerySchema,
     ProxyPageSchema,
+    ProxyQuerySchema,
     ResetPasswordSchema,
     UserPageSchema,
 )
 from . import OPERATOR, OPERATOR_OR_ADMIN
-
-
-def people_query(request) -> dict:
-    return validated(PeopleQuerySchema(), {k: v for k, v in request.args.items() if k in PEOPLE_QUERY})
 
 
 class UserRoutes:
@@ -72,17 +68,15 @@ class UserRoutes:
         return 201, self.call("identity", "create_client", code, actor)
 
     @api("GET", "/api/v1/users", summary="Accounts: the operator's of every unit, a unit admin's of its own",
-         tag="users", response_schema=UserPageSchema, query=PEOPLE_QUERY, roles=OPERATOR_OR_ADMIN,
+         tag="users", response_schema=UserPageSchema, query=PeopleQuerySchema, roles=OPERATOR_OR_ADMIN,
          errors=(400, 503))
-    def list_users(self, request, actor):
-        return 200, self.call("identity", "list_users", actor, **people_query(request))
+    def list_users(self, request, actor, query):
+        return 200, self.call("identity", "list_users", actor, **query)
 
     @api("GET", "/api/v1/units/<code>/clients", summary="The unit's department-system clients (never a secret)",
          tag="users", response_schema=ClientPageSchema, roles=OPERATOR_OR_ADMIN, errors=(400, 404, 503),
-         query={k: v for k, v in PEOPLE_QUERY.items() if k != "unit"})
-    def list_clients(self, request, code, actor):
-        query = people_query(request)
-        query.pop("unit")  # the path names the unit
+         query=ClientQuerySchema)
+    def list_clients(self, request, code, actor, query):
         return 200, self.call("identity", "list_clients", code, actor, **query)
 
     @api("DELETE", "/api/v1/units/<code>/clients/<client_id>", summary="Revoke a client: its secret and the "
@@ -95,6 +89,6 @@ class UserRoutes:
 
     @api("GET", "/api/v1/proxies", summary="Proxies named (代理人): the operator's of every unit, a unit admin's "
          "of its own; status upcoming | active | ended", tag="users", response_schema=ProxyPageSchema,
-         query=PEOPLE_QUERY, roles=OPERATOR_OR_ADMIN, errors=(400, 503))
-    def list_proxies(self, request, actor):
-        return 200, self.call("identity", "list_proxies", actor, **people_query(request))
+         query=ProxyQuerySchema, roles=OPERATOR_OR_ADMIN, errors=(400, 503))
+    def list_proxies(self, request, actor, query):
+        return 200, self.call("identity", "list_proxies", actor, **query)

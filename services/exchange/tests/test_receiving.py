@@ -153,3 +153,13 @@ def test_the_exchange_and_seal_events_carry_the_services_clock(exchange):
         rows = session.scalars(select(OutboxEvent).where(OutboxEvent.event_type.in_(types))).all()
         assert {row.event_type for row in rows} == set(types)
         assert {row.payload["occurred_at"] for row in rows} == {signed_at.isoformat()}
+
+
+def test_an_inbox_cursor_naming_no_receipt_of_the_unit_is_not_found_not_a_bad_request(exchange):
+    """A cursor is any text (the document says so); one naming nothing of the unit is 404, like any id."""
+    sent_to_all(exchange)
+    mine = exchange.call("inbox", exchange.clerk("a1"))["items"][0]["receipt_id"]
+    for clerk, cursor in (("a1", "no-such-receipt"), ("a2", mine)):  # unknown, and another unit's receipt
+        refused = exchange.refused("inbox", exchange.clerk(clerk), cursor=cursor)
+        assert (refused.code, refused.status) == ("NOT_FOUND", 404)
+    assert exchange.call("inbox", exchange.clerk("a1"), cursor=mine)["items"] == []

@@ -69,7 +69,8 @@ def inbox(session, actor, state, urgency, since, limit: int, cursor, now) -> dic
     if cursor:
         anchor = session.get(Receipt, cursor)
         if anchor is None or anchor.unit_code != caller.unit_code:
-            raise ValidationFailed({"cursor": ["unknown cursor"]})
+            # a well-formed cursor naming no receipt of the unit: nothing there (404), as for any id
+            raise NotFound(message="no page at this cursor (use the next_cursor of the previous page)")
         query = query.where(or_(Receipt.delivered_at < anchor.delivered_at,
                                 (Receipt.delivered_at == anchor.delivered_at) & (Receipt.id > anchor.id)))
     rows = list(session.execute(query.order_by(Receipt.delivered_at.desc(), Receipt.id).limit(limit + 1)))
