@@ -84,12 +84,13 @@ class Route:
     errors: tuple = ()
     roles: object = None
     public: bool = False
-    form: dict = field(default_factory=dict)  # multipart parts: name → "file" | "files" | "string"
+    form: dict = field(default_factory=dict)  # multipart parts: name → "file" | "files" | "string" | a JSON schema
     produces: str | None = None  # a media type other than JSON (PEM, PNG, DER)
     idempotent: bool = False  # honours Idempotency-Key: a retry with the same key repeats no effect
     form_required: tuple = ()  # the multipart parts that must be sent
     accepts: str | None = None  # a raw request body of this media type (e.g. a PNG upload)
     path: dict = field(default_factory=dict)  # a path value's bounds beyond its type: name → JSON schema
+    also: tuple = ()  # other success statuses, with the same body (e.g. 202 beside 201)
 
 
 # Keyed by (method, url): nameko re-instantiates entrypoints per container.
@@ -207,6 +208,8 @@ def form_parts(request, required=(), optional=(), many=()) -> dict:
         parts[name] = [(f.filename or name, f.read()) for f in request.files.getlist(name)]
     for name in (*required, *optional):
         kind = kinds.get(name, "file")
+        if isinstance(kind, type):  # a JSON part, described by its schema: its text, parsed by the route
+            kind = "string"
         if name in request.files:
             data = request.files[name].read()
             if kind == "string":
@@ -232,12 +235,14 @@ def form_parts(request, required=(), optional=(), many=()) -> dict:
     return parts
 
 
-MAX_IDEMPOTENCY_KEY = IdempotencyRecord.__table__.c.key.type.length  # as long as the services' column
-_IDEMPOTENCY_KEY = re.compile(rf"^[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}$")
+# What every service stores: its column, less the scope a service may prefix (exchange keeps a print's
+# key as "<receipt uuid>/<key>", so it takes 128), the same for every route the document lists.
+MAX_IDEMPOTENCY_KEY = min(IdempotencyRecord.__table__.c.key.type.length, 128)
+_IDEMPOTENCY_KEY = re.compile(rf"^[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}\Z")
 MAX_PATH_INT = 2**31 - 1  # ids and years are 32-bit in every database; a larger number names nothing
 
 
-IDEMPOTENCY_KEY_PATTERN = _IDEMPOTENCY_KEY.pattern
+IDEMPOTENCY_KEY_PATTERN = rf"^[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}$"  # the document's (ECMA: $ is the end)
 
 
 def checked_idempotency_key(headers):
@@ -317,7 +322,7 @@ class ApiEntrypoint(HttpRequestHandler):
     def __init__(self, method, url, summary="", tag="system", request_schema=None,
                  response_schema=None, status=200, query=None, errors=(), document=True,
                  roles=None, public=False, during_password_change=False, form=None, produces=None,
-                 uploads=False, rate_limit=None, idempotent=False, form_required=(), accepts=None, path=None,
+                 uploads=False, rate_limit=None, idempotent=False, form_required=(), accepts=None, path=None, also=(),
                  expected_exceptions=DomainError, **kwargs):
         """``roles``: ``ANY_ROLE`` for any authenticated caller, or the roles that may call it;
         ``public=True`` instead for a route without a token. One of the two, always: a route
@@ -328,7 +333,8 @@ class ApiEntrypoint(HttpRequestHandler):
         before the route runs (passed as ``query``); the document gives each one's type and bounds.
         ``form_required``: the multipart parts that must be sent (documented as required);
         ``accepts``: the media type of a raw request body (documented, read by the route);
-        ``path``: bounds of path values beyond their type (documented; the service checks them)."""
+        ``path``: bounds of path values beyond their type (documented; the service checks them);
+        ``also``: other success statuses the route answers, with the same body."""
         if (roles is None) == (not public):
             raise TypeError(f"{method} {url}: declare either roles= or public=True (routes are closed by default)")
         super().__init__(method, url, expected_exceptions=expected_exceptions, **kwargs)
@@ -349,7 +355,7 @@ class ApiEntrypoint(HttpRequestHandler):
             for one in method.split(","):
                 ROUTES[(one, url)] = Route(one, url, summary, tag, request_schema, response_schema,
                                            status, query or {}, errors, roles, public, form or {}, produces,
-                                           idempotent, tuple(form_required), accepts, path or {})
+                                           idempotent, tuple(form_required), accepts, path or {}, tuple(also))
 
     def check_declaration(self, fn):
         """The function takes ``body`` exactly when a request schema is declared, and

@@ -4,6 +4,7 @@ import re
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import resolve_schema_cls
 
 from .http import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY, MAX_PATH_INT, ROUTES
 from .schemas import ErrorSchema
@@ -12,6 +13,40 @@ _ERROR_STATUS_TEXT = {400: "Invalid request", 401: "Not authenticated", 403: "Fo
                       404: "Not found", 409: "Conflict", 413: "Payload too large",
                       422: "Rejected by a domain rule", 429: "Too many requests (see Retry-After)",
                       503: "A service is unavailable"}
+
+
+class _Plugin(MarshmallowPlugin):
+    """marshmallow → OpenAPI, plus a schema's ``OPENAPI_EXTRA`` (its cross-field rules, e.g. a
+    ``oneOf``), so the document says what the schema's ``validates_schema`` checks."""
+
+    def init_spec(self, spec):
+        super().init_spec(spec)
+        self.converter.add_attribute_function(_field_property)
+
+    def schema_helper(self, name, definition, schema=None, **kwargs):
+        json_schema = super().schema_helper(name, definition, schema=schema, **kwargs)
+        if schema is not None and (extra := getattr(resolve_schema_cls(schema), "OPENAPI_EXTRA", None)):
+            json_schema = {**json_schema, **extra}
+        return json_schema
+
+
+NO_NUL = "^[^\\u0000]*$"  # every text: the gateway refuses a NUL before any schema (400)
+
+
+def _field_property(self, field, ret, **kwargs) -> dict:
+    """A field's ``OPENAPI_PROPERTY`` replaces what apispec infers (e.g. an id taken as a string or an
+    integer); a free text says it has no NUL."""
+    if (replaced := getattr(field, "OPENAPI_PROPERTY", None)) is not None:
+        ret.clear()
+        return dict(replaced)
+    if ret.get("type") == "string" and not ret.keys() & {"pattern", "format", "enum"}:
+        return {"pattern": NO_NUL}
+    return {}
+
+
+_PATH_INT = {"type": "integer", "minimum": 0, "maximum": MAX_PATH_INT}
+_PATH_TEXT = {"type": "string", "minLength": 1, "pattern": NO_NUL}
+_ALSO_STATUS_TEXT = {202: "Accepted: awaiting a further step", 503: "Degraded: some service is down"}
 
 
 def _openapi_path(url):
@@ -29,7 +64,7 @@ def _query_parameter(parameter):
 @functools.cache  # the routes are fixed once the service module is imported
 def build_spec() -> dict:
     spec = APISpec(title="Gongwen gateway API", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()],
+                   plugins=[_Plugin()],
                    info={"description": "Electronic official-document exchange (电子公文交换). "
                                         "Errors: {error, message, request_id, fields?}. Texts (bodies, "
                                         "path and query values) are UTF-8 without NUL characters: any "
@@ -40,8 +75,7 @@ def build_spec() -> dict:
     paths = {}
     for (method, url), route in sorted(ROUTES.items(), key=lambda item: (item[0][1], item[0][0])):
         params = [{"in": "path", "name": name, "required": True,
-                   "schema": {**({"type": "integer", "minimum": 0, "maximum": MAX_PATH_INT} if kind == "int:"
-                                 else {"type": "string", "minLength": 1}), **route.path.get(name, {})}}
+                   "schema": {**(_PATH_INT if kind == "int:" else _PATH_TEXT), **route.path.get(name, {})}}
                   for kind, name in re.findall(r"<([a-z]+:)?([a-z_]+)>", url)]
         if isinstance(route.query, type):  # a schema: each parameter's type, bounds and format
             params += [_query_parameter(p) for p in converter.schema2parameters(route.query, location="query")]
@@ -60,11 +94,19 @@ def build_spec() -> dict:
         if route.form:
             kinds = {"file": {"type": "string", "format": "binary"},
                      "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                     "string": {"type": "string"}}
-            form = {"type": "object", "properties": {name: kinds[kind] for name, kind in route.form.items()}}
+                     "string": {"type": "string", "pattern": NO_NUL}}
+            form = {"type": "object", "properties": {
+                name: converter.resolve_nested_schema(kind) if isinstance(kind, type) else kinds[kind]
+                for name, kind in route.form.items()}}
             if route.form_required:
                 form["required"] = list(route.form_required)
-            op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": form}}}
+            media = {"schema": form}
+            if json_parts := [name for name, kind in route.form.items() if isinstance(kind, type)]:
+                media["encoding"] = {name: {"contentType": "application/json"} for name in json_parts}
+            op["requestBody"] = {"required": True, "content": {"multipart/form-data": media}}
+        for status in route.also:
+            op["responses"][str(status)] = {**op["responses"][str(route.status)],
+                                            "description": _ALSO_STATUS_TEXT.get(status, "OK")}
         if route.accepts is not None:
             op["requestBody"] = {"required": True, "content": {route.accepts: {
                 "schema": {"type": "string", "format": "binary"}}}}
@@ -77,7 +119,7 @@ def build_spec() -> dict:
         # a path value that names nothing (or is not even of the path's type) is 404 on every such route;
         # a checked Idempotency-Key or query may be a 400 where the body cannot
         implied = {*((404,) if "<" in url else ()), *((400,) if route.idempotent or route.query else ())}
-        for status in sorted({500, *route.errors, *implied}):
+        for status in sorted({500, *route.errors, *implied} - set(route.also)):
             op["responses"][str(status)] = {"description": _ERROR_STATUS_TEXT.get(status, "Internal error"),
                                             "content": {"application/json": {"schema": "Error"}}}
         paths.setdefault(_openapi_path(url), {})[method.lower()] = op

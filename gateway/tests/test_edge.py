@@ -173,8 +173,9 @@ def test_an_idempotency_key_a_service_could_not_store_is_a_validation_error():
     from gongwen_gateway.http import checked_idempotency_key
 
     checked_idempotency_key({"Idempotency-Key": "2f1c-9a"})
+    checked_idempotency_key({"Idempotency-Key": "k" * 128})  # the longest every service takes (exchange)
     checked_idempotency_key({})
-    for key in ("k" * 201, "", "has space", "\u00e9\u0094\u00ae"):
+    for key in ("k" * 129, "", "has space", "\u00e9\u0094\u00ae", "k\n"):
         with pytest.raises(ValidationFailed) as refused:
             checked_idempotency_key({"Idempotency-Key": key})
         assert list(refused.value.fields) == ["Idempotency-Key"]

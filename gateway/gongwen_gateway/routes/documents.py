@@ -26,8 +26,9 @@ from . import CLERK, RECEIVERS
 class DocumentRoutes:
     @api("POST", "/api/v1/documents", summary="Send a sealed document (发文) to main and copy recipients "
          "(202 when a seal under two-person custody awaits its custodians)",
-         tag="documents", form={"metadata": "string", "body": "file", "attachments": "files"},
-         response_schema=DocumentSchema, status=201, idempotent=True, roles=CLERK, uploads=True,
+         tag="documents", form={"metadata": MetadataSchema, "body": "file", "attachments": "files"},
+         form_required=("metadata", "body"),
+         response_schema=DocumentSchema, status=201, also=(202,), idempotent=True, roles=CLERK, uploads=True,
          errors=(400, 403, 409, 413, 422, 503))
     def send_document(self, request, actor, idempotency_key):
         """``metadata`` is the JSON of API.md's metadata; ``Idempotency-Key`` makes a retry send once."""

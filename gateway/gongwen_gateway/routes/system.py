@@ -22,7 +22,7 @@ _SWAGGER_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Gongw
 
 class SystemRoutes:
     @api("GET", "/api/v1/health", summary="Health of every service (each over RPC, with its database)",
-         response_schema=HealthSchema, errors=(503,), public=True)
+         response_schema=HealthSchema, also=(503,), public=True)
     def health(self, request):
         def probe(service):
             try:

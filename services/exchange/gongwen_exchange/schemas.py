@@ -15,6 +15,9 @@ def distinct(values):
         raise ValidationError(f"listed more than once: {repeated[:10]}")
 
 
+DISTINCT = {"uniqueItems": True}  # a list validated by ``distinct``, as the OpenAPI document says it
+
+
 class MetadataSchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -27,8 +30,10 @@ class MetadataSchema(Schema):
     urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
     secrecy = fields.String(required=True, validate=validate.Length(min=1, max=32),
                             metadata={"description": "密级: only \"none\" travels here"})
-    main_recipients = fields.List(UNIT_CODE, required=True, validate=[validate.Length(min=1, max=1000), distinct])
-    cc_recipients = fields.List(UNIT_CODE, load_default=list, validate=[validate.Length(max=1000), distinct])
+    main_recipients = fields.List(UNIT_CODE, required=True, validate=[validate.Length(min=1, max=1000), distinct],
+                                  metadata=DISTINCT)
+    cc_recipients = fields.List(UNIT_CODE, load_default=list, validate=[validate.Length(max=1000), distinct],
+                                metadata=DISTINCT)
     print_grants = fields.Dict(keys=fields.String(), values=fields.Integer(validate=validate.Range(min=0, max=1000)),
                                load_default=dict, metadata={"description": "copies each recipient may print"})
     paper_attachments = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list,
@@ -36,12 +41,13 @@ class MetadataSchema(Schema):
                                     metadata={"description": "parts that travel on paper (described)"})
     seal_use_approval_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)), load_default=None,
                                         allow_none=True, validate=[validate.Length(max=10), distinct],
-                                        metadata={"description": "two-person custody approvals of the manifest"})
+                                        metadata={**DISTINCT,
+                                                  "description": "two-person custody approvals of the manifest"})
 
 
 class SealApprovalsSchema(Schema):
     seal_use_approval_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)), load_default=None,
-                                        validate=[validate.Length(max=10), distinct])
+                                        validate=[validate.Length(max=10), distinct], metadata=DISTINCT)
 
 
 class RegistrationSchema(Schema):
@@ -58,7 +64,8 @@ class PrintRequestSchema(Schema):
 
 
 class ResendSchema(Schema):
-    unit_codes = fields.List(UNIT_CODE, required=True, validate=[validate.Length(min=1, max=1000), distinct])
+    unit_codes = fields.List(UNIT_CODE, required=True, validate=[validate.Length(min=1, max=1000), distinct],
+                             metadata=DISTINCT)
 
 
 class PaperDeliverySchema(Schema):

@@ -14,10 +14,23 @@ class UserId(fields.String):
     def __init__(self, **kwargs):
         super().__init__(validate=validate.Length(min=1, max=64), **kwargs)
 
+    # as the OpenAPI document says it: a text of 1–64 characters, or an integer of at most 64 digits
+    OPENAPI_PROPERTY = {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\u0000]*$"},
+                                  {"type": "integer", "minimum": -(10**63 - 1), "maximum": 10**64 - 1}]}
+
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON ``true`` or ``false`` only: not 0, 1 or "yes" (Python's ``0 == False`` would let 0 through)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 class UnitApplicationSchema(Schema):
@@ -45,6 +58,13 @@ class RevocationSchema(Schema):
     successor_code = fields.String(load_default=None, allow_none=True,
                                    metadata={"description": "receives the documents; only with transfer"})
 
+    # what _successor_goes_with_transfer checks, as the OpenAPI document says it
+    OPENAPI_EXTRA = {"oneOf": [
+        {"properties": {"documents": {"enum": ["transfer"]}, "successor_code": {"type": "string", "minLength": 1}},
+         "required": ["successor_code"]},
+        {"properties": {"documents": {"enum": ["keep", "archive"]},
+                        "successor_code": {"type": "string", "maxLength": 0, "nullable": True}}}]}
+
     @validates_schema
     def _successor_goes_with_transfer(self, data, **kwargs):
         if data.get("documents") == "transfer" and not data.get("successor_code"):
@@ -57,9 +77,18 @@ class RevocationSchema(Schema):
 class MergeSchema(Schema):
     """POST /api/v1/units/merge (合并, 003 §10(三)): into a kept unit, or into a new one."""
 
-    from_codes = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    from_codes = fields.List(fields.String(), required=True, validate=validate.Length(min=1),
+                             metadata={"uniqueItems": True})
     into_code = fields.String(load_default=None, allow_none=True)
     new = fields.Nested(UnitApplicationSchema, load_default=None, allow_none=True)
+
+    # what _one_target_and_distinct_units checks, as the OpenAPI document says it
+    OPENAPI_EXTRA = {"oneOf": [
+        {"properties": {"into_code": {"type": "string"}, "new": {"type": "object", "nullable": True, "enum": [None]}},
+         "required": ["into_code"]},
+        {"properties": {"new": {"type": "object"}, "into_code": {"type": "string", "nullable": True, "enum": [None]},
+                        "from_codes": {"minItems": 2}},
+         "required": ["new"]}]}
 
     @validates_schema
     def _one_target_and_distinct_units(self, data, **kwargs):
@@ -79,7 +108,7 @@ class ContactsSchema(Schema):
     admin_user_id = UserId(required=True)
     clerk_user_ids = fields.List(UserId(), required=True, validate=validate.Length(min=1, max=2))
     leader_user_id = UserId(required=True)
-    sms_enabled = fields.Boolean(required=True, truthy={True}, falsy={False})
+    sms_enabled = StrictBoolean(required=True)
     mobiles = fields.Dict(keys=UserId(), values=fields.String(validate=validate.Length(min=1, max=40)),
                           load_default=dict,
                           metadata={"description": "user id → mobile number; the leader's and every clerk's are "

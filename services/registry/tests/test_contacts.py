@@ -81,3 +81,10 @@ def test_every_change_is_audited_with_the_proxy_beside_the_principal(registry):
     assert records == [("unit_registered", "aa", "op-1", None),
                        ("contacts_changed", "aa", "admin-aa", "clerk-aa")]
     assert filings(registry) == [(None, {**FILED, "sms_enabled": False}, "admin-aa")]
+
+
+@pytest.mark.parametrize("value", [0, 1, 0.0, "true", None])
+def test_sms_enabled_is_a_json_boolean_never_a_number_that_equals_one(registry, value):
+    """The document says boolean: 0 and 1 are refused like "yes" (0 == False in Python)."""
+    registry.unit("aa")
+    registry.refuses("VALIDATION_ERROR", 400, registry.service.set_contacts, "aa", {**CONTACTS, "sms_enabled": value})
