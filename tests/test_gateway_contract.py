@@ -149,3 +149,54 @@ def test_error_bodies_carry_fields_as_an_object_or_not_at_all(api):
     assert missing.status_code == 404 and "fields" not in missing.json(), missing.text
     invalid = api.post("/api/v1/units", json={"code": "abc"})
     assert invalid.status_code == 400 and isinstance(invalid.json()["fields"], dict), invalid.text
+
+
+@pytest.mark.parametrize("method, path, allow", [
+    ("DELETE", "/api/v1/units", "GET, HEAD, POST"),
+    ("OPTIONS", "/api/v1/units/merge", "POST"),  # not /units/{code}: the literal path is the route
+    ("TRACE", "/api/v1/seals/sign", "POST"),
+    ("PATCH", "/api/v1/seals/S-1/image.png", "GET, HEAD, PUT"),
+])
+def test_a_known_path_with_another_method_is_a_json_405_listing_only_the_paths_methods(api, method, path, allow):
+    reply = api.http.request(method, api.base_url + path, timeout=30)
+    assert reply.status_code == 405, reply.text
+    assert reply.headers["Allow"] == allow
+    assert reply.headers["Content-Type"].startswith("application/json")
+    assert reply.json()["error"] == "METHOD_NOT_ALLOWED" and reply.json()["request_id"]
+
+
+def test_a_path_werkzeug_cannot_route_is_our_json_404_not_an_html_page(api):
+    """A newline in a path value matched no rule, and werkzeug answered its HTML page."""
+    for method in ("GET", "POST"):
+        reply = api.http.request(method, api.base_url + "/api/v1/admin/dead-letters/a%0Ab/1/replay", timeout=30)
+        assert reply.status_code == 404, reply.text
+        assert reply.json()["error"] == "NOT_FOUND" and reply.headers["X-Request-Id"]
+
+
+def test_an_idempotency_key_is_checked_only_where_the_route_honours_it(api):
+    code = unit_body()["code"]
+    active_unit(api, code)
+    renamed = api.post(f"/api/v1/units/{code}/rename", json={"name": "新的名称"},
+                       headers={"Idempotency-Key": "has space"})
+    assert renamed.status_code == 200, renamed.text  # rename does not take one: it is ignored
+    refused = api.post("/api/v1/units", json=unit_body(), headers={"Idempotency-Key": "k" * 129})
+    assert (refused.status_code, list(refused.json()["fields"])) == (400, ["Idempotency-Key"]), refused.text
+
+
+@pytest.mark.parametrize("query, field", [
+    ("limit=0", "limit"), ("limit=201", "limit"), ("state=lost", "state"), ("urgency=now", "urgency"),
+    ("since=yesterday", "since"),
+])
+def test_the_inbox_query_is_checked_against_the_documented_bounds(api, query, field):
+    spec = api.get("/api/v1/openapi.json").json()
+    documented = {p["name"]: p["schema"] for p in spec["paths"]["/api/v1/inbox"]["get"]["parameters"]}
+    assert documented["limit"]["minimum"] == 1 and documented["limit"]["maximum"] == 200
+    assert documented["since"]["format"] == "date-time" and "lost" not in documented["state"]["enum"]
+    reply = api.get(f"/api/v1/inbox?{query}")
+    assert reply.status_code == 400 and field in reply.json()["fields"], reply.text
+
+
+def test_include_replayed_is_a_boolean_not_any_text(api):
+    assert api.get("/api/v1/admin/dead-letters?include_replayed=true").status_code == 200
+    reply = api.get("/api/v1/admin/dead-letters?include_replayed=null")
+    assert reply.status_code == 400 and "include_replayed" in reply.json()["fields"], reply.text
