@@ -35,10 +35,13 @@ NO_NUL = "^[^\\u0000]*$"  # every text: the gateway refuses a NUL before any sch
 
 def _field_property(self, field, ret, **kwargs) -> dict:
     """A field's ``OPENAPI_PROPERTY`` replaces what apispec infers (e.g. an id taken as a string or an
-    integer); a free text says it has no NUL."""
+    integer); a free text says it has no NUL; a nullable nested schema is it or null."""
     if (replaced := getattr(field, "OPENAPI_PROPERTY", None)) is not None:
         ret.clear()
         return dict(replaced)
+    if "anyOf" in ret:  # apispec's nullable Nested: "or null", not "or any object"
+        ret["anyOf"] = [{**alternative, "enum": [None]} if alternative == {"type": "object", "nullable": True}
+                        else alternative for alternative in ret["anyOf"]]
     if ret.get("type") == "string" and not ret.keys() & {"pattern", "format", "enum"}:
         return {"pattern": NO_NUL}
     return {}

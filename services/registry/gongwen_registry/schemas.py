@@ -86,7 +86,8 @@ class MergeSchema(Schema):
     OPENAPI_EXTRA = {"oneOf": [
         {"properties": {"into_code": {"type": "string"}, "new": {"type": "object", "nullable": True, "enum": [None]}},
          "required": ["into_code"]},
-        {"properties": {"new": {"type": "object"}, "into_code": {"type": "string", "nullable": True, "enum": [None]},
+        {"properties": {"new": {"$ref": "#/components/schemas/UnitApplication"},
+                        "into_code": {"type": "string", "nullable": True, "enum": [None]},
                         "from_codes": {"minItems": 2}},
          "required": ["new"]}]}
 
