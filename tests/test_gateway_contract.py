@@ -166,9 +166,10 @@ def test_a_known_path_with_another_method_is_a_json_405_listing_only_the_paths_m
 
 
 def test_a_path_werkzeug_cannot_route_is_our_json_404_not_an_html_page(api):
-    """A newline in a path value matched no rule, and werkzeug answered its HTML page."""
+    """A newline in a path matched no rule (the catch-all's ``path`` converter stops at it) once the
+    letter id was no integer, and werkzeug answered its HTML page."""
     for method in ("GET", "POST"):
-        reply = api.http.request(method, api.base_url + "/api/v1/admin/dead-letters/a%0Ab/1/replay", timeout=30)
+        reply = api.http.request(method, api.base_url + "/api/v1/admin/dead-letters/a%0Ab/x/replay", timeout=30)
         assert reply.status_code == 404, reply.text
         assert reply.json()["error"] == "NOT_FOUND" and reply.headers["X-Request-Id"]
 
