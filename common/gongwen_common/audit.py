@@ -49,16 +49,15 @@ class Caller(Acting):
 
     unit_code: str | None = None
     roles: frozenset = frozenset()
-    unit_kind: str | None = None
 
     @classmethod
     def of(cls, actor) -> "Caller":
         acting = Acting.of(actor)
         actor = actor if isinstance(actor, dict) else {}
         roles = actor.get("roles") if isinstance(actor.get("roles"), list | tuple) else ()
-        unit_code, unit_kind = actor.get("unit_code"), actor.get("unit_kind")
+        unit_code = actor.get("unit_code")
         return cls(acting.user_id, acting.proxy_user_id, unit_code if isinstance(unit_code, str) else None,
-                   frozenset(r for r in roles if isinstance(r, str)), unit_kind if isinstance(unit_kind, str) else None)
+                   frozenset(r for r in roles if isinstance(r, str)))
 
     def has(self, role: str) -> bool:
         return role in self.roles

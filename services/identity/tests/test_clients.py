@@ -41,3 +41,32 @@ def test_a_unit_system_gets_tokens_with_its_client_credentials(world):
     assert (refusal.code, refusal.status) == ("ACCOUNT_DISABLED", 401)
     assert world.call("is_revoked", fresh["jti"]) is True
     assert world.refused("create_client", "gz-fgw", world.actor("operator")).code == "UNKNOWN_UNIT"
+
+
+# -- issue 10: identity refuses these itself, not only the gateway ------------------------------
+
+def as_system(client_id) -> dict:
+    """A department system's actor, as the gateway passes a client-credentials token."""
+    return {"user_id": f"client:{client_id}", "unit_code": "gz-fgw", "roles": ["system"]}
+
+
+def test_a_department_system_has_no_password_to_change(world):
+    client_id = world.call("create_client", "gz-fgw", world.actor("dave"))["client_id"]
+    for actor in (as_system(client_id), None):
+        refusal = world.refused("change_password", f"client:{client_id}", "anything", "Gw-New-2026?north", actor)
+        # Refused as a system (403), not taken for a wrong password (401).
+        assert (refusal.code, refusal.status) == ("FORBIDDEN", 403)
+        assert "department system" in refusal.message
+    assert world.events("password_changed") == []
+
+
+def test_a_department_system_cannot_be_a_proxy(world):
+    client_id = world.call("create_client", "gz-fgw", world.actor("dave"))["client_id"]
+    alice = world.user("alice")
+    for actor in (as_system(client_id), None):
+        refusal = world.refused("act_for", f"client:{client_id}", alice.id, actor)
+        assert (refusal.code, refusal.status) == ("PROXY_NOT_ALLOWED", 403)
+        assert refusal.message == "A department system cannot be a proxy."
+    # Nor does a person get a proxy's token while the caller is a system.
+    refusal = world.refused("act_for", alice.id, world.user("bob").id, as_system(client_id))
+    assert refusal.message == "A department system cannot be a proxy."

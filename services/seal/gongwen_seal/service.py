@@ -2,12 +2,17 @@
 directory copy follows the registry's events (``gongwen_registry.replica``).
 
 Bytes cross RPC as base64 strings (the serializer is JSON). ``actor`` is the caller as the
-gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?, "unit_kind"?}``.
+gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?}``. What the
+seal's rules need to know of others the service asks itself, with a deadline, whoever calls it:
+identity whether custodians are active users of the unit, the registry a unit's kind.
 """
 
+from nameko.rpc import RpcProxy
+
+from gongwen_common import rpc as rpc_calls
 from gongwen_common.clock import Clock
 from gongwen_common.entrypoints import event_handler, rpc
-from gongwen_common.errors import ValidationFailed
+from gongwen_common.errors import DomainError, ValidationFailed
 from gongwen_common.idempotency import once
 from gongwen_common.rpc import from_wire, to_wire
 from gongwen_common.service import CheckedAtStart, ServiceBase
@@ -30,11 +35,29 @@ class SealService(UnitDirectoryReplica, ServiceBase):
     name = "seal"
     unit_view_model = UnitView
     clock = Clock()
+    identity = RpcProxy("identity")
+    registry = RpcProxy("registry")
     # SEAL_KEK unset (without GONGWEN_DEVELOPMENT_KEYS=1) or malformed: no start, rather than a first seal that fails
     settings_at_start = CheckedAtStart(SealSettings.from_config)
 
     def _settings(self) -> SealSettings:
         return SealSettings.from_config(self.config)
+
+    def _call(self, proxy, method, *args):
+        return rpc_calls.call(proxy, method, *args, timeout=float(self.config.get("RPC_TIMEOUT", 10)))
+
+    def _active_members(self, unit_code, user_ids) -> list[str]:
+        """Which of ``user_ids`` are active users of the unit, as identity knows them."""
+        return self._call(self.identity, "active_members", unit_code, user_ids)
+
+    def _unit_kind(self, unit_code) -> str | None:
+        """The unit's kind (``secrecy_bureau`` …) as the registry knows it; None for no such unit."""
+        try:
+            return self._call(self.registry, "get_unit", unit_code)["kind"]
+        except DomainError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     # -- the CA and seals -------------------------------------------------------------------
 
@@ -48,7 +71,8 @@ class SealService(UnitDirectoryReplica, ServiceBase):
     def apply_seal(self, unit_code, custody_policy, actor, idempotency_key=None):
         request = {"unit_code": unit_code, "custody": custody_policy, "actor": actor}
         return once(self.db, "apply_seal", idempotency_key, request,
-                    lambda: seals.apply(self.db, unit_code, custody_policy, actor, self.clock()))
+                    lambda: seals.apply(self.db, unit_code, custody_policy, actor, self.clock(),
+                                        self._active_members))
 
     @rpc
     def set_seal_image(self, serial, png_b64, actor):
@@ -83,7 +107,7 @@ class SealService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def approve_destruction(self, serial, actor):
-        return custody.approve_destruction(self.db, serial, actor, self.clock())
+        return custody.approve_destruction(self.db, serial, actor, self.clock(), self._unit_kind)
 
     # -- sealing and verifying --------------------------------------------------------------
 

@@ -38,7 +38,8 @@ def active_seal(engine, required):
                              updated_at=NOW))
         session.flush()
         applied = seals.apply(session, "gz-fgw", {"required_approvals": required, "custodian_user_ids": KEEPERS},
-                              person("admin-gz-fgw", "gz-fgw", "admin"), NOW)
+                              person("admin-gz-fgw", "gz-fgw", "admin"), NOW,
+                              active_members=lambda unit_code, user_ids: list(user_ids))
         serial = seals.approve(session, applied["serial"], OPERATOR, SETTINGS, NOW)["serial"]
         session.commit()
     return serial

@@ -61,14 +61,13 @@ def test_only_named_custodians_in_person_may_approve(seals):
 
 
 def test_destruction_needs_all_three_parties_then_the_key_is_gone_and_old_signatures_still_verify(seals):
-    seals.unit("bureau", "广州市国家保密局")
+    seals.unit("bureau", "广州市国家保密局", kind="secrecy_bureau")
     seal = seals.active_seal("gz-fgw")
     manifest = seals.document("gz-fgw")
     sealed = seals.sign("gz-fgw", manifest)["signature"]
     serial = seal["serial"]
     secrecy = seals.person("sec-1", "bureau", "secrecy_officer")
-    secrecy["unit_kind"] = "secrecy_bureau"
-    unit_secrecy = {**seals.person("sec-2", "gz-fgw", "secrecy_officer"), "unit_kind": "department"}
+    unit_secrecy = seals.person("sec-2", "gz-fgw", "secrecy_officer")
 
     assert seals.refused("approve_destruction", serial, seals.clerk("gz-fgw")).code == "DESTRUCTION_PARTY_REQUIRED"
     assert seals.refused("approve_destruction", serial, unit_secrecy).code == "DESTRUCTION_PARTY_REQUIRED"

@@ -109,18 +109,17 @@ def test_a_repeated_stamp_key_answers_the_same_stamp_and_records_no_second(seals
 # -- item 7: three parties, three people ---------------------------------------------------------
 
 def test_one_person_holding_two_roles_stands_for_one_destruction_party(seals):
-    seals.unit("bureau", "广州市国家保密局")
+    seals.unit("bureau", "广州市国家保密局", kind="secrecy_bureau")
     serial = seals.active_seal("gz-fgw")["serial"]
     # The operator's account also holds the secrecy bureau's officer role.
-    both = {"user_id": "op-1", "unit_code": "bureau", "roles": ["operator", "secrecy_officer"],
-            "unit_kind": "secrecy_bureau"}
+    both = {"user_id": "op-1", "unit_code": "bureau", "roles": ["operator", "secrecy_officer"]}
     assert seals.call("approve_destruction", serial, both)["destruction"]["recorded"] == ["operator"]
     again = seals.call("approve_destruction", serial, both)
     assert again["destruction"] == {"recorded": ["operator"], "missing": ["secrecy_bureau", "owning_unit"]}
     third = seals.call("approve_destruction", serial, seals.admin("gz-fgw"))
     assert third["status"] == "active" and third["destruction"]["missing"] == ["secrecy_bureau"]
     assert seals.session.get(Seal, serial).key_ciphertext is not None
-    officer = {**seals.person("sec-1", "bureau", "secrecy_officer"), "unit_kind": "secrecy_bureau"}
+    officer = seals.person("sec-1", "bureau", "secrecy_officer")
     done = seals.call("approve_destruction", serial, officer)
     assert done["status"] == "destroyed"
     people = seals.session.scalars(select(DestructionApproval.user_id).where(

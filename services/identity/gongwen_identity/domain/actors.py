@@ -47,12 +47,17 @@ def actor_id(actor) -> str | None:
     return None
 
 
+def is_system(user_id) -> bool:
+    """A unit's department system (its client credentials' subject, ``client:<id>``), not a person."""
+    return isinstance(user_id, str) and user_id.startswith("client:")
+
+
 def resolve_actor(session, actor) -> Actor:
     """The acting user from identity's own tables. A proxy's window is bounded by the token the
     gateway verified (never issued before the window opens, never valid after it closes); here
     both people must still be active members of the same unit."""
     user_id = actor_id(actor)
-    if isinstance(user_id, str) and user_id.startswith("client:"):
+    if is_system(user_id):
         raise Forbidden(message="A department system may not manage accounts.")
     user = session.get(User, user_id) if user_id else None
     if user is None or user.status != "active":

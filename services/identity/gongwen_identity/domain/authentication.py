@@ -33,12 +33,14 @@ from gongwen_common.audit import Acting
 
 from ..models import Challenge, User
 from . import audit, devices, lockout, passwords, tokens
+from .actors import actor_id, is_system
 from .errors import (
     AccountDisabled,
     AccountLocked,
     ChallengeExpired,
     ChallengeUsed,
     DeviceSignatureInvalid,
+    Forbidden,
     InvalidCredentials,
     PasswordTooWeak,
     ProxyNotAllowed,
@@ -129,7 +131,11 @@ def change_password(session, user_id, old_password, new_password, settings: Iden
     """The holder changes their own password (first login, expiry, at will), in person: ``actor``
     (the caller as the gateway vouches for it) must not be a proxy. A wrong old password counts
     towards the lockout like a wrong login; every session ends, so the new password (and the
-    lifted ``pwd`` claim) takes effect with the next login."""
+    lifted ``pwd`` claim) takes effect with the next login. A department system has none: its
+    credentials are its unit admin's to issue and revoke."""
+    if is_system(user_id) or is_system(actor_id(actor)):
+        raise Forbidden(message="A department system has no password: its unit's admin issues and revokes its "
+                                "client credentials.")
     if Acting.of(actor).by_proxy:
         raise ProxyNotAllowed(message="A proxy may not change the principal's password.")
     user = session.get(User, user_id) if isinstance(user_id, str) else None

@@ -9,7 +9,7 @@ from gongwen_common.audit import Acting
 
 from ..models import Proxy, User
 from . import audit, listing, tokens
-from .actors import actor_id, resolve_actor
+from .actors import actor_id, is_system, resolve_actor
 from .authentication import user_claims
 from .errors import Forbidden, InvalidProxy, NotFound, ProxyNotAllowed, ValidationFailed
 
@@ -111,7 +111,10 @@ def list_proxies(session, actor, now, unit=None, status=None, q=None, limit=50, 
 def issue_proxy_token(session, proxy_user_id, principal_user_id, settings, now, actor=None) -> dict:
     """An access token with which the proxy acts for the principal (RFC 8693 ``act`` claim): the
     principal's unit and roles, the proxy named in ``act``, and never valid beyond the window.
-    ``actor`` is the caller as the gateway vouches for it: a proxy may not chain to a third person."""
+    ``actor`` is the caller as the gateway vouches for it: a proxy may not chain to a third person,
+    and a department system is no person to act for anyone."""
+    if is_system(proxy_user_id) or is_system(actor_id(actor)):
+        raise ProxyNotAllowed(message="A department system cannot be a proxy.")
     if Acting.of(actor).by_proxy:
         raise ProxyNotAllowed(message="A proxy may not name a further proxy for the principal.")
     if not proxy_for(session, proxy_user_id, principal_user_id, now):

@@ -81,12 +81,14 @@ def take_approvals(session, seal: Seal, manifest_sha256: str, approval_ids, wind
     return [approval.id for approval in used]
 
 
-def party_of(caller: Caller, seal: Seal, recorded: set[str]) -> str | None:
-    """Which destruction party the caller stands for (the first not yet recorded, if several)."""
+def party_of(caller: Caller, seal: Seal, recorded: set[str], of_secrecy_bureau: bool) -> str | None:
+    """Which destruction party the caller stands for (the first not yet recorded, if several).
+    ``of_secrecy_bureau``: the caller's unit is the secrecy bureau, as the registry says (never
+    as the caller claims)."""
     parties = []
     if caller.is_operator:
         parties.append("operator")
-    if caller.has("secrecy_officer") and caller.unit_kind == SECRECY_BUREAU_KIND:
+    if caller.has("secrecy_officer") and of_secrecy_bureau:
         parties.append("secrecy_bureau")
     if caller.is_admin_of(seal.unit_code):
         parties.append("owning_unit")
@@ -94,18 +96,22 @@ def party_of(caller: Caller, seal: Seal, recorded: set[str]) -> str | None:
     return (open_parties or parties or [None])[0]
 
 
-def approve_destruction(session, serial, actor, now) -> dict:
+def approve_destruction(session, serial, actor, now, unit_kind) -> dict:
     """Record one party's presence; with the third the seal is destroyed: revoked if it was not,
     and its private key shredded. Signatures made before stay verifiable.
 
     Three parties are three distinct people: one person holding two of the roles stands for the
-    first party they came as, and coming again records nothing more (a retry answers the same)."""
+    first party they came as, and coming again records nothing more (a retry answers the same).
+    A secrecy officer stands for the secrecy bureau (保密局) only if ``unit_kind(unit_code)`` (the
+    registry's answer, asked before the seal is locked) says their unit is one."""
     caller = Caller.of(actor)
+    of_secrecy_bureau = (caller.has("secrecy_officer") and caller.unit_code is not None
+                         and unit_kind(caller.unit_code) == SECRECY_BUREAU_KIND)
     seal = find_seal(session, serial, lock=True)
     present = dict(session.execute(select(DestructionApproval.party, DestructionApproval.user_id)
                                    .where(DestructionApproval.seal_serial == serial)).all())
     recorded = set(present)
-    party = party_of(caller, seal, recorded)
+    party = party_of(caller, seal, recorded, of_secrecy_bureau)
     if party is None and caller.unit_code != seal.unit_code:
         raise NotFound(message=f"no seal {serial!r}")
     in_person(caller, "stand for a party at a seal's destruction")

@@ -92,9 +92,9 @@ def _custody(custody) -> tuple[int, list[str]]:
     return required, custodians
 
 
-def apply(session, unit_code, custody, actor, now) -> dict:
-    """The unit's admin (or the operator) applies for a seal (申请, 003 §20). The custodians were
-    checked to be active users of the unit by the caller (the gateway asks identity)."""
+def apply(session, unit_code, custody, actor, now, active_members) -> dict:
+    """The unit's admin (or the operator) applies for a seal (申请, 003 §20). The custodians must
+    be active users of the unit: ``active_members(unit_code, user_ids)`` is identity's answer."""
     caller = Caller.of(actor)
     if not isinstance(unit_code, str) or not (caller.is_operator or caller.unit_code == unit_code):
         raise NotFound(message=f"no unit {unit_code!r}")
@@ -105,6 +105,10 @@ def apply(session, unit_code, custody, actor, now) -> dict:
     unit = session.get(UnitView, unit_code)
     if unit is None or unit.status != "active":
         raise UnknownUnit(message=f"no active unit {unit_code!r}", fields={"unit_code": ["unknown or not active"]})
+    strangers = set(custodians) - set(active_members(unit_code, custodians))
+    if strangers:
+        raise ValidationFailed({"custody": {"custodian_user_ids": [
+            f"not active users of the unit: {sorted(strangers)}"]}})
     live = session.scalar(select(Seal.serial).where(Seal.unit_code == unit_code, Seal.status.in_(LIVE)).limit(1))
     if live is not None:
         raise InvalidSealState(message=f"unit {unit_code!r} already has seal {live}; revoke it first")
