@@ -49,6 +49,13 @@ def _field_property(self, field, ret, **kwargs) -> dict:
 
 _PATH_INT = {"type": "integer", "minimum": 0, "maximum": MAX_PATH_INT}
 _PATH_TEXT = {"type": "string", "minLength": 1, "pattern": NO_NUL}
+_REQUEST_ID_PARAMETER = {"in": "header", "name": "X-Request-Id", "required": False, "schema": {"type": "string"},
+                         "description": "echoed in the answer if it matches ^[A-Za-z0-9._:-]{1,100}$, otherwise "
+                                        "replaced by a new id; the correlation id of every log line and event"}
+_REQUEST_ID_HEADER = {"required": True, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,100}$"}}
+_RETRY_AFTER = {"required": False, "schema": {"type": "integer", "minimum": 0}, "description": "seconds to wait"}
+_DOWNLOAD = {"required": True, "schema": {"type": "string"},
+             "description": "attachment; filename=\"ASCII fallback\"; filename*=UTF-8''<the name, percent-encoded>"}
 _ALSO_STATUS_TEXT = {202: "Accepted: awaiting a further step", 503: "Degraded: some service is down"}
 
 
@@ -125,6 +132,13 @@ def build_spec() -> dict:
         for status in sorted({500, *route.errors, *implied} - set(route.also)):
             op["responses"][str(status)] = {"description": _ERROR_STATUS_TEXT.get(status, "Internal error"),
                                             "content": {"application/json": {"schema": "Error"}}}
+        # the headers every answer carries, and those of a 429 and of a download
+        op["parameters"].append(_REQUEST_ID_PARAMETER)
+        for status, response in op["responses"].items():
+            response["headers"] = {"X-Request-Id": _REQUEST_ID_HEADER,
+                                   **({"Retry-After": _RETRY_AFTER} if status == "429" else {}),
+                                   **({"Content-Disposition": _DOWNLOAD} if route.produces and route.tag == "documents"
+                                      and status == str(route.status) else {})}
         paths.setdefault(_openapi_path(url), {})[method.lower()] = op
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)

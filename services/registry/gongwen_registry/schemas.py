@@ -6,6 +6,10 @@ DOCUMENT_POLICIES = ("keep", "transfer", "archive")
 UNIT_CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
 UNIT_NAME = validate.Length(min=2, max=200)
 MAX_RESOLVE = 1000
+# Some character that is not white space, spelled out: Python's \s and the ECMA \s of the OpenAPI
+# document disagree (Python counts \x1c-\x1f and \x85, ECMA counts \ufeff), so the document and the
+# check must name the same characters (the check anchors at the start, the document's pattern does not).
+NOT_ONLY_SPACE = "[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
 
 
 class UserId(fields.String):
@@ -52,7 +56,8 @@ class RenameSchema(Schema):
 class RevocationSchema(Schema):
     """POST /api/v1/units/{code}/revoke: the revoking decision (撤销, 003 §10(二))."""
 
-    reason = fields.String(required=True, validate=[validate.Length(max=500), validate.Regexp(r"\S")])
+    reason = fields.String(required=True, validate=[validate.Length(max=500),
+                                                    validate.Regexp(r"[\s\S]*?" + NOT_ONLY_SPACE)])
     documents = fields.String(required=True, validate=validate.OneOf(DOCUMENT_POLICIES),
                               metadata={"description": "what becomes of the unit's documents"})
     successor_code = fields.String(load_default=None, allow_none=True,

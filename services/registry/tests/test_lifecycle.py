@@ -44,7 +44,7 @@ def test_renames_keep_every_former_name_with_when_it_was_borne(registry):
 
 @pytest.mark.parametrize("status, name, code, http_status", [
     ("revoked", "新名称", "UNIT_REVOKED", 409),
-    ("active", "单位aa", "VALIDATION_ERROR", 400),
+    ("active", "单位aa", "NAME_UNCHANGED", 409),  # its current name: the unit's state refuses it, not the shape
     ("active", "新", "VALIDATION_ERROR", 400),
 ])
 def test_refused_renames(registry, status, name, code, http_status):
@@ -123,3 +123,23 @@ def test_a_units_times_and_audit_follow_the_registrys_clock(registry):
     rows = registry.session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))
     occurred = [row.payload["occurred_at"] for row in rows]
     assert occurred == [at.isoformat() for at in (datetime(2026, 11, 21, 9, tzinfo=UTC), approved_at, renamed_at)]
+
+
+@pytest.mark.parametrize("reason, accepted", [
+    ("\u001f", False), ("\x85 \u3000", False), ("\t\n", False),  # white space by Python's \s, not all by ECMA's
+    ("\ufeff", False), ("机构改革", True), (" 撤销 ", True),
+])
+def test_a_revocation_reason_is_refused_as_blank_exactly_as_the_document_says(registry, reason, accepted):
+    """The document's pattern and the registry's check name the same white space: a reason of only
+    \\x1f passed the document (ECMA) and was refused by Python's \\S."""
+    import re
+
+    from gongwen_registry.schemas import NOT_ONLY_SPACE
+
+    registry.unit("aa")
+    assert bool(re.search(NOT_ONLY_SPACE, reason)) is accepted
+    if accepted:
+        assert registry.service.revoke_unit("aa", reason, "keep", actor=registry.operator)["status"] == "revoked"
+    else:
+        registry.refuses("VALIDATION_ERROR", 400, registry.service.revoke_unit, "aa", reason, "keep",
+                         actor=registry.operator)

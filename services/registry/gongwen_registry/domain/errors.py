@@ -26,6 +26,12 @@ class UnitNotApproved(Conflict):
     code = "UNIT_NOT_APPROVED"
 
 
+class NameUnchanged(Conflict):
+    """A rename to the name the unit already bears: a well-formed request the unit's state refuses."""
+
+    code = "NAME_UNCHANGED"
+
+
 class UnitRevoked(Conflict):
     """The unit was revoked (撤销); it stays readable but can no longer change."""
 

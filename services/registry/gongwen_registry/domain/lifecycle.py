@@ -2,12 +2,19 @@
 from sqlalchemy.exc import IntegrityError
 
 from gongwen_common.audit import Acting
-from gongwen_common.errors import Forbidden, ValidationFailed, validated
+from gongwen_common.errors import Forbidden, validated
 
 from ..models import Unit, UnitName
 from ..schemas import RenameSchema, RevocationSchema, UnitApplicationSchema
 from .common import acting, announce, caller_of, find_unit, refuse_revoked, require_operator, unit_view
-from .errors import InvalidSuccessor, UnitCodeTaken, UnitNotApplied, UnknownParentUnit, UnknownSuccessorUnit
+from .errors import (
+    InvalidSuccessor,
+    NameUnchanged,
+    UnitCodeTaken,
+    UnitNotApplied,
+    UnknownParentUnit,
+    UnknownSuccessorUnit,
+)
 
 
 def register_unit(session, application: dict, now, actor=None, active: bool = False) -> dict:
@@ -75,7 +82,7 @@ def rename_unit(session, code, name, now, actor=None) -> dict:
     unit = find_unit(session, code)
     refuse_revoked(unit)
     if new_name == unit.name:
-        raise ValidationFailed({"name": ["The unit already bears this name."]})
+        raise NameUnchanged(message="The unit already bears this name.", fields={"name": ["the current name"]})
     old_name = unit.name
     borne_since = unit.name_history[-1].valid_to if unit.name_history else unit.created_at
     unit.name_history.append(UnitName(code=unit.code, name=old_name, valid_from=borne_since, valid_to=now,
