@@ -22,7 +22,7 @@ from nameko.extensions import DependencyProvider, SharedExtension
 from nameko.messaging import QueueConsumer
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from gongwen_common.errors import ProxyNotAllowed, ServiceUnavailable, Unauthenticated
+from gongwen_common.errors import ServiceUnavailable, Unauthenticated
 
 security_log = logging.getLogger("gongwen.security")
 
@@ -59,12 +59,6 @@ def actor_of(principal: Principal) -> dict:
     if principal.proxy_user_id:
         actor["proxy_user_id"] = principal.proxy_user_id
     return actor
-
-
-def in_person(principal: Principal, what: str) -> None:
-    """Credentials and delegation are personal: refused to a proxy's token."""
-    if principal.proxy_user_id:
-        raise ProxyNotAllowed(message=f"A proxy may not {what} for the principal.")
 
 
 def _epoch(expires_at) -> float:

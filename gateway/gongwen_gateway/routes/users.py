@@ -1,7 +1,7 @@
 """Users (identity): real-name accounts, U_Keys, proxies (代理人) and units' system clients."""
 from gongwen_identity.schemas import NewUserSchema, ProxySchema, UserSchema
 
-from ..auth import ANY_ROLE, in_person
+from ..auth import ANY_ROLE
 from ..http import api
 from ..schemas import (
     ClientPageSchema,
@@ -22,14 +22,12 @@ class UserRoutes:
     @api("POST", "/api/v1/users", summary="Request (admin) or create (operator) a real-name account", tag="users",
          request_schema=NewUserSchema, response_schema=UserSchema, status=201, idempotent=True,
          roles=OPERATOR_OR_ADMIN, errors=(400, 404, 409, 422, 503))
-    def create_user(self, request, body, principal, actor, idempotency_key):
-        in_person(principal, "create an account")
+    def create_user(self, request, body, actor, idempotency_key):
         return 201, self.call("identity", "create_user", body, actor, idempotency_key=idempotency_key)
 
     @api("POST", "/api/v1/users/<user_id>/approve", summary="Approve a requested account", tag="users",
          response_schema=UserSchema, roles=OPERATOR, errors=(404, 409, 503))
-    def approve_user(self, request, user_id, principal, actor):
-        in_person(principal, "approve an account")
+    def approve_user(self, request, user_id, actor):
         return 200, self.call("identity", "approve_user", user_id, actor)
 
     @api("POST", "/api/v1/users/<user_id>/disable", summary="Disable an account at once", tag="users",
@@ -40,22 +38,19 @@ class UserRoutes:
 
     @api("POST", "/api/v1/users/<user_id>/reset-password", summary="Set a new initial password", tag="users",
          request_schema=ResetPasswordSchema, status=204, roles=OPERATOR_OR_ADMIN, errors=(400, 404, 503))
-    def reset_password(self, request, user_id, body, principal, actor):
-        in_person(principal, "reset a password")
+    def reset_password(self, request, user_id, body, actor):
         self.call("identity", "reset_password", user_id, body["initial_password"], actor)
         return 204, None
 
     @api("POST", "/api/v1/users/<user_id>/devices", summary="Replace the account's U_Key", tag="users",
          request_schema=DeviceSchema, response_schema=UserSchema, roles=OPERATOR_OR_ADMIN,
          errors=(400, 404, 409, 503))
-    def replace_device(self, request, user_id, body, principal, actor):
-        in_person(principal, "replace a U_Key")
+    def replace_device(self, request, user_id, body, actor):
         return 200, self.call("identity", "replace_device", user_id, body["public_key"], actor)
 
     @api("POST", "/api/v1/proxies", summary="Name a proxy (代理人) for a time window", tag="users",
          request_schema=ProxySchema, status=201, idempotent=True, roles=ANY_ROLE, errors=(400, 404, 422, 503))
-    def set_proxy(self, request, body, principal, actor, idempotency_key):
-        in_person(principal, "name a proxy")
+    def set_proxy(self, request, body, actor, idempotency_key):
         return 201, self.call("identity", "set_proxy", body["principal_user_id"], body["proxy_user_id"],
                               body["starts_at"].isoformat(), body["ends_at"].isoformat(), actor,
                               idempotency_key=idempotency_key)
@@ -63,8 +58,7 @@ class UserRoutes:
     @api("POST", "/api/v1/units/<code>/clients", summary="Client credentials for the unit's own system "
          "(the secret is shown once)", tag="users", response_schema=ClientSchema, status=201,
          roles=OPERATOR_OR_ADMIN, errors=(404, 422, 503))
-    def create_client(self, request, code, principal, actor):
-        in_person(principal, "create client credentials")
+    def create_client(self, request, code, actor):
         return 201, self.call("identity", "create_client", code, actor)
 
     @api("GET", "/api/v1/users", summary="Accounts: the operator's of every unit, a unit admin's of its own",
@@ -82,8 +76,7 @@ class UserRoutes:
     @api("DELETE", "/api/v1/units/<code>/clients/<client_id>", summary="Revoke a client: its secret and the "
          "tokens it obtained stop working (in person)", tag="users", status=204, roles=OPERATOR_OR_ADMIN,
          errors=(404, 503))
-    def revoke_client(self, request, code, client_id, principal, actor):
-        in_person(principal, "revoke client credentials")
+    def revoke_client(self, request, code, client_id, actor):
         self.call("identity", "revoke_client", code, client_id, actor)
         return 204, None
 
