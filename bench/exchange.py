@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import rpc_roundtrip  # noqa: E402
 from rpc_roundtrip import measure_floor, percentiles, time_calls  # noqa: E402
-from seal import CLERK, OPERATOR, UNIT_CODE, manifest, wait_for_unit  # noqa: E402
+from seal import CLERK, OPERATOR, UNIT_CODE, issue_seal, manifest  # noqa: E402
 
 MAX_RECIPIENTS = 1000  # the exchange's limit per document
 RECIPIENT = "bench-recv-{:04d}"
@@ -258,7 +258,7 @@ def main():
         setup = {}
         with ClusterRpcProxy({"AMQP_URI": uri}, timeout=args.timeout) as cluster:
             register(cluster, UNIT_CODE, "基准测试发文单位")
-            cluster.seal.approve_seal(wait_for_unit(cluster.seal)["serial"], OPERATOR)
+            issue_seal(cluster)
             print(f"registering {len(recipients)} recipient unit(s) through the registry", flush=True)
             setup["register_s"] = round(register_recipients(cluster, recipients), 1)
             setup["directory_s"] = wait_for_directory(work, recipients, timeout=120 + 0.5 * len(recipients))

@@ -35,8 +35,8 @@ from rpc_roundtrip import time_calls  # noqa: E402
 UNIT_CODE = "bench-seal-unit"
 OPERATOR = {"user_id": "op-1", "unit_code": "operator", "roles": ["operator"]}
 ADMIN = {"user_id": "a1", "unit_code": UNIT_CODE, "roles": ["admin"]}
-CLERK = {"user_id": "c1", "unit_code": UNIT_CODE, "roles": ["clerk"]}
-CUSTODY = {"required_approvals": 1, "custodian_user_ids": ["c1"]}
+CLERK = {"user_id": None, "unit_code": UNIT_CODE, "roles": ["clerk"]}  # the user id is identity's (issue_seal)
+BENCH_PASSWORD = "Gw-Bench-2026!x"
 WARMUP = 50  # time_calls' default, spelled out: the RPC rows need that many distinct manifests more
 
 
@@ -90,18 +90,41 @@ def measure_in_process(calls: int) -> dict:
     }
 
 
-def wait_for_unit(seal_rpc, timeout=60):
-    """Apply for the unit's seal once the registry's unit events have reached the seal service."""
+def public_pem() -> str:
+    """A fresh device (U_Key) public key: identity keeps one for every account."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def once_known(call, timeout=60):
+    """``call()`` again while the service has not yet heard of the unit from the registry's events."""
     from gongwen_common.errors import DomainError
 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return seal_rpc.apply_seal(UNIT_CODE, CUSTODY, ADMIN)
+            return call()
         except DomainError as refused:
             if refused.code != "UNKNOWN_UNIT" or time.monotonic() > deadline:
                 raise
         time.sleep(0.2)
+
+
+def issue_seal(cluster) -> dict:
+    """The unit's seal, in force. The seal service asks identity whether its custodian is an active
+    user of the unit, so identity makes the operator and the clerk first; CLERK becomes that clerk."""
+    operator = cluster.identity.bootstrap_operator("bench-operator", BENCH_PASSWORD, public_pem())
+    clerk = once_known(lambda: cluster.identity.create_user(
+        {"username": f"bench-clerk-{uuid.uuid4().hex[:6]}", "name": "基准测试文档员", "unit_code": UNIT_CODE,
+         "roles": ["clerk"], "mobile": "13800138000", "initial_password": BENCH_PASSWORD,
+         "device_public_key": public_pem()}, {"user_id": operator["user_id"]}))
+    CLERK["user_id"] = clerk["user_id"]
+    custody = {"required_approvals": 1, "custodian_user_ids": [clerk["user_id"]]}
+    applied = once_known(lambda: cluster.seal.apply_seal(UNIT_CODE, custody, ADMIN))
+    return cluster.seal.approve_seal(applied["serial"], OPERATOR)
 
 
 def measure_rpc(cluster, calls: int) -> dict:
@@ -180,7 +203,7 @@ def main():
         with ClusterRpcProxy({"AMQP_URI": uri}, timeout=60) as cluster:
             cluster.registry.register_unit({"code": UNIT_CODE, "name": "基准测试单位", "kind": "department",
                                             "parent_code": None}, actor=OPERATOR, active=True)
-            cluster.seal.approve_seal(wait_for_unit(cluster.seal)["serial"], OPERATOR)
+            issue_seal(cluster)
             # In-process rows under the same conditions as the RPC rows: the suite idling alongside.
             figures = measure_in_process(args.calls)
             figures.update(measure_rpc(cluster, args.calls))
