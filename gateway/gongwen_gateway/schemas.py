@@ -34,9 +34,14 @@ class HealthSchema(Schema):
     services = fields.Dict(keys=fields.String(), values=fields.Nested(ServiceHealthSchema))
 
 
-class UnitPageSchema(Schema):
-    items = fields.List(fields.Nested(UnitSchema))
+class Page(Schema):
+    """A list answer (API.md): ``{"items": [...], "next_cursor": "…" | null}``; subclasses declare ``items``."""
+
     next_cursor = fields.String(allow_none=True)
+
+
+class UnitPageSchema(Page):
+    items = fields.List(fields.Nested(UnitSchema))
 
 
 class DeadLetterSchema(Schema):
@@ -266,9 +271,8 @@ class ReceiptSchema(Schema):
                                                                             "successor unit, as a new receipt)"})
 
 
-class ReceiptPageSchema(Schema):
+class ReceiptPageSchema(Page):
     items = fields.List(fields.Dict(), required=True)
-    next_cursor = fields.String(allow_none=True)
 
 
 class PrintSchema(Schema):
@@ -298,9 +302,8 @@ class ClientQuerySchema(PeopleQuerySchema):
     status = fields.String(load_default=None, validate=validate.OneOf(("active", "disabled", "revoked")))
 
 
-class UserPageSchema(Schema):
+class UserPageSchema(Page):
     items = fields.List(fields.Nested(UserSchema), required=True)
-    next_cursor = fields.String(allow_none=True)
 
 
 class ClientInfoSchema(Schema):
@@ -316,9 +319,8 @@ class ClientInfoSchema(Schema):
     revoked_at = fields.DateTime(allow_none=True)
 
 
-class ClientPageSchema(Schema):
+class ClientPageSchema(Page):
     items = fields.List(fields.Nested(ClientInfoSchema), required=True)
-    next_cursor = fields.String(allow_none=True)
 
 
 class ProxyViewSchema(Schema):
@@ -331,6 +333,5 @@ class ProxyViewSchema(Schema):
     set_by = fields.String()
 
 
-class ProxyPageSchema(Schema):
+class ProxyPageSchema(Page):
     items = fields.List(fields.Nested(ProxyViewSchema), required=True)
-    next_cursor = fields.String(allow_none=True)
