@@ -6,19 +6,17 @@ from datetime import UTC, datetime
 import pytest
 from nameko.testing.services import worker_factory
 
-from gongwen_common.clock import Clock, MovableClock
+from gongwen_common.clock import MovableClock
 from gongwen_local.stack import SERVICES, service_class
 
 CONSUMERS = [name for name in SERVICES if name != "registry"]
 
 
 def consumer_worker(consumer, session):
-    """A worker of ``consumer`` on ``session``, with an empty config (defaults) and, where the
-    service has a clock, a real one: the handlers' own effects compare times and read settings."""
-    service = service_class(consumer)
-    clock = {"clock": MovableClock(datetime(2026, 11, 21, 9, tzinfo=UTC))} if isinstance(
-        getattr(service, "clock", None), Clock) else {}
-    return worker_factory(service, db=session, config={}, **clock)
+    """A worker of ``consumer`` on ``session``, with an empty config (defaults) and a real clock that
+    reads later than every event here: they all arrive late."""
+    return worker_factory(service_class(consumer), db=session, config={},
+                          clock=MovableClock(datetime(2026, 11, 23, 9, tzinfo=UTC)))
 
 
 def envelope(event_id, event_type, unit):

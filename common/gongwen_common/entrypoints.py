@@ -10,6 +10,7 @@ import functools
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
 from nameko.containers import ContainerBeingKilled
@@ -71,6 +72,19 @@ class Event:
     event_type: str
     occurred_at: str
     data: dict
+
+    def happened_at(self, now: datetime) -> datetime:
+        """When the event says it happened (its data's ``at``, else the envelope's ``occurred_at``),
+        not when it is handled: a change delivered late still counts when it was made. A time that
+        is missing, malformed or naive is the handling time ``now``; one in the future is cut to it."""
+        for value in ((self.data or {}).get("at") if isinstance(self.data, dict) else None, self.occurred_at):
+            try:
+                moment = datetime.fromisoformat(value)
+            except (TypeError, ValueError):
+                continue
+            if moment.tzinfo is not None:
+                return min(moment, now)
+        return now
 
 
 class ReliableEventHandler(EventHandler):

@@ -10,7 +10,7 @@ from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from sqlalchemy import func, select, text
 
-from .clock import utcnow
+from .clock import Clock, utcnow
 from .db import Database
 from .entrypoints import dead_letter_consumer, rpc
 from .errors import NotFound
@@ -47,6 +47,7 @@ class ServiceBase:
     db = Database()
     correlation_id = CorrelationId()
     config = Config()
+    clock = Clock()  # every rule's "now"; worker tests give a MovableClock
 
     @rpc
     def health(self):

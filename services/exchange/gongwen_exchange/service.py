@@ -10,7 +10,6 @@ from nameko.rpc import RpcProxy
 
 from gongwen_common import manifest as manifests
 from gongwen_common import rpc as rpc_calls
-from gongwen_common.clock import Clock
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.errors import ValidationFailed
 from gongwen_common.idempotency import once
@@ -28,7 +27,6 @@ MiB = 1024 * 1024
 class ExchangeService(UnitDirectoryReplica, ServiceBase):
     name = "exchange"
     unit_view_model = UnitView
-    clock = Clock()
     seal = RpcProxy("seal")
 
     def _policy(self) -> DeadlinePolicy:
@@ -190,17 +188,17 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
     def on_unit_revoked(self, event):
         """The unit leaves the directory copy, and its documents go as the revoking decision says."""
         self.apply_unit_event(event)
-        revocation.carry_out_unit_revocation(self.db, event.data, supervision.event_time(event, self.clock()),
+        revocation.carry_out_unit_revocation(self.db, event.data, event.happened_at(self.clock()),
                                              self._policy(), supervision.working_calendar(self.db), self.clock())
 
     @event_handler("seal", "seal_revoked")
     def on_seal_revoked(self, event):
         """Documents awaiting the revoked seal are withdrawn; those already sent stand."""
-        revocation.withdraw_awaiting_seal(self.db, event.data, supervision.event_time(event, self.clock()),
+        revocation.withdraw_awaiting_seal(self.db, event.data, event.happened_at(self.clock()),
                                           self.clock())
 
     @event_handler("identity", "user_logged_in")
     def on_user_logged_in(self, event):
         data = event.data
         supervision.seen(self.db, data.get("user_id"), data.get("unit_code"), data.get("roles"), "login",
-                         supervision.event_time(event, self.clock()))
+                         event.happened_at(self.clock()))

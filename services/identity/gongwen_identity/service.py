@@ -5,11 +5,10 @@ reads the acting user's roles and unit from its own tables.
 """
 import logging
 
-from gongwen_common.clock import Clock
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.idempotency import once
 from gongwen_common.service import CheckedAtStart, ServiceBase
-from gongwen_registry.replica import UnitDirectoryReplica, occurred_at
+from gongwen_registry.replica import UnitDirectoryReplica
 
 from .domain import authentication, bootstrap, clients, proxies, tokens, unit_events, users
 from .domain.errors import AuthenticationFailed
@@ -22,7 +21,6 @@ log = logging.getLogger(__name__)
 class IdentityService(UnitDirectoryReplica, ServiceBase):
     name = "identity"
     unit_view_model = UnitView
-    clock = Clock()
     # IDENTITY_KEK unset (without GONGWEN_DEVELOPMENT_KEYS=1) or malformed: no start, rather than logins that fail
     kek_at_start = CheckedAtStart(lambda config: tokens.key_encryption_key(config.get("IDENTITY_KEK")))
 
@@ -182,4 +180,4 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
 
     @event_handler("registry", "unit_revoked")
     def on_unit_revoked(self, event):
-        unit_events.unit_revoked(self.db, event.data, occurred_at(event), self.clock())
+        unit_events.unit_revoked(self.db, event.data, event.happened_at(self.clock()), self.clock())

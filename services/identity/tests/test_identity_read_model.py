@@ -15,7 +15,7 @@ def test_a_redelivered_unit_registered_event_is_applied_once(sqlite_session):
     session = sqlite_session(Base)
     envelope = {"event_id": "e-1", "event_type": "unit_registered", "occurred_at": "2026-11-21T08:00:00+00:00",
                 "data": {"code": "gz-fgw", "name": "广州市发改委", "status": "applied"}}
-    service = worker_factory(IdentityService, db=session)
+    service = worker_factory(IdentityService, db=session, clock=MovableClock(datetime(2026, 11, 21, 9, tzinfo=UTC)))
     service.on_unit_registered(envelope)
     service.on_unit_registered(envelope)
     view = session.get(UnitView, "gz-fgw")

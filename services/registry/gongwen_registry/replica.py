@@ -5,7 +5,6 @@ module only says how the registry's unit events apply to it.
 Each event type travels on its own queue and workers run concurrently, so a unit's states may
 arrive out of order: a state older than the one held (by the registry's ``version``) is ignored.
 """
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy import Integer, String
@@ -78,13 +77,9 @@ def remember_unit(session, model, unit: dict, now):
     return session.get(model, unit["code"])
 
 
-def occurred_at(event) -> datetime:
-    """When the registry made the change the event announces (not when it reached us)."""
-    return datetime.fromisoformat(event.occurred_at)
-
-
 class UnitDirectoryReplica:
-    """Mixin for a service (with ``self.db``) that keeps its own copy of the unit directory.
+    """Mixin for a service (with ``self.db`` and ``self.clock``, as ``ServiceBase`` gives) that keeps
+    its own copy of the unit directory.
 
     Set ``unit_view_model``; override a handler (decorated again) to add effects of one's own.
     """
@@ -94,7 +89,7 @@ class UnitDirectoryReplica:
     def apply_unit_event(self, event) -> bool:
         """Apply the unit state an event carries; False if a state as new was already held, so
         an override can skip effects of its own for a stale (late or replayed) event."""
-        return apply_unit(self.db, self.unit_view_model, unit_of(event.data), occurred_at(event))
+        return apply_unit(self.db, self.unit_view_model, unit_of(event.data), event.happened_at(self.clock()))
 
     @event_handler("registry", "unit_registered")
     def on_unit_registered(self, event):

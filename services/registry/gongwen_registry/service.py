@@ -7,7 +7,6 @@ SMS switch), mobiles are shown to the operator and the unit itself. ``actor`` No
 foundation's unauthenticated path (command line, demo): it acts as ``system`` and reads what any
 unit reads. Every change announces itself through the outbox in the same transaction.
 """
-from gongwen_common.clock import Clock
 from gongwen_common.entrypoints import rpc
 from gongwen_common.idempotency import once
 from gongwen_common.service import ServiceBase
@@ -17,7 +16,6 @@ from . import domain
 
 class RegistryService(ServiceBase):
     name = "registry"
-    clock = Clock()
 
     @rpc
     def register_unit(self, application, idempotency_key=None, actor=None, active=False):

@@ -10,7 +10,6 @@ identity whether custodians are active users of the unit, the registry a unit's 
 from nameko.rpc import RpcProxy
 
 from gongwen_common import rpc as rpc_calls
-from gongwen_common.clock import Clock
 from gongwen_common.entrypoints import event_handler, rpc
 from gongwen_common.errors import DomainError, ValidationFailed
 from gongwen_common.idempotency import once
@@ -34,7 +33,6 @@ def _attachments(value) -> dict | None:
 class SealService(UnitDirectoryReplica, ServiceBase):
     name = "seal"
     unit_view_model = UnitView
-    clock = Clock()
     identity = RpcProxy("identity")
     registry = RpcProxy("registry")
     # SEAL_KEK unset (without GONGWEN_DEVELOPMENT_KEYS=1) or malformed: no start, rather than a first seal that fails

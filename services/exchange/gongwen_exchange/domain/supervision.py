@@ -84,20 +84,6 @@ def seen(session, user_id, unit_code, roles, via: str, now) -> None:
         session.add(Presence(user_id=user_id, unit_code=unit_code, seen_at=now, via=via))
 
 
-def event_time(event, now) -> datetime:
-    """When an event says it happened (its data's ``at``, else the envelope's ``occurred_at``), not
-    when it is handled: a login delivered late still counts in the window it happened in. A time
-    that is missing, malformed or naive is the handling time; one in the future is cut to it."""
-    for value in ((event.data or {}).get("at"), event.occurred_at):
-        try:
-            moment = datetime.fromisoformat(value)
-        except (TypeError, ValueError):
-            continue
-        if moment.tzinfo is not None:
-            return min(moment, now)
-    return now
-
-
 def duty_windows(policy, day: date) -> list[tuple[datetime, datetime]]:
     """The day's duty windows: each working period cut into spans of at most two hours (001 §18)."""
     windows = []
