@@ -1,0 +1,27 @@
+"""Delivery (送达): getting each recorded message to Twilio effectively once, and its status back.
+
+The escalation side decides *what* to say to *whom*; it calls :func:`queue_message` inside its own
+transaction, so the intent and the step that caused it commit together. Everything after that
+(sending, retrying, looking up after an ambiguous failure, callbacks, reconciliation) is here."""
+import secrets
+import uuid
+
+from ..models import CHANNELS, Message
+
+_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_reference() -> str:
+    """A short code for the text and the callback URL: 8 characters of an unambiguous alphabet."""
+    return "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+
+
+def queue_message(session, *, channel, to, body, unit_code, now, document_id=None, user_id=None) -> Message:
+    """Record an SMS or call to be sent (status ``queued``); ``to`` is E.164; ``unit_code`` pays."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    message = Message(id=str(uuid.uuid4()), reference=new_reference(), channel=channel, to=to, body=body,
+                      unit_code=unit_code, document_id=document_id, user_id=user_id, status="queued",
+                      attempts=0, next_attempt_at=now, created_at=now)
+    session.add(message)
+    return message
