@@ -6,13 +6,40 @@ SoftHSM2 in tests) — the same code path, chosen by configuration.
 from hashlib import sha256
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 
+class UnusableKeyFile(ValueError):
+    """The key file cannot sign a login: said in one sentence, never as a traceback."""
+
+
+def load_key_file(path: Path, password: bytes | None = None) -> ec.EllipticCurvePrivateKey:
+    """The EC P-256 private key in a PEM file, or :class:`UnusableKeyFile` saying what the file is instead."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UnusableKeyFile(f"cannot read the key file {path}: {exc.strerror or exc}.") from None
+    if b"PUBLIC KEY-----" in data and b"PRIVATE KEY-----" not in data:
+        raise UnusableKeyFile(f"{path} holds a public key; --key-file wants the U_Key's private key "
+                              "(the public half is what the operator registered).")
+    try:
+        key = serialization.load_pem_private_key(data, password)
+    except TypeError:  # encrypted and no password given (or the reverse)
+        raise UnusableKeyFile(f"{path} is an encrypted private key; decrypt it first "
+                              "(openssl pkey -in FILE -out PLAIN.pem) or keep the key in a PKCS#11 token.") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise UnusableKeyFile(f"{path} is not a PEM private key (a U_Key key file begins with "
+                              "-----BEGIN PRIVATE KEY-----).") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise UnusableKeyFile(f"{path} is not an EC P-256 key, the only kind a U_Key holds.")
+    return key
+
+
 class KeyFileSigner:
     def __init__(self, path: Path, password: bytes | None = None):
-        self.key = serialization.load_pem_private_key(Path(path).read_bytes(), password)
+        self.key = load_key_file(path, password)
 
     def sign(self, nonce: bytes) -> bytes:
         """DER ECDSA-P256-SHA256 over the raw nonce (API.md)."""
