@@ -21,7 +21,7 @@ from .common import (
     usage,
 )
 from .gateway import Gateway, GatewayError, Profiles
-from .u_key import KeyFileSigner, Pkcs11Signer, UnusableKeyFile
+from .u_key import KeyFileSigner, Pkcs11Signer, UnusableKey
 
 GATEWAY = typer.Option(DEFAULT_GATEWAY, envvar="GONGWEN_GATEWAY", help="the gateway's URL")
 
@@ -30,12 +30,14 @@ def _log_in(gateway: str, username: str, password: str, key_file: Path | None, p
     if signer is None:
         try:
             signer = KeyFileSigner(key_file)
-        except UnusableKeyFile as exc:
+        except UnusableKey as exc:
             usage(str(exc))
     try:
         result = Gateway(gateway).login(username, password, signer)
     except GatewayError as refused:
         fail(refused)
+    except UnusableKey as exc:  # the token refused (a wrong PIN): the user's to correct
+        usage(str(exc))
     kept = {"gateway": gateway, "username": username, "access_token": result["access_token"]}
     if key_file is not None:  # so `gongwen password` can log in again with the new password
         kept["key_file"] = str(Path(key_file).resolve())
@@ -65,7 +67,10 @@ def login(
         if not token_label:
             raise typer.BadParameter("--token-label is needed with --pkcs11-module")
         pin = os.environ.get("GONGWEN_PIN") or typer.prompt("PIN", hide_input=True)
-        signer = Pkcs11Signer(pkcs11_module, token_label, pin, key_label)
+        try:
+            signer = Pkcs11Signer(pkcs11_module, token_label, pin, key_label)
+        except UnusableKey as exc:
+            usage(str(exc))
     [password] = passwords(password_stdin, ("Password", "GONGWEN_PASSWORD", False))
     result = _log_in(gateway, username, password, key_file, profile, signer)
     typer.echo(f"logged in as {username}" + ("; change your initial password now: gongwen password"
