@@ -2,6 +2,7 @@
 any account exists, so it calls the identity service directly over the broker (``AMQP_URI``), once."""
 import json
 import os
+import warnings
 from pathlib import Path
 
 import typer
@@ -25,6 +26,8 @@ def bootstrap(
 
     The password is asked for (or GONGWEN_PASSWORD, or stdin with --password-stdin).
     """
+    # nameko brings eventlet, whose deprecation notice is not for the operator: stderr is the refusal's JSON
+    warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
     from nameko.standalone.rpc import ServiceRpcProxy
 
     from gongwen_common.errors import DomainError
