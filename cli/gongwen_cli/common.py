@@ -108,17 +108,23 @@ def query(path: str, params: dict | None = None) -> str:
     return path + (f"?{urllib.parse.urlencode(pairs)}" if pairs else "")
 
 
-def catching_up(attempt: Callable[[], object], seconds: float = CATCH_UP_SECONDS):
+def catching_up(attempt: Callable[[], object], seconds: float = CATCH_UP_SECONDS, clock=time.monotonic,
+                sleep=time.sleep):
     """``attempt()`` retried while a service answers UNKNOWN_UNIT, up to ``seconds``: the directory
-    reaches every service a moment after ``units approve``. Other refusals go through at once."""
-    deadline = time.monotonic() + seconds
+    reaches every service a moment after ``units approve``. Other refusals go through at once; the
+    last UNKNOWN_UNIT says that the command waited."""
+    deadline = clock() + seconds
     while True:
         try:
             return attempt()
         except GatewayError as refused:
-            if refused.body.get("error") != "UNKNOWN_UNIT" or time.monotonic() > deadline:
+            if refused.body.get("error") != "UNKNOWN_UNIT":
                 raise
-        time.sleep(0.5)
+            if clock() >= deadline:
+                refused.body = {**refused.body, "message": f"{refused.body.get('message', '')} (still unknown after "
+                                                          f"waiting {seconds:g} s for the directory)".strip()}
+                raise
+        sleep(0.5)
 
 
 def request(profile: str, method: str, path: str, body: dict | None = None, params: dict | None = None,

@@ -1,11 +1,12 @@
 """``gongwen seals …``: a unit's electronic seal (电子印章) from application to revocation, and
 the custodians' approvals (two-person custody, 双人保管: 003 §22)."""
+import os
 import uuid
 
 import typer
 
-from .common import PROFILE, call, fail, gateway_for, many, segment
-from .gateway import GatewayError
+from .common import DEFAULT_GATEWAY, PROFILE, call, fail, many, segment
+from .gateway import Gateway, GatewayError, Profiles
 
 seals = typer.Typer(help="Electronic seals (电子印章): apply, approve, show, revoke; custodians approve uses.",
                     no_args_is_help=True)
@@ -64,10 +65,12 @@ def approve_destruction(serial: str, profile: str = PROFILE):
 
 @seals.command("ca")
 def ca_certificate(profile: str = PROFILE):
-    """The operator CA certificate (PEM) every seal chains to, for gongwen verify --ca."""
+    """The operator CA certificate (PEM) every seal chains to, for gongwen verify --ca (no login needed)."""
 
+    kept = Profiles().load().get(profile) or {}  # public: no login needed
+    gateway = Gateway(kept.get("gateway") or os.environ.get("GONGWEN_GATEWAY") or DEFAULT_GATEWAY)
     try:
-        pem, _ = gateway_for(profile).download("/api/v1/seals/ca.pem")
+        pem, _ = gateway.download("/api/v1/seals/ca.pem")
     except GatewayError as refused:
         fail(refused)
     typer.echo(pem.decode(), nl=False)

@@ -153,3 +153,55 @@ def test_without_a_terminal_a_missing_password_says_where_to_give_it(tmp_path):
     assert done.returncode == USAGE and "GONGWEN_PASSWORD" in done.stderr and "--password-stdin" in done.stderr
     empty = gongwen(tmp_path, "login", "--username", "u", "--key-file", str(key), "--password-stdin")
     assert empty.returncode == USAGE and "stdin" in empty.stderr, empty.stderr
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_unknown_unit_right_after_approval_is_retried_until_the_directory_catches_up():
+    """Right after ``units approve`` another service answers UNKNOWN_UNIT until the registry's event
+    reaches it: the command waits (a few retries) instead of failing the user."""
+    from gongwen_cli.common import catching_up
+    from gongwen_cli.gateway import GatewayError
+
+    clock, answers = Clock(), iter(["UNKNOWN_UNIT", "UNKNOWN_UNIT", None])
+
+    def attempt():
+        if (code := next(answers)) is not None:
+            raise GatewayError(422, {"error": code, "message": "unknown unit u-1"})
+        return {"user_id": "u"}
+
+    assert catching_up(attempt, 10, clock, clock.sleep) == {"user_id": "u"} and clock.now == 1.0
+
+
+def test_a_unit_still_unknown_after_the_wait_is_said_with_the_wait_and_other_refusals_are_not_retried():
+    from gongwen_cli.common import NEXT_STEPS, catching_up
+    from gongwen_cli.gateway import GatewayError
+
+    clock, calls = Clock(), []
+
+    def unknown():
+        calls.append(clock.now)
+        raise GatewayError(422, {"error": "UNKNOWN_UNIT", "message": "unknown unit nope"})
+
+    with pytest.raises(GatewayError) as still:
+        catching_up(unknown, 10, clock, clock.sleep)
+    assert "waiting 10 s" in still.value.body["message"] and calls[-1] == 10.0
+    assert "approved moments ago" in NEXT_STEPS["UNKNOWN_UNIT"]
+
+    def forbidden():
+        calls.append("forbidden")
+        raise GatewayError(403, {"error": "FORBIDDEN", "message": "no"})
+
+    calls.clear()
+    with pytest.raises(GatewayError):
+        catching_up(forbidden, 10, clock, clock.sleep)
+    assert calls == ["forbidden"]
