@@ -14,6 +14,12 @@ from typing import Protocol
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
+def tree_head_input(timestamp_ms: int, tree_size: int, root_hash: bytes) -> bytes:
+    """What a signed tree head signs (RFC 6962 §3.5 ``TreeHeadSignature``): version v1 (0),
+    signature_type tree_hash (1), the timestamp (ms) and the size as uint64, the 32-byte root."""
+    return bytes([0, 1]) + timestamp_ms.to_bytes(8, "big") + tree_size.to_bytes(8, "big") + root_hash
+
+
 def leaf_hash(leaf_input: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + leaf_input).digest()
 
@@ -58,7 +64,7 @@ def completed_nodes(size: int, leaf: bytes, node) -> list[tuple[int, int, bytes]
 
 
 def append(nodes: MemoryNodes, leaf: bytes) -> None:
-    for level, index, value in completed_nodes(nodes.size(), leaf, nodes.node):
+    for level, _position, value in completed_nodes(nodes.size(), leaf, nodes.node):
         if len(nodes.levels) <= level:
             nodes.levels.append([])
         nodes.levels[level].append(value)
