@@ -350,3 +350,8 @@ def bootstrap(
         typer.echo(f"refused: {refused.code}: {refused.message}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"operator {user['username']} created ({user['user_id']})")
+
+
+from . import ledger  # noqa: E402 (a sub-app registered after the main one exists)
+
+app.add_typer(ledger.app, name="ledger")

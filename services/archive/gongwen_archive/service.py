@@ -3,7 +3,9 @@ directory copy follows the registry's events (``gongwen_registry.replica``).
 
 The ledger takes every event of every service: one queue per source service bound to all its
 routing keys (``#``), through the same reliable handler as any consumer (claimed event id, so
-nothing is applied twice; requeued on failure, so nothing is skipped)."""
+nothing is applied twice; requeued on failure, so nothing is skipped). Each queue has one active
+consumer and the service one worker (``max_workers: 1`` in its config), so each source's events
+enter the ledger in the order the source published them: a document's steps in causal order."""
 
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.service import CheckedAtStart, ServiceBase
@@ -29,23 +31,23 @@ class ArchiveService(UnitDirectoryReplica, ServiceBase):
     def _append(self, source, event):
         ledger.append(self.db, source, event, self.clock())
 
-    @event_handler("registry", ALL_EVENTS)
+    @event_handler("registry", ALL_EVENTS, ordered=True)
     def ledger_registry(self, event):
         self._append("registry", event)
 
-    @event_handler("identity", ALL_EVENTS)
+    @event_handler("identity", ALL_EVENTS, ordered=True)
     def ledger_identity(self, event):
         self._append("identity", event)
 
-    @event_handler("seal", ALL_EVENTS)
+    @event_handler("seal", ALL_EVENTS, ordered=True)
     def ledger_seal(self, event):
         self._append("seal", event)
 
-    @event_handler("exchange", ALL_EVENTS)
+    @event_handler("exchange", ALL_EVENTS, ordered=True)
     def ledger_exchange(self, event):
         self._append("exchange", event)
 
-    @event_handler("notify", ALL_EVENTS)
+    @event_handler("notify", ALL_EVENTS, ordered=True)
     def ledger_notify(self, event):
         self._append("notify", event)
 
