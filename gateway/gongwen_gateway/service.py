@@ -10,9 +10,9 @@ from gongwen_common.logging import CorrelationId
 
 from .auth import Revocations
 from .routes.admin import AdminRoutes
+from .routes.archive import ArchiveRoutes
 from .routes.auth import AuthRoutes
 from .routes.documents import DocumentRoutes
-from .routes.ledger import LedgerRoutes
 from .routes.seals import SealRoutes
 from .routes.supervision import SupervisionRoutes
 from .routes.system import SystemRoutes
@@ -21,7 +21,7 @@ from .routes.users import UserRoutes
 
 
 class GatewayService(SystemRoutes, AuthRoutes, UnitRoutes, UserRoutes, SealRoutes, DocumentRoutes,
-                     SupervisionRoutes, AdminRoutes, LedgerRoutes):
+                     SupervisionRoutes, AdminRoutes, ArchiveRoutes):
     name = "gateway"
 
     config = Config()

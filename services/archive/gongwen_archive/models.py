@@ -71,3 +71,27 @@ class LedgerKey(WrappedKeyColumns, Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     public_key_pem: Mapped[str] = mapped_column(Text)
     created_at = mapped_column(UtcDateTime, nullable=False)
+
+
+class PackageJob(Base):
+    """A document whose archival package is to be built (it completed); claimed by the builder timer."""
+
+    __tablename__ = "package_jobs"
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    due_at = mapped_column(UtcDateTime, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ArchivalPackage(Base):
+    """A document's archival package as taken in: its bytes, digest (also a ledger entry), the tree
+    head its proofs are in, and the four-property check's result."""
+
+    __tablename__ = "archival_packages"
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    units: Mapped[list] = mapped_column(JSON)
+    tree_size: Mapped[int] = mapped_column(Integer)
+    check_result: Mapped[dict] = mapped_column(JSON)
+    archived_at = mapped_column(UtcDateTime, nullable=False)

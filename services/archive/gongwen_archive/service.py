@@ -7,26 +7,44 @@ nothing is applied twice; requeued on failure, so nothing is skipped). Each queu
 consumer and the service one worker (``max_workers: 1`` in its config), so each source's events
 enter the ledger in the order the source published them: a document's steps in causal order."""
 
+from nameko.rpc import RpcProxy
+
+from gongwen_common import rpc as rpc_calls
 from gongwen_common.entrypoints import event_handler, rpc, timer
+from gongwen_common.rpc import to_wire
 from gongwen_common.service import CheckedAtStart, ServiceBase
 from gongwen_registry.replica import UnitDirectoryReplica
 
-from .domain import ledger
+from .domain import archiving, ledger
 from .domain.settings import ArchiveSettings
 from .models import UnitView
 
 ALL_EVENTS = "#"
 TREE_HEAD_TICK_SECONDS = 5
+PACKAGE_TICK_SECONDS = 2
 
 
 class ArchiveService(UnitDirectoryReplica, ServiceBase):
     name = "archive"
     unit_view_model = UnitView
+    exchange = RpcProxy("exchange")
+    seal = RpcProxy("seal")
     # ARCHIVE_KEK unset (without GONGWEN_DEVELOPMENT_KEYS=1) or malformed: no start, rather than unsigned heads
     settings_at_start = CheckedAtStart(ArchiveSettings.from_config)
 
     def _settings(self) -> ArchiveSettings:
         return ArchiveSettings.from_config(self.config)
+
+    def _call(self, proxy, method, *args):
+        return rpc_calls.call(proxy, method, *args, timeout=float(self.config.get("RPC_TIMEOUT", 10)))
+
+    def _sources(self) -> archiving.Sources:
+        return archiving.Sources(
+            record=lambda document_id: self._call(self.exchange, "archival_record", document_id),
+            ca_pem=lambda: self._call(self.seal, "ca_certificate"),
+            seal_pem=lambda serial: self._call(self.seal, "seal_certificate", serial),
+            notifications=lambda document_id: [],
+        )
 
     def _append(self, source, event):
         ledger.append(self.db, source, event, self.clock())
@@ -46,6 +64,8 @@ class ArchiveService(UnitDirectoryReplica, ServiceBase):
     @event_handler("exchange", ALL_EVENTS, ordered=True)
     def ledger_exchange(self, event):
         self._append("exchange", event)
+        if event.event_type == "document_completed":
+            archiving.queue_package(self.db, event.data["id"], self.clock())
 
     @event_handler("notify", ALL_EVENTS, ordered=True)
     def ledger_notify(self, event):
@@ -58,6 +78,17 @@ class ArchiveService(UnitDirectoryReplica, ServiceBase):
         latest = ledger.latest_head(self.db)
         if latest is None or now.timestamp() * 1000 - latest.timestamp >= settings.tree_head_seconds * 1000:
             ledger.publish_tree_head(self.db, settings, now)
+
+    @timer(interval=PACKAGE_TICK_SECONDS)
+    def build_archival_packages(self):
+        """Completed documents' packages: built, checked, kept, entered in the ledger."""
+        archiving.build_due(self.db, self._settings(), self._sources(), self.clock())
+
+    @rpc
+    def archival_package(self, document_id, actor):
+        data, name = archiving.package_for(self.db, self._settings(), self._sources(), document_id, actor,
+                                           self.clock())
+        return {"data": to_wire(data), "name": name, "media_type": "application/zip"}
 
     @rpc
     def publish_tree_head(self):

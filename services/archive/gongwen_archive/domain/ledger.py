@@ -1,11 +1,11 @@
 """The ledger (账本): every event of every service, appended once, in the order the archive took
 it, as the leaves of an RFC 6962 Merkle tree; signed tree heads; inclusion and consistency proofs.
 
-A leaf's input is the canonical JSON of the event *with its own index*, so an entry moved to another
-position no longer matches its leaf, and a verifier needs nothing but the rows and a signed head."""
+A leaf's input is the canonical JSON (RFC 8785, as for manifests) of the event *with its own index*
+and every column shown beside it, so an entry moved to another position or edited no longer
+matches its leaf, and a verifier needs nothing but the rows and a signed head."""
 import base64
 import hashlib
-import json
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -17,6 +17,7 @@ from gongwen_common.audit import Caller
 from gongwen_common.db import insert_new
 from gongwen_common.errors import Forbidden, NotFound, ValidationFailed
 from gongwen_common.keywrap import load_key, store_key
+from gongwen_common.manifest import canonical_bytes
 
 from ..models import LedgerEntry, LedgerKey, LedgerNode, LedgerState, TreeHead
 from . import merkle
@@ -25,11 +26,6 @@ STATE = "main"
 # Where an event's data names the units it concerns (registry, identity, seal, exchange, notify).
 UNIT_KEYS = ("unit_code", "issuer_code", "successor_code", "into_code", "sender_code", "recipient_code")
 UNIT_LIST_KEYS = ("unit_codes", "from_codes", "recipient_codes")
-
-
-def canonical(value) -> bytes:
-    """The one byte form of a JSON value: sorted keys, no spaces, UTF-8 (Chinese stays readable)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def concerned_units(data) -> list[str]:
@@ -99,7 +95,7 @@ def append(session, source: str, event, now: datetime) -> LedgerEntry:
                         occurred_at=event.happened_at(now).astimezone(UTC), document_id=document_of(source, event.data),
                         units=concerned_units(event.data), appended_at=now)
     # Every column a reader sees is in the leaf too, so no column can be edited unnoticed.
-    entry.leaf_input = canonical({**columns_of(entry), "data": event.data})
+    entry.leaf_input = canonical_bytes({**columns_of(entry), "data": event.data})
     nodes = StoredNodes(session)
     for level, position, value in merkle.completed_nodes(seq, merkle.leaf_hash(entry.leaf_input), nodes.node):
         session.add(LedgerNode(level=level, position=position, hash=value))

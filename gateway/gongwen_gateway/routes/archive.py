@@ -1,6 +1,9 @@
-"""The ledger (archive): signed tree heads, entries with their exact leaf bytes, and RFC 6962 proofs,
-so any Certificate Transparency verifier checks what the archive says."""
+"""The archive: documents' archival packages; the ledger's signed tree heads, entries with their
+exact leaf bytes, and RFC 6962 proofs, so any Certificate Transparency verifier checks what it says."""
+import base64
+
 from marshmallow import Schema, fields, validate
+from werkzeug.wrappers import Response
 
 from ..auth import ANY_ROLE
 from ..http import api
@@ -73,7 +76,16 @@ class ConsistencyProofSchema(Schema):
     proof = fields.List(fields.String())
 
 
-class LedgerRoutes:
+class ArchiveRoutes:
+    @api("GET", "/api/v1/documents/<document_id>/archive", summary="The archival package (归档包): a zipped BagIt "
+         "bag that verifies with openssl and sha256sum", tag="archive", produces="application/zip", roles=ANY_ROLE,
+         errors=(404, 503))
+    def archival_package(self, request, document_id, actor):
+        got = self.call("archive", "archival_package", document_id, actor, timeout=60)
+        response = Response(base64.b64decode(got["data"]), mimetype=got["media_type"])
+        response.headers["Content-Disposition"] = f'attachment; filename="{got["name"]}"'
+        return response
+
     @api("GET", "/api/v1/ledger/tree-head", summary="The latest signed tree head", tag="archive",
          response_schema=TreeHeadSchema, roles=ANY_ROLE, errors=(404, 503))
     def tree_head(self, request):
