@@ -174,6 +174,7 @@ TABLE = {
         "reason": "请重发"}),
     ("get", "/api/v1/inbox"): Row(OK, OK, OK),
     ("get", "/api/v1/outbox"): Row(OK, OK, OK),
+    ("get", "/api/v1/documents/{document_id}/archive"): Row(OK, OK, 404),  # A's document to C: not B's
     ("get", "/api/v1/ledger/tree-head"): Row(OK, OK, OK),
     ("get", "/api/v1/ledger/keys"): Row(OK, OK, OK),
     ("get", "/api/v1/ledger/entries"): Row(403, 403, 403),

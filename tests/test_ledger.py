@@ -3,9 +3,15 @@ send, sign, register, return, resend, sign — lands in the ledger in causal ord
 ``gongwen ledger verify`` (its function, through the gateway) holds, and names the one row an
 editor of the archive's database changed, removed or moved; proofs verify with hashlib alone."""
 import base64
+import hashlib
+import io
 import json
+import re
+import subprocess
 import uuid
+import zipfile
 
+import bagit
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import text
@@ -36,16 +42,21 @@ def run(stack):
         assert system.post(f"/api/v1/documents/{doc}/{action}", json=body).status_code == 200, action
     assert clerk.post(f"/api/v1/documents/{doc}/resend", json={"unit_codes": [c]}).status_code == 200
     assert systems[c].post(f"/api/v1/documents/{doc}/sign").status_code == 200
+    assert systems[c].post(f"/api/v1/documents/{doc}/register", json={"registration_number": "收〔2026〕2号"}) \
+        .status_code == 200
     dbs = Databases(stack)
     expected = ["document_sent", "document_read", "receipt_signed", "receipt_registered", "document_returned",
-                "document_sent", "document_read", "receipt_signed"]
+                "document_sent", "document_read", "receipt_signed", "receipt_registered", "document_completed",
+                "package_archived"]
     wait_until(lambda: len(dbs.rows("archive", "SELECT seq FROM ledger_entries WHERE document_id = :d", d=doc))
                >= len(expected), message="the archive to take every step")
+    wait_until(lambda: dbs.rows("archive", "SELECT sha256 FROM archival_packages WHERE document_id = :d", d=doc),
+               message="the archive to take in the completed document's package")
     with ClusterRpcProxy({"AMQP_URI": stack.amqp_uri}, timeout=30) as suite:
         suite.archive.publish_tree_head()
     gateway = Gateway(stack.gateway_url, operator.http.headers["Authorization"].split()[1])
     return {"doc": doc, "a": a, "b": b, "c": c, "dbs": dbs, "expected": expected, "gateway": gateway,
-            "operator": operator, "systems": systems, "stack": stack}
+            "operator": operator, "systems": systems, "stack": stack, "clerk": clerk}
 
 
 def doc_entries(run):
@@ -77,7 +88,7 @@ def test_inclusion_and_consistency_proofs_from_the_gateway_verify_with_hashlib_a
     path = gateway.request("GET", f"/api/v1/ledger/proof?index={index}&tree_size={size}")["audit_path"]
     assert merkle.verify_inclusion(merkle.leaf_hash(base64.b64decode(entry["leaf_input"])), index, size,
                                    [base64.b64decode(h) for h in path], root)
-    first = gateway.request("GET", f"/api/v1/ledger/entries?from=0&limit={index + 1}")["items"]
+    first = gateway.request("GET", f"/api/v1/ledger/entries?start=0&limit={index + 1}")["items"]
     first_root = merkle.root_from_leaf_hashes([merkle.leaf_hash(base64.b64decode(e["leaf_input"])) for e in first])
     proof = gateway.request("GET", f"/api/v1/ledger/consistency?first={index + 1}&second={size}")["proof"]
     assert merkle.verify_consistency(index + 1, size, first_root, root, [base64.b64decode(h) for h in proof])
@@ -138,3 +149,29 @@ def test_ledger_verify_names_the_one_row_an_insider_changed(run, how):
                        f"({', '.join('CAST(:units AS JSON)' if c == 'units' else ':' + c for c in COLUMNS)})",
                        **{**values, "units": json.dumps(values["units"])})
     assert verify_through(run["gateway"]).ok
+
+
+def test_the_completed_documents_package_verifies_with_its_own_readme_and_bagit(run, tmp_path):
+    reply = run["systems"][run["b"]].get(f"/api/v1/documents/{run['doc']}/archive")
+    assert reply.status_code == 200 and reply.headers["Content-Type"] == "application/zip"
+    kept = run["dbs"].rows("archive", "SELECT sha256, check_result FROM archival_packages WHERE document_id = :d",
+                           d=run["doc"])[0]
+    assert hashlib.sha256(reply.content).hexdigest() == kept[0]
+    check = kept[1] if isinstance(kept[1], dict) else json.loads(kept[1])
+    assert check["ok"], check
+    with zipfile.ZipFile(io.BytesIO(reply.content)) as package:
+        package.extractall(tmp_path)
+        folder = tmp_path / package.namelist()[0].split("/", 1)[0]
+    bagit.Bag(str(folder)).validate()
+    script = re.search(r"```sh\n(.*?)```", (folder / "data" / "README.md").read_text(), re.S).group(1)
+    ran = subprocess.run(["sh", "-c", script], cwd=folder, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "seal: OK" in ran.stdout and "ledger entries: OK" in ran.stdout
+    receipts = json.loads((folder / "data" / "receipts.json").read_text())
+    assert {r["unit_code"] for r in receipts} == {run["b"], run["c"]}
+
+
+def test_another_unit_gets_no_package(run):
+    outsider_unit = unit(run["operator"], f"lz-{uuid.uuid4().hex[:4]}", "无关单位乙")
+    outsider = person(run["stack"], run["operator"], outsider_unit, "clerk").api
+    assert outsider.get(f"/api/v1/documents/{run['doc']}/archive").status_code == 404

@@ -21,7 +21,7 @@ def _session(profile):
 def entries_of(gateway, start=0):
     """Every entry from ``start``, page by page (the operator's listing)."""
     while True:
-        page = gateway.request("GET", f"/api/v1/ledger/entries?from={start}&limit={PAGE}")
+        page = gateway.request("GET", f"/api/v1/ledger/entries?start={start}&limit={PAGE}")
         yield from page["items"]
         if len(page["items"]) < PAGE:
             return

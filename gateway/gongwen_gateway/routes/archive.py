@@ -50,7 +50,8 @@ class LedgerEntriesSchema(Schema):
 
 
 class EntriesQuerySchema(Schema):
-    from_ = fields.Integer(data_key="from", load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
+    start = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1),
+                           metadata={"description": "the first index wanted"})
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
 
 
@@ -100,7 +101,7 @@ class ArchiveRoutes:
          tag="archive", response_schema=LedgerEntriesSchema, query=EntriesQuerySchema, roles=OPERATOR,
          errors=(400, 503))
     def ledger_entries(self, request, actor, query):
-        return 200, self.call("archive", "ledger_entries", query["from_"], query["limit"], actor)
+        return 200, self.call("archive", "ledger_entries", query["start"], query["limit"], actor)
 
     @api("GET", "/api/v1/ledger/entries/<int:index>", summary="One ledger entry, to the units it concerns",
          tag="archive", response_schema=LedgerEntrySchema, roles=ANY_ROLE, errors=(404, 503))
@@ -109,7 +110,7 @@ class ArchiveRoutes:
 
     @api("GET", "/api/v1/ledger/proof", summary="Inclusion proof of an entry in a tree (RFC 6962 §2.1.1)",
          tag="archive", response_schema=InclusionProofSchema, query=InclusionQuerySchema, roles=ANY_ROLE,
-         errors=(400, 404, 503))
+         errors=(400, 404, 503))  # 404: the entry is not in a tree of that size
     def ledger_proof(self, request, query):
         return 200, self.call("archive", "ledger_inclusion_proof", query["index"], query["tree_size"])
 

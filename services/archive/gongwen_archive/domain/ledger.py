@@ -203,7 +203,7 @@ def entries(session, start, limit, actor) -> dict:
     """Consecutive entries from ``start`` (the operator's, for ``ledger verify``)."""
     if not Caller.of(actor).is_operator:
         raise Forbidden(message="Only the operator reads the whole ledger.")
-    start, limit = _index(start, "from"), max(1, min(_index(limit, "limit"), 1000))
+    start, limit = _index(start, "start"), max(1, min(_index(limit, "limit"), 1000))
     rows = session.scalars(select(LedgerEntry).where(LedgerEntry.seq >= start)
                            .order_by(LedgerEntry.seq).limit(limit))
     items = [entry_view(row) for row in rows]
@@ -220,8 +220,8 @@ def _within(session, tree_size) -> int:
 def inclusion_proof(session, index, tree_size) -> dict:
     tree_size = _within(session, tree_size)
     index = _index(index, "index")
-    if index >= tree_size:
-        raise ValidationFailed({"index": [f"must be below tree_size ({tree_size})"]})
+    if index >= tree_size:  # no such proof: the entry is not in that tree
+        raise NotFound(message=f"Entry {index} is not in the tree of size {tree_size}.")
     proof = merkle.inclusion_proof(StoredNodes(session), index, tree_size)
     return {"index": index, "tree_size": tree_size, "audit_path": [_b64(h) for h in proof]}
 
@@ -230,6 +230,6 @@ def consistency_proof(session, first, second) -> dict:
     second = _within(session, second)
     first = _index(first, "first")
     if not 0 < first <= second:
-        raise ValidationFailed({"first": [f"must be between 1 and second ({second})"]})
+        raise NotFound(message=f"No consistency proof from size {first} to size {second}.")
     proof = merkle.consistency_proof(StoredNodes(session), first, second)
     return {"first": first, "second": second, "proof": [_b64(h) for h in proof]}
