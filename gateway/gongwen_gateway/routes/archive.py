@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response
 
 from ..auth import ANY_ROLE
 from ..http import api
+from ..schemas import Page
 from . import OPERATOR
 
 _INDEX = fields.Integer(required=True, validate=validate.Range(min=0, max=2**31 - 1))
@@ -77,7 +78,46 @@ class ConsistencyProofSchema(Schema):
     proof = fields.List(fields.String())
 
 
+class SearchHitSchema(Schema):
+    document_id = fields.String()
+    doc_number = fields.String()
+    title = fields.String()
+    issuer_code = fields.String()
+    urgency = fields.String()
+    signer = fields.String(allow_none=True)
+    status = fields.String()
+    sent_at = fields.DateTime()
+
+
+class SearchPageSchema(Page):
+    items = fields.List(fields.Nested(SearchHitSchema))
+
+
+# ``from`` is a Python keyword: the schema is made from a dict so the parameter keeps API.md's name.
+SearchQuerySchema = Schema.from_dict({
+    "q": fields.String(load_default=None, validate=validate.Length(min=1, max=100),
+                       metadata={"description": "words of the number, title, signer or a unit's name or code"}),
+    "from": fields.Date(load_default=None, metadata={"description": "first sending day (Asia/Shanghai)"}),
+    "to": fields.Date(load_default=None, metadata={"description": "last sending day (Asia/Shanghai)"}),
+    "unit": fields.String(load_default=None, validate=validate.Length(min=1, max=64)),
+    "limit": fields.Integer(load_default=50, validate=validate.Range(min=1, max=200)),
+    "cursor": fields.String(load_default=None, validate=validate.Length(max=200),
+                            metadata={"description": "the next_cursor of the previous page"}),
+}, name="SearchQuery")
+
+
+def _day(value):
+    return value.isoformat() if value else None
+
+
 class ArchiveRoutes:
+    @api("GET", "/api/v1/search", summary="Search the documents your unit sent or received (the operator: all)",
+         tag="archive", response_schema=SearchPageSchema, query=SearchQuerySchema, roles=ANY_ROLE,
+         errors=(400, 503))
+    def search(self, request, actor, query):
+        return 200, self.call("archive", "search_documents", actor, q=query["q"], start=_day(query["from"]),
+                              end=_day(query["to"]), unit=query["unit"], limit=query["limit"], cursor=query["cursor"])
+
     @api("GET", "/api/v1/documents/<document_id>/archive", summary="The archival package (归档包): a zipped BagIt "
          "bag that verifies with openssl and sha256sum", tag="archive", produces="application/zip", roles=ANY_ROLE,
          errors=(404, 503))
