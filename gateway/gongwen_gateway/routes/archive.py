@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 from ..auth import ANY_ROLE
 from ..http import api
 from ..schemas import Page
-from . import OPERATOR
+from . import OPERATOR, OPERATOR_OR_ADMIN
 
 _INDEX = fields.Integer(required=True, validate=validate.Range(min=0, max=2**31 - 1))
 _SIZE = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
@@ -110,6 +110,22 @@ def _day(value):
     return value.isoformat() if value else None
 
 
+class DisposalApprovalSchema(Schema):
+    approver_id = fields.String()
+    capacity = fields.String(validate=validate.OneOf(["operator", "unit_admin"]))
+    proxy_user_id = fields.String(allow_none=True)
+    approved_at = fields.DateTime()
+
+
+class DisposalSchema(Schema):
+    document_id = fields.String()
+    retention_class = fields.String(metadata={"description": "the document's kind (文种), which sets its retention"})
+    retain_until = fields.DateTime(allow_none=True, metadata={"description": "null: kept permanently (永久)"})
+    status = fields.String(validate=validate.OneOf(["kept", "awaiting_approval", "disposed"]))
+    disposed_at = fields.DateTime(allow_none=True)
+    approvals = fields.List(fields.Nested(DisposalApprovalSchema))
+
+
 class ArchiveRoutes:
     @api("GET", "/api/v1/search", summary="Search the documents your unit sent or received (the operator: all)",
          tag="archive", response_schema=SearchPageSchema, query=SearchQuerySchema, roles=ANY_ROLE,
@@ -126,6 +142,12 @@ class ArchiveRoutes:
         response = Response(base64.b64decode(got["data"]), mimetype=got["media_type"])
         response.headers["Content-Disposition"] = f'attachment; filename="{got["name"]}"'
         return response
+
+    @api("POST", "/api/v1/documents/<document_id>/disposal-approvals", summary="Approve disposing of an expired "
+         "archival package (销毁): the operator's and the sending unit's admin's approvals; the second disposes",
+         tag="archive", response_schema=DisposalSchema, roles=OPERATOR_OR_ADMIN, errors=(403, 404, 409, 503))
+    def approve_disposal(self, request, document_id, actor):
+        return 200, self.call("archive", "approve_disposal", document_id, actor)
 
     @api("GET", "/api/v1/ledger/tree-head", summary="The latest signed tree head", tag="archive",
          response_schema=TreeHeadSchema, roles=ANY_ROLE, errors=(404, 503))

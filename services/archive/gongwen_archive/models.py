@@ -90,11 +90,27 @@ class ArchivalPackage(Base):
     document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once disposed (销毁); the digest stays
     units: Mapped[list] = mapped_column(JSON)
+    issuer_code: Mapped[str] = mapped_column(String(64))
     tree_size: Mapped[int] = mapped_column(Integer)
     check_result: Mapped[dict] = mapped_column(JSON)
     archived_at = mapped_column(UtcDateTime, nullable=False)
+    retention_class: Mapped[str] = mapped_column(String(16))
+    retain_until = mapped_column(UtcDateTime, nullable=True)  # None: kept permanently (永久)
+    disposed_at = mapped_column(UtcDateTime, nullable=True)
+
+
+class DisposalApproval(Base):
+    """One person's approval to dispose of an expired package: the operator's and the owning unit's
+    admin's are both needed, and the second disposes."""
+
+    __tablename__ = "disposal_approvals"
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    approver_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    capacity: Mapped[str] = mapped_column(String(16))  # "operator" | "unit_admin"
+    proxy_user_id: Mapped[str | None] = mapped_column(String(80))
+    approved_at = mapped_column(UtcDateTime, nullable=False)
 
 
 class SearchDocument(Base):

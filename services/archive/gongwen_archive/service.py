@@ -17,7 +17,7 @@ from gongwen_common.rpc import to_wire
 from gongwen_common.service import CheckedAtStart, ServiceBase
 from gongwen_registry.replica import UnitDirectoryReplica
 
-from .domain import archiving, ledger, search
+from .domain import archiving, ledger, retention, search
 from .domain.settings import ArchiveSettings
 from .models import UnitView
 
@@ -101,6 +101,10 @@ class ArchiveService(UnitDirectoryReplica, ServiceBase):
         """``start``/``end``: ISO dates (the gateway validated them)."""
         return search.search(self.db, actor, q, date.fromisoformat(start) if start else None,
                              date.fromisoformat(end) if end else None, unit, limit, cursor)
+
+    @rpc
+    def approve_disposal(self, document_id, actor):
+        return retention.approve_disposal(self.db, document_id, actor, self.clock())
 
     @rpc
     def publish_tree_head(self):
