@@ -175,3 +175,21 @@ def test_another_unit_gets_no_package(run):
     outsider_unit = unit(run["operator"], f"lz-{uuid.uuid4().hex[:4]}", "无关单位乙")
     outsider = person(run["stack"], run["operator"], outsider_unit, "clerk").api
     assert outsider.get(f"/api/v1/documents/{run['doc']}/archive").status_code == 404
+
+
+def test_a_unit_finds_its_document_by_a_chinese_word_and_others_find_nothing(run):
+    hits = run["systems"][run["b"]].get("/api/v1/search", params={"q": "账本检查"}).json()["items"]
+    assert [hit["document_id"] for hit in hits] == [run["doc"]]
+    assert hits[0]["signer"] == "李四"
+    outsider_unit = unit(run["operator"], f"ly-{uuid.uuid4().hex[:4]}", "无关单位丙")
+    outsider = person(run["stack"], run["operator"], outsider_unit, "clerk").api
+    assert outsider.get("/api/v1/search", params={"q": "账本检查"}).json()["items"] == []
+    assert run["operator"].get("/api/v1/search", params={"q": "账本", "unit": run["c"]}).json()["items"][0][
+        "document_id"] == run["doc"]
+
+
+def test_disposal_before_the_retention_ends_is_refused_and_changes_nothing(run):
+    refused = run["operator"].post(f"/api/v1/documents/{run['doc']}/disposal-approvals")
+    assert refused.status_code == 409 and refused.json()["error"] == "RETENTION_NOT_PASSED"
+    assert run["dbs"].rows("archive", "SELECT count(*) FROM disposal_approvals")[0][0] == 0
+    assert run["systems"][run["b"]].get(f"/api/v1/documents/{run['doc']}/archive").status_code == 200

@@ -7,7 +7,8 @@ from werkzeug.wrappers import Response
 
 from ..auth import ANY_ROLE
 from ..http import api
-from . import OPERATOR
+from ..schemas import Page
+from . import OPERATOR, OPERATOR_OR_ADMIN
 
 _INDEX = fields.Integer(required=True, validate=validate.Range(min=0, max=2**31 - 1))
 _SIZE = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
@@ -77,7 +78,62 @@ class ConsistencyProofSchema(Schema):
     proof = fields.List(fields.String())
 
 
+class SearchHitSchema(Schema):
+    document_id = fields.String()
+    doc_number = fields.String()
+    title = fields.String()
+    issuer_code = fields.String()
+    urgency = fields.String()
+    signer = fields.String(allow_none=True)
+    status = fields.String()
+    sent_at = fields.DateTime()
+
+
+class SearchPageSchema(Page):
+    items = fields.List(fields.Nested(SearchHitSchema))
+
+
+# ``from`` is a Python keyword: the schema is made from a dict so the parameter keeps API.md's name.
+SearchQuerySchema = Schema.from_dict({
+    "q": fields.String(load_default=None, validate=validate.Length(min=1, max=100),
+                       metadata={"description": "words of the number, title, signer or a unit's name or code"}),
+    "from": fields.Date(load_default=None, metadata={"description": "first sending day (Asia/Shanghai)"}),
+    "to": fields.Date(load_default=None, metadata={"description": "last sending day (Asia/Shanghai)"}),
+    "unit": fields.String(load_default=None, validate=validate.Length(min=1, max=64)),
+    "limit": fields.Integer(load_default=50, validate=validate.Range(min=1, max=200)),
+    "cursor": fields.String(load_default=None, validate=validate.Length(max=200),
+                            metadata={"description": "the next_cursor of the previous page"}),
+}, name="SearchQuery")
+
+
+def _day(value):
+    return value.isoformat() if value else None
+
+
+class DisposalApprovalSchema(Schema):
+    approver_id = fields.String()
+    capacity = fields.String(validate=validate.OneOf(["operator", "unit_admin"]))
+    proxy_user_id = fields.String(allow_none=True)
+    approved_at = fields.DateTime()
+
+
+class DisposalSchema(Schema):
+    document_id = fields.String()
+    retention_class = fields.String(metadata={"description": "the document's kind (文种), which sets its retention"})
+    retain_until = fields.DateTime(allow_none=True, metadata={"description": "null: kept permanently (永久)"})
+    status = fields.String(validate=validate.OneOf(["kept", "awaiting_approval", "disposed"]))
+    disposed_at = fields.DateTime(allow_none=True)
+    approvals = fields.List(fields.Nested(DisposalApprovalSchema))
+
+
 class ArchiveRoutes:
+    @api("GET", "/api/v1/search", summary="Search the documents your unit sent or received (the operator: all)",
+         tag="archive", response_schema=SearchPageSchema, query=SearchQuerySchema, roles=ANY_ROLE,
+         errors=(400, 503))
+    def search(self, request, actor, query):
+        return 200, self.call("archive", "search_documents", actor, q=query["q"], start=_day(query["from"]),
+                              end=_day(query["to"]), unit=query["unit"], limit=query["limit"], cursor=query["cursor"])
+
     @api("GET", "/api/v1/documents/<document_id>/archive", summary="The archival package (归档包): a zipped BagIt "
          "bag that verifies with openssl and sha256sum", tag="archive", produces="application/zip", roles=ANY_ROLE,
          errors=(404, 503))
@@ -86,6 +142,12 @@ class ArchiveRoutes:
         response = Response(base64.b64decode(got["data"]), mimetype=got["media_type"])
         response.headers["Content-Disposition"] = f'attachment; filename="{got["name"]}"'
         return response
+
+    @api("POST", "/api/v1/documents/<document_id>/disposal-approvals", summary="Approve disposing of an expired "
+         "archival package (销毁): the operator's and the sending unit's admin's approvals; the second disposes",
+         tag="archive", response_schema=DisposalSchema, roles=OPERATOR_OR_ADMIN, errors=(403, 404, 409, 503))
+    def approve_disposal(self, request, document_id, actor):
+        return 200, self.call("archive", "approve_disposal", document_id, actor)
 
     @api("GET", "/api/v1/ledger/tree-head", summary="The latest signed tree head", tag="archive",
          response_schema=TreeHeadSchema, roles=ANY_ROLE, errors=(404, 503))

@@ -2,7 +2,7 @@
 appended in order, with the Merkle tree's perfect-subtree hashes, the signed tree heads and the
 key that signs them (wrapped, like the seal keys). ``migrations/versions`` creates the same schema;
 ``tests/test_service_migrations.py`` keeps the two in step."""
-from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gongwen_common.tables import UtcDateTime, WrappedKeyColumns
@@ -90,8 +90,51 @@ class ArchivalPackage(Base):
     document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once disposed (销毁); the digest stays
     units: Mapped[list] = mapped_column(JSON)
+    issuer_code: Mapped[str] = mapped_column(String(64))
     tree_size: Mapped[int] = mapped_column(Integer)
     check_result: Mapped[dict] = mapped_column(JSON)
     archived_at = mapped_column(UtcDateTime, nullable=False)
+    retention_class: Mapped[str] = mapped_column(String(16))
+    retain_until = mapped_column(UtcDateTime, nullable=True)  # None: kept permanently (永久)
+    disposed_at = mapped_column(UtcDateTime, nullable=True)
+
+
+class DisposalApproval(Base):
+    """One person's approval to dispose of an expired package: the operator's and the owning unit's
+    admin's are both needed, and the second disposes."""
+
+    __tablename__ = "disposal_approvals"
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    approver_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    capacity: Mapped[str] = mapped_column(String(16))  # "operator" | "unit_admin"
+    proxy_user_id: Mapped[str | None] = mapped_column(String(80))
+    approved_at = mapped_column(UtcDateTime, nullable=False)
+
+
+class SearchDocument(Base):
+    """A document as search finds it: its number, title, 签发人 and sending time, and ``text``, the
+    lower-cased words it is found by (number, title, signer, the units' codes and names). On
+    PostgreSQL a pg_trgm GIN index serves ``LIKE '%…%'`` on it; SQLite scans (see domain/search.py)."""
+
+    __tablename__ = "search_documents"
+    __table_args__ = (Index("ix_search_documents_text_trgm", "text", postgresql_using="gin",
+                            postgresql_ops={"text": "gin_trgm_ops"}),)
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    issuer_code: Mapped[str] = mapped_column(String(64))
+    doc_number: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(500))
+    urgency: Mapped[str] = mapped_column(String(16))
+    signer: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    sent_at = mapped_column(UtcDateTime, nullable=False, index=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class DocumentUnit(Base):
+    """Which units a document concerns (its sender and every recipient): what search lets each find."""
+
+    __tablename__ = "document_units"
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    unit_code: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)

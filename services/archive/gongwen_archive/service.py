@@ -7,6 +7,8 @@ nothing is applied twice; requeued on failure, so nothing is skipped). Each queu
 consumer and the service one worker (``max_workers: 1`` in its config), so each source's events
 enter the ledger in the order the source published them: a document's steps in causal order."""
 
+from datetime import date
+
 from nameko.rpc import RpcProxy
 
 from gongwen_common import rpc as rpc_calls
@@ -15,7 +17,7 @@ from gongwen_common.rpc import to_wire
 from gongwen_common.service import CheckedAtStart, ServiceBase
 from gongwen_registry.replica import UnitDirectoryReplica
 
-from .domain import archiving, ledger
+from .domain import archiving, ledger, retention, search
 from .domain.settings import ArchiveSettings
 from .models import UnitView
 
@@ -64,6 +66,10 @@ class ArchiveService(UnitDirectoryReplica, ServiceBase):
     @event_handler("exchange", ALL_EVENTS, ordered=True)
     def ledger_exchange(self, event):
         self._append("exchange", event)
+        if event.event_type == "document_sent":
+            search.index_sent(self.db, event.data, event.happened_at(self.clock()))
+        elif event.event_type in ("document_completed", "document_recalled"):
+            search.index_status(self.db, event.data)
         if event.event_type == "document_completed":
             archiving.queue_package(self.db, event.data["id"], self.clock())
 
@@ -89,6 +95,16 @@ class ArchiveService(UnitDirectoryReplica, ServiceBase):
         data, name = archiving.package_for(self.db, self._settings(), self._sources(), document_id, actor,
                                            self.clock())
         return {"data": to_wire(data), "name": name, "media_type": "application/zip"}
+
+    @rpc
+    def search_documents(self, actor, q=None, start=None, end=None, unit=None, limit=50, cursor=None):
+        """``start``/``end``: ISO dates (the gateway validated them)."""
+        return search.search(self.db, actor, q, date.fromisoformat(start) if start else None,
+                             date.fromisoformat(end) if end else None, unit, limit, cursor)
+
+    @rpc
+    def approve_disposal(self, document_id, actor):
+        return retention.approve_disposal(self.db, document_id, actor, self.clock())
 
     @rpc
     def publish_tree_head(self):

@@ -178,3 +178,45 @@ def test_a_completed_document_queues_its_package_once(sqlite_session):
     archive.take("exchange", completed)
     archive.take("exchange", completed)
     assert [job.document_id for job in archive.session.query(PackageJob)] == ["doc-1"]
+
+
+def test_a_package_is_kept_for_its_kinds_retention_and_disposed_of_only_with_both_approvals(archived):
+    archive, document, row = archived
+    assert (row.retention_class, row.retain_until.year) == ("通知", archive.clock().year + 30)
+    admin = {"user_id": "admin-a", "unit_code": "gz-a", "roles": ["admin"]}
+    assert archive.refused("approve_disposal", document.id, OPERATOR).code == "RETENTION_NOT_PASSED"
+    archive.clock.advance(days=366 * 30)
+    assert archive.refused("approve_disposal", document.id,
+                           {"user_id": "clerk-a", "unit_code": "gz-a", "roles": ["clerk"]}).code == "FORBIDDEN"
+    assert archive.refused("approve_disposal", document.id,
+                           {"user_id": "admin-b", "unit_code": "gz-b", "roles": ["admin"]}).code == "NOT_FOUND"
+    first = archive.call("approve_disposal", document.id, OPERATOR)
+    assert first["status"] == "awaiting_approval" and archive.call("approve_disposal", document.id, OPERATOR) == first
+    assert archive.session.get(ArchivalPackage, document.id).data is not None  # one person is not enough
+    done = archive.call("approve_disposal", document.id, admin)
+    assert done["status"] == "disposed" and {a["capacity"] for a in done["approvals"]} == {"operator", "unit_admin"}
+    kept = archive.session.get(ArchivalPackage, document.id)
+    assert kept.data is None and kept.sha256 == row.sha256
+    disposed = archive.session.query(LedgerEntry).filter_by(event_type="package_disposed").one()
+    assert row.sha256 in disposed.leaf_input.decode()
+    assert archive.refused("archival_package", document.id, OPERATOR).code == "NOT_FOUND"
+
+
+def test_a_decision_is_kept_permanently(sqlite_session):
+    archive = Archive(sqlite_session(Base))
+    document = SealedDocument()
+    document.record["document"]["title"] = "关于表彰先进集体的决定"
+    archive.take("exchange", envelope("document_sent", {"id": document.id, "issuer_code": "gz-a"}))
+    row = archiving.archive_document(archive.session, archive.service._settings(), document.sources(), document.id,
+                                     archive.clock())
+    archive.session.commit()
+    assert (row.retention_class, row.retain_until) == ("决定", None)
+    archive.clock.advance(days=366 * 100)
+    assert archive.refused("approve_disposal", document.id, OPERATOR).code == "KEPT_PERMANENTLY"
+
+
+@pytest.mark.parametrize("title,kind", [("关于印发办法的通知", "通知"), ("国务院令", "令"), ("中央军委命令", "命令"),
+                                        ("关于商请支持的函", "函"), ("会议纪要", "纪要"), ("无文种标题", "default")])
+def test_the_kind_of_a_document_is_the_one_its_title_ends_with(title, kind):
+    from gongwen_archive.domain.retention import document_kind
+    assert document_kind(title) == kind

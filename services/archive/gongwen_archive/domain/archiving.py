@@ -17,7 +17,7 @@ from gongwen_common.entrypoints import Event
 from gongwen_common.errors import NotFound
 
 from ..models import ArchivalPackage, LedgerEntry, LedgerKey, PackageJob
-from . import ledger, merkle, packages
+from . import ledger, merkle, packages, retention
 
 log = logging.getLogger(__name__)
 BATCH = 5
@@ -87,14 +87,20 @@ def archive_document(session, settings, sources: Sources, document_id: str, now)
     data = packages.build(inputs)
     digest = hashlib.sha256(data).hexdigest()
     verdict = packages.check(data, inputs.ca_pem.encode(), expected_sha256=digest)
+    kind = retention.document_kind(record["document"]["title"])
     row = ArchivalPackage(document_id=document_id, sha256=digest, size=len(data), data=data, units=units_of(record),
-                          tree_size=inputs.tree_head["tree_size"], check_result=verdict, archived_at=now)
+                          issuer_code=record["document"]["issuer_code"], tree_size=inputs.tree_head["tree_size"],
+                          check_result=verdict, archived_at=now, retention_class=kind,
+                          retain_until=settings.retention.retain_until(kind, now))
     session.add(row)
-    ledger.append(session, "archive", Event(str(uuid.uuid4()), "package_archived", now.isoformat(), {
-        "document_id": document_id, "sha256": digest, "size": len(data), "tree_size": row.tree_size,
-        "issuer_code": record["document"]["issuer_code"], "unit_codes": row.units,
-        "four_properties": {name: verdict[name]["ok"] for name in ("authenticity", "integrity", "usability",
-                                                                   "security")}}), now)
+    archived = {"document_id": document_id, "sha256": digest, "size": len(data), "tree_size": row.tree_size,
+                "issuer_code": row.issuer_code, "unit_codes": row.units, "retention_class": kind,
+                "retain_until": row.retain_until.isoformat() if row.retain_until else None,
+                "four_properties": {name: verdict[name]["ok"] for name in ("authenticity", "integrity", "usability",
+                                                                           "security")}}
+    ledger.append(session, "archive", Event(str(uuid.uuid4()), "package_archived", now.isoformat(), archived), now)
+    # The exchange may drop the document's content once its own retention has passed (003 第二篇 §6).
+    session.emit("package_archived", archived, at=now)
     return row
 
 
@@ -121,6 +127,9 @@ def package_for(session, settings, sources: Sources, document_id, actor, now) ->
     kept = session.get(ArchivalPackage, document_id) if isinstance(document_id, str) else None
     if kept is not None:
         units, data = kept.units, kept.data
+        if data is None and (caller.is_operator or caller.unit_code in units):
+            raise NotFound(message=f"The package of {document_id} was disposed of on "
+                                   f"{kept.disposed_at.date().isoformat()} (its digest stays in the ledger).")
     else:
         record = _decoded(sources.record(document_id))
         units = units_of(record)

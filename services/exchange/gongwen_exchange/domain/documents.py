@@ -196,13 +196,13 @@ def _iso(moment):
 
 def summary(document: Document) -> dict:
     return {"id": document.id, "issuer_code": document.issuer_code, "doc_number": document.doc_number,
-            "title": document.title, "urgency": document.urgency, "sent_at": document.sent_at.isoformat(),
-            "status": document.status}
+            "title": document.title, "urgency": document.urgency, "signer": document.signer,
+            "sent_at": document.sent_at.isoformat(), "status": document.status}
 
 
 def document_view(document: Document) -> dict:
     metadata = {k: v for k, v in document.metadata_json.items() if k != "seal_use_approval_ids"}
-    return {**summary(document), "metadata": metadata, "signer": document.signer,
+    return {**summary(document), "metadata": metadata,
             "manifest_sha256": document.manifest_sha256, "seal_serial": document.seal_serial,
             "body": {"name": document.body_name, "sha256": document.body_sha256},
             "attachments": [{"n": a.position, "name": a.name, "sha256": a.sha256, "size": a.size}
