@@ -84,7 +84,8 @@ class Route:
     errors: tuple = ()
     roles: object = None
     public: bool = False
-    form: dict = field(default_factory=dict)  # multipart parts: name → "file" | "files" | "string" | a JSON schema
+    # multipart parts: name → "file" | "files" | "string" | a JSON part: a marshmallow schema or a JSON schema (dict)
+    form: dict = field(default_factory=dict)
     produces: str | None = None  # a media type other than JSON (PEM, PNG, DER)
     idempotent: bool = False  # honours Idempotency-Key: a retry with the same key repeats no effect
     form_required: tuple = ()  # the multipart parts that must be sent
@@ -189,6 +190,12 @@ def json_body(request, schema):
     return validated(schema, data)
 
 
+def is_json_part(kind) -> bool:
+    """A multipart part declared by its schema (marshmallow or JSON Schema): JSON text, sent as a field
+    (``Content-Type: application/json``, as the document's ``encoding`` says) or as a UTF-8 file."""
+    return isinstance(kind, type | dict)
+
+
 def form_parts(request, required=(), optional=(), many=()) -> dict:
     """The named parts of a multipart/form-data body: a file's bytes, a field's text, and for a
     part named in ``many`` a list of ``(filename, bytes)`` (e.g. ``attachments``). Missing → 400.
@@ -208,7 +215,7 @@ def form_parts(request, required=(), optional=(), many=()) -> dict:
         parts[name] = [(f.filename or name, f.read()) for f in request.files.getlist(name)]
     for name in (*required, *optional):
         kind = kinds.get(name, "file")
-        if isinstance(kind, type):  # a JSON part, described by its schema: its text, parsed by the route
+        if is_json_part(kind):  # a JSON part, described by its schema: its text, parsed by the route
             kind = "string"
         if name in request.files:
             data = request.files[name].read()

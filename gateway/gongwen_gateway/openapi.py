@@ -6,7 +6,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
 
-from .http import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY, MAX_PATH_INT, ROUTES
+from .http import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY, MAX_PATH_INT, ROUTES, is_json_part
 from .schemas import ErrorSchema
 
 _ERROR_STATUS_TEXT = {400: "Invalid request", 401: "Not authenticated", 403: "Forbidden",
@@ -106,12 +106,13 @@ def build_spec() -> dict:
                      "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
                      "string": {"type": "string", "pattern": NO_NUL}}
             form = {"type": "object", "properties": {
-                name: converter.resolve_nested_schema(kind) if isinstance(kind, type) else kinds[kind]
+                name: converter.resolve_nested_schema(kind) if isinstance(kind, type)
+                else dict(kind) if isinstance(kind, dict) else kinds[kind]
                 for name, kind in route.form.items()}}
             if route.form_required:
                 form["required"] = list(route.form_required)
             media = {"schema": form}
-            if json_parts := [name for name, kind in route.form.items() if isinstance(kind, type)]:
+            if json_parts := [name for name, kind in route.form.items() if is_json_part(kind)]:
                 media["encoding"] = {name: {"contentType": "application/json"} for name in json_parts}
             op["requestBody"] = {"required": True, "content": {"multipart/form-data": media}}
         for status in route.also:

@@ -54,3 +54,21 @@ def test_the_readme_endpoint_table_lists_exactly_the_operations_of_the_openapi_d
     assert listed == operations(spec), (
         f"missing: {sorted(operations(spec) - listed)}, not served: {sorted(listed - operations(spec))}")
     assert table == readme_table(spec)
+
+
+def test_the_documented_password_pattern_is_identitys_composition_rule():
+    """The document states the policy identity applies (PASSWORD_TOO_WEAK, 400): a schema-valid password
+    is refused only for what no pattern can say (a common password, the username inside)."""
+    from gongwen_identity.domain.passwords import PasswordPolicy
+    from gongwen_identity.schemas import PASSWORD_POLICY
+
+    spec = build_spec()["components"]["schemas"]
+    documented = [spec[name]["properties"][field] for name, field in (
+        ("NewUser", "initial_password"), ("ResetPassword", "initial_password"), ("PasswordChange", "new_password"))]
+    assert all(p["pattern"] == PASSWORD_POLICY["pattern"] and (p["minLength"], p["maxLength"]) == (8, 128)
+               for p in documented)
+    policy, pattern = PasswordPolicy(), re.compile(PASSWORD_POLICY["pattern"])
+    for password in ("Zx9!qwertyu", "密码密码1!ab", "_a1bbbbbb", "a b1!cdef", "1!aaaaaa", "abc12345", "abc!defg",
+                     "12345!!!!", "abcdefgh", "a1!", "Ω9ω…ΔΨφλ", "x" * 126 + "1!", "x" * 127 + "1!"):
+        schema_valid = 8 <= len(password) <= 128 and bool(pattern.search(password))
+        assert schema_valid == (policy.problem(password) is None), password
