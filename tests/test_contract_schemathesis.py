@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import CHANGED_PASSWORD, Api, active_unit, logged_in, operator_login, person
+from conftest import Api, active_unit, operator_login, person
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -37,9 +37,9 @@ expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 
 # Operations that could end or change the identity that calls them (its token, its password, its
 # account, its unit, its client): never in an identity's main run, where the fuzzer reuses the ids
-# it has seen (it would revoke its own unit). Each is fuzzed alone, with a fresh throwaway token of
-# the same kind, after every main run: alone, the fuzzer knows no id of ours to aim it at.
-# Wrong old passwords lock the throwaway account: its run comes last.
+# it has seen (it would revoke its own unit). Each is fuzzed alone, with a fresh throwaway account (or
+# client) of the same kind, after every main run: alone, the fuzzer knows no id of ours to aim it at
+# but its own, read from its token.
 SELF_ENDING = ("POST /api/v1/auth/logout", "POST /api/v1/auth/act-for",
                "POST /api/v1/users/{user_id}/disable", "POST /api/v1/users/{user_id}/reset-password",
                "POST /api/v1/users/{user_id}/devices", "DELETE /api/v1/units/{code}/clients/{client_id}",
@@ -137,18 +137,19 @@ def identities(stack):
     operator = operator_login(stack)
     code = f"SC{uuid.uuid4().hex[:6].upper()}"
     active_unit(operator, code)
-    clerk, spare_clerk, spare_operator = (person(stack, operator, code, role)
-                                          for role in ("clerk", "clerk", "operator"))
+    clerk = person(stack, operator, code, "clerk")
 
-    def again(who):
-        return lambda: bearer(logged_in(Api(stack.gateway_url), who.username, CHANGED_PASSWORD, who.key))
+    def fresh(role):
+        # a new account each time: the fuzzer finds its own user id in its token (the JWT's `sub`) and may
+        # reset that account's password, replace its key or disable it, as the role may
+        return lambda: bearer(person(stack, operator, code, role).api)
 
     return {"anonymous": (set(), None, None),
             "system": ({"system"}, bearer(client_token(stack, operator, code)),
                        lambda: bearer(client_token(stack, operator, code))),
-            "clerk": ({"clerk"}, bearer(clerk.api), again(spare_clerk)),
+            "clerk": ({"clerk"}, bearer(clerk.api), fresh("clerk")),
             # last: its main run may act on the others' unit and accounts
-            "operator": ({"operator"}, bearer(operator), again(spare_operator))}
+            "operator": ({"operator"}, bearer(operator), fresh("operator"))}
 
 
 def test_the_document_holds_for_every_identity_and_each_reaches_what_it_may(stack, identities, tmp_path):

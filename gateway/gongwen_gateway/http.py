@@ -92,6 +92,7 @@ class Route:
     accepts: str | None = None  # a raw request body of this media type (e.g. a PNG upload)
     path: dict = field(default_factory=dict)  # a path value's bounds beyond its type: name → JSON schema
     also: tuple = ()  # other success statuses, with the same body (e.g. 202 beside 201)
+    rate_limited: bool = False  # in a RateLimiter group: the source address may come from X-Forwarded-For
 
 
 # Keyed by (method, url): nameko re-instantiates entrypoints per container.
@@ -362,7 +363,8 @@ class ApiEntrypoint(HttpRequestHandler):
             for one in method.split(","):
                 ROUTES[(one, url)] = Route(one, url, summary, tag, request_schema, response_schema,
                                            status, query or {}, errors, roles, public, form or {}, produces,
-                                           idempotent, tuple(form_required), accepts, path or {}, tuple(also))
+                                           idempotent, tuple(form_required), accepts, path or {}, tuple(also),
+                                           rate_limited=bool(rate_limit))
 
     def check_declaration(self, fn):
         """The function takes ``body`` exactly when a request schema is declared, and

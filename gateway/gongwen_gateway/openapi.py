@@ -53,6 +53,9 @@ _REQUEST_ID_PARAMETER = {"in": "header", "name": "X-Request-Id", "required": Fal
                          "description": "echoed in the answer if it matches ^[A-Za-z0-9._:-]{1,100}$, otherwise "
                                         "replaced by a new id; the correlation id of every log line and event"}
 _REQUEST_ID_HEADER = {"required": True, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,100}$"}}
+_FORWARDED_FOR = {"in": "header", "name": "X-Forwarded-For", "required": False, "schema": {"type": "string"},
+                  "description": "read only behind TRUSTED_PROXY_HOPS trusted reverse proxies, which append the "
+                                 "client's address: the rate limit then counts that address (otherwise ignored)"}
 _RETRY_AFTER = {"required": False, "schema": {"type": "integer", "minimum": 0}, "description": "seconds to wait"}
 _DOWNLOAD = {"required": True, "schema": {"type": "string"},
              "description": "attachment; filename=\"ASCII fallback\"; filename*=UTF-8''<the name, percent-encoded>"}
@@ -135,6 +138,8 @@ def build_spec() -> dict:
                                             "content": {"application/json": {"schema": "Error"}}}
         # the headers every answer carries, and those of a 429 and of a download
         op["parameters"].append(_REQUEST_ID_PARAMETER)
+        if route.rate_limited:
+            op["parameters"].append(_FORWARDED_FOR)
         for status, response in op["responses"].items():
             response["headers"] = {"X-Request-Id": _REQUEST_ID_HEADER,
                                    **({"Retry-After": _RETRY_AFTER} if status == "429" else {}),

@@ -72,3 +72,17 @@ def test_the_documented_password_pattern_is_identitys_composition_rule():
                      "12345!!!!", "abcdefgh", "a1!", "Ω9ω…ΔΨφλ", "x" * 126 + "1!", "x" * 127 + "1!"):
         schema_valid = 8 <= len(password) <= 128 and bool(pattern.search(password))
         assert schema_valid == (policy.problem(password) is None), password
+
+
+def test_every_request_header_the_gateway_reads_is_documented():
+    """Integrators learn from the document which headers count: each one the gateway's code reads is a
+    header parameter of some operation (``Authorization`` is the security scheme)."""
+    package = Path(inspect.getfile(ApiEntrypoint)).parent
+    read = {name for source in package.rglob("*.py")
+            for name in re.findall(r"""headers\.get\(\s*["']([A-Za-z0-9-]+)["']""", source.read_text(encoding="utf-8"))}
+    spec = build_spec()
+    documented = {p["name"] for ops in spec["paths"].values() for op in ops.values()
+                  for p in op["parameters"] if p["in"] == "header"}
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert read - {"Authorization"} <= documented, read - documented
+    assert {"X-Request-Id", "Idempotency-Key", "X-Forwarded-For"} <= read
