@@ -62,6 +62,9 @@ _DOWNLOAD = {"required": True, "schema": {"type": "string"},
 _ALSO_STATUS_TEXT = {202: "Accepted: awaiting a further step", 503: "Degraded: some service is down"}
 
 
+_PART_MEDIA_TYPES = {"file": "application/octet-stream", "files": "application/octet-stream", "string": "text/plain"}
+
+
 def _openapi_path(url):
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", url)
 
@@ -114,9 +117,9 @@ def build_spec() -> dict:
                 for name, kind in route.form.items()}}
             if route.form_required:
                 form["required"] = list(route.form_required)
-            media = {"schema": form}
-            if json_parts := [name for name, kind in route.form.items() if is_json_part(kind)]:
-                media["encoding"] = {name: {"contentType": "application/json"} for name in json_parts}
+            # each part's media type, as the route reads it: bytes, UTF-8 text, or JSON text
+            media = {"schema": form, "encoding": {name: {"contentType": "application/json" if is_json_part(kind) else
+                                                         _PART_MEDIA_TYPES[kind]} for name, kind in route.form.items()}}
             op["requestBody"] = {"required": True, "content": {"multipart/form-data": media}}
         for status in route.also:
             op["responses"][str(status)] = {**op["responses"][str(route.status)],

@@ -100,3 +100,26 @@ def test_the_document_says_a_leader_or_a_clerk_needs_a_mobile_as_identity_does()
     assert not valid.is_valid({**base, "roles": ["staff", "leader"], "mobile": ""})
     assert valid.is_valid({**base, "roles": ["clerk"], "mobile": "13800138000"})
     assert valid.is_valid({**base, "roles": ["admin", "staff"]})
+
+
+def test_each_multipart_part_is_typed_as_the_route_reads_it():
+    """A file part is bytes (``format: binary``, octet-stream), a text part UTF-8 text, a JSON part (the
+    metadata of a document, the manifest to seal) an object sent as JSON: generated requests are what
+    the route accepts."""
+    spec = build_spec()
+    forms = {path: op["requestBody"]["content"]["multipart/form-data"] for path, ops in spec["paths"].items()
+             for op in ops.values() if "multipart/form-data" in op.get("requestBody", {}).get("content", {})}
+    assert set(forms) >= {"/api/v1/documents", "/api/v1/seals/sign", "/api/v1/seals/verify"}
+    for path, form in forms.items():
+        for name, part in form["schema"]["properties"].items():
+            media = form["encoding"][name]["contentType"]
+            item = part.get("items", part)
+            if item.get("format") == "binary":
+                assert media == "application/octet-stream", (path, name)
+            elif media == "application/json":
+                assert item.get("type") == "object" or "$ref" in item, (path, name)
+            else:
+                assert (item["type"], media) == ("string", "text/plain"), (path, name)
+    sign = forms["/api/v1/seals/sign"]
+    assert (sign["schema"]["properties"]["manifest"]["type"], sign["encoding"]["manifest"]["contentType"]) == \
+        ("object", "application/json")
