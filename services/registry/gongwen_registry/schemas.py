@@ -105,7 +105,8 @@ class ContactsSchema(Schema):
     """PUT /api/v1/units/{code}/contacts: admin, clerks, leader and their mobiles (备案)."""
 
     admin_user_id = UserId(required=True)
-    clerk_user_ids = fields.List(UserId(), required=True, validate=validate.Length(min=1, max=2))
+    clerk_user_ids = fields.List(UserId(), required=True, validate=validate.Length(min=1, max=2),
+                                 metadata={"uniqueItems": True})  # _distinct_clerks, as the document says
     leader_user_id = UserId(required=True)
     sms_enabled = StrictBoolean(required=True)
     mobiles = fields.Dict(keys=UserId(), values=fields.String(validate=validate.Length(min=1, max=40)),
