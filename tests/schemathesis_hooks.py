@@ -1,7 +1,7 @@
 """Hooks the contract test loads into schemathesis (``SCHEMATHESIS_HOOKS``): two corrections of the pinned
 tool itself, each for a case where what it reports is not about our API. Nothing here loosens a check:
-every request still goes out and is checked; a failure is dropped only when the request the server
-received was valid by the document, byte for byte.
+every request still goes out and is checked; a failure is dropped only when the request, as the server
+reads what was sent, is valid by the document.
 """
 import ast
 import threading
