@@ -2,7 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from gongwen_exchange.schemas import URGENCIES
-from gongwen_identity.schemas import USER_STATUSES, UserSchema
+from gongwen_identity.schemas import PASSWORD_POLICY, USER_STATUSES, UserSchema
 from gongwen_registry.schemas import UnitSchema
 
 from .routes import SERVICES
@@ -108,7 +108,7 @@ class ClientCredentialsSchema(Schema):
 
 class PasswordChangeSchema(Schema):
     old_password = fields.String(required=True, load_only=True)
-    new_password = fields.String(required=True, load_only=True)
+    new_password = fields.String(required=True, load_only=True, metadata=PASSWORD_POLICY)
 
 
 class JwksSchema(Schema):
@@ -148,7 +148,7 @@ class DisableSchema(Schema):
 
 
 class ResetPasswordSchema(Schema):
-    initial_password = fields.String(required=True, load_only=True)
+    initial_password = fields.String(required=True, load_only=True, metadata=PASSWORD_POLICY)
 
 
 class DeviceSchema(Schema):
