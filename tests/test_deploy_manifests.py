@@ -2,15 +2,22 @@
 Kubernetes versions (kubernetes-validate ships the schemas), compose runs every service with its
 database and KEK, and the image's entrypoint runs exactly the services that exist."""
 import json
+import os
 import re
 import shlex
+import signal
 import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
+from sqlalchemy import create_engine, text
 
+from conftest import wait_until
+from gongwen_common import probe
 from gongwen_local.stack import GATEWAY, ROOT, SERVICES
 
 # The oldest Kubernetes minor we claim, and the newest kubernetes-validate ships.
@@ -243,3 +250,34 @@ def test_the_image_runs_as_a_non_root_user_and_bakes_in_no_secret():
     baked = " ".join(shlex.split(" ".join(re.findall(r"^(?:ENV|ARG) (.*)$", containerfile, re.M))))
     assert "GATEWAY_ADDRESS=0.0.0.0:8080" in baked  # the rule below looks at what is really there
     assert not re.search(r"KEK|PASSWORD|SECRET|TOKEN|AMQP_URI|DATABASE_URL", baked)
+
+
+@pytest.mark.slow
+def test_the_entrypoint_declares_the_queues_then_migrates_and_runs_a_service_that_answers_its_probe(rabbit, tmp_path):
+    """What the image runs, run here (no container runtime needed): the same script, this checkout
+    as GONGWEN_ROOT, the virtualenv's python first on the PATH."""
+    script, _ = entrypoint_script()
+    vhost = uuid.uuid4().hex[:8]
+    rabbit.add_vhost(vhost)
+    database = tmp_path / "registry.sqlite3"
+    env = {**os.environ, "GONGWEN_ROOT": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "AMQP_URI": rabbit.amqp_uri(vhost), "DATABASE_URL": f"sqlite:///{database}", "PYTHONUNBUFFERED": "1"}
+    declared = subprocess.run(["sh", str(script), "declare-queues"], env=env, capture_output=True, text=True,
+                              timeout=120)
+    assert declared.returncode == 0 and declared.stdout.startswith("declared"), declared.stderr
+    with open(tmp_path / "registry.log", "wb") as log:
+        service = subprocess.Popen(["sh", str(script), "registry"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        wait_until(lambda: probe.main(["registry", "--amqp-uri", env["AMQP_URI"], "--deadline", "5"]) == 0,
+                   timeout=90, message="the registry to answer its readiness probe")
+        with create_engine(f"sqlite:///{database}").connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar()  # migrated at start
+        service.send_signal(signal.SIGTERM)  # what the runtime sends: nameko itself, the script exec'd it
+        assert service.wait(timeout=60) in (0, -signal.SIGTERM)
+    finally:
+        if service.poll() is None:
+            os.killpg(service.pid, signal.SIGKILL)
+            service.wait()
+    # nobody consumes the registry's RPC queue now: the probe says so within its deadline
+    assert probe.main(["registry", "--amqp-uri", env["AMQP_URI"], "--deadline", "3"]) == 1

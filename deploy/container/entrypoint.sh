@@ -7,8 +7,9 @@
 #                              `make run` does before any service starts (gongwen_local/stack.py), so an
 #                              event published before its consumer first ran is kept
 # Settings come from the environment only (AMQP_URI, DATABASE_URL, the KEKs, ...): nothing secret is in
-# the image.
+# the image. GONGWEN_ROOT: where the source tree with each service's config.yaml is (/app in the image).
 set -eu
+root="${GONGWEN_ROOT:-/app}"
 
 usage="usage: gongwen-service SERVICE | declare-queues   (SERVICE: registry identity seal exchange notify archive gateway)"
 
@@ -34,4 +35,4 @@ esac
 if [ "$1" != gateway ]; then
   python -m gongwen_common.migrate "$package"
 fi
-exec python -m nameko run --config "/app/$folder/config.yaml" "$package.service:$class"
+exec python -m nameko run --config "$root/$folder/config.yaml" "$package.service:$class"
