@@ -221,3 +221,13 @@ def test_a_backup_of_databases_that_are_not_there_is_refused_without_writing_any
     made = cli("backup", "--to", str(tmp_path / "backup"), "--var", str(tmp_path / "never-ran"))
     assert made.returncode == 2 and "no database of registry" in made.stderr
     assert not (tmp_path / "backup").exists()
+
+
+def test_a_failed_database_copy_says_why_and_leaves_no_restorable_backup(tmp_path):
+    small_databases(tmp_path / "var" / "db")
+    made = cli("backup", "--to", str(tmp_path / "backup"), "--var", str(tmp_path / "var"),
+               "--url", f"seal=postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/gongwen_seal")
+    assert made.returncode == 1 and "failed: pg_dump" in made.stderr and "Traceback" not in made.stderr
+    assert not (tmp_path / "backup" / backup.MANIFEST).exists()  # the manifest is written last
+    with pytest.raises(backup.BackupRefused, match="missing"):
+        backup.verify(tmp_path / "backup")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from .keks import SETTINGS as KEK_SETTINGS
@@ -250,6 +251,13 @@ def main(command: str, args) -> int:
     except BackupRefused as refusal:
         print(f"refused: {refusal}", file=sys.stderr)
         return 2
+    except subprocess.CalledProcessError as failure:  # pg_dump / pg_restore said why
+        print(f"failed: {Path(failure.cmd[0]).name}: {failure.stderr.decode(errors='replace').strip()}",
+              file=sys.stderr)
+        return 1
+    except OperationalError as failure:  # a database that is not there or does not answer
+        print(f"failed: {failure.orig or failure}", file=sys.stderr)
+        return 1
     print(f"restored {len(manifest['services'])} databases from {args.source} (backup of {manifest['created_at']})")
     for problem in kek_mismatches(manifest, local_keks_if_present(Path(args.var))):
         print(f"warning: {problem}", file=sys.stderr)
