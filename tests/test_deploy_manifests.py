@@ -26,6 +26,7 @@ K8S = ROOT / "deploy" / "k8s"
 EVERY = [*SERVICES, "gateway"]
 KEKS = {"identity": "IDENTITY_KEK", "seal": "SEAL_KEK", "archive": "ARCHIVE_KEK"}
 AUTOSCALED = {"exchange", "seal", "gateway"}
+TWILIO_SECRETS = {"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"}
 
 
 def k8s_resources():
@@ -141,17 +142,19 @@ def test_keks_and_twilio_credentials_come_only_from_secrets_and_the_repository_h
     for name in EVERY:
         provided = provided_settings(container_of(name))
         for setting, origin in provided.items():
-            if setting.endswith("_KEK") or setting.startswith("TWILIO_"):
+            if setting.endswith("_KEK") or setting in TWILIO_SECRETS:
                 assert origin == "secret", (name, setting)
         if name in KEKS:
             assert provided.get(KEKS[name]) == "secret", name
         assert not ({"IDENTITY_KEK", "SEAL_KEK", "ARCHIVE_KEK"} - {KEKS.get(name)}) & provided.keys(), \
             f"{name} gets a KEK it does not need"
     for config_map in of_kind("ConfigMap"):
-        assert not [key for key in config_map["data"] if re.search(r"KEK|TWILIO|PASSWORD$|SECRET|TOKEN", key)]
+        assert not [key for key in config_map["data"] if re.search(r"KEK|PASSWORD$|SECRET|TOKEN|ACCOUNT_SID", key)]
     secrets = of_kind("Secret")
     assert {s["metadata"]["name"] for s in secrets} >= {"gongwen-keks", "gongwen-twilio"}
     assert set(one("Secret", "gongwen-keks")["stringData"]) == set(KEKS.values())
+    assert set(one("Secret", "gongwen-twilio")["stringData"]) == TWILIO_SECRETS
+    assert provided_settings(container_of("notify")).keys() >= TWILIO_SECRETS
     for secret in secrets:
         for value in secret["stringData"].values():
             assert "REPLACE" in value, f"{secret['metadata']['name']} holds a value, not a placeholder"
@@ -193,6 +196,16 @@ def test_compose_runs_every_service_and_the_gateway_with_its_database_and_kek():
                 assert setting not in env, f"{name} gets {setting}"
         missing = {"AMQP_URI", "DATABASE_URL"} & settings_read_by(name) - env.keys()
         assert not missing, (name, missing)
+
+
+def test_compose_takes_every_secret_from_the_environment_never_from_the_file():
+    for name, service in compose()["services"].items():
+        for setting, value in (service.get("environment") or {}).items():
+            if re.search(r"KEK$|PASSWORD$|PASS$|COOKIE$|TOKEN$|ACCOUNT_SID$", setting):
+                assert re.fullmatch(r"\$\{[A-Z_]+:[?-].*\}", str(value)), (name, setting, value)
+            if re.search(r"URL|URI", setting) and "@" in str(value):
+                password = str(value).split("@")[0].split(":")[-1]
+                assert password.startswith("${"), (name, setting)
 
 
 def test_compose_has_a_three_node_rabbitmq_cluster_and_a_database_per_service():
