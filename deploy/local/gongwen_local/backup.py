@@ -267,7 +267,8 @@ def main(command: str, args) -> int:
 def add_commands(sub, default_var: str) -> None:
     for command, flag, dest, what in (("backup", "--to", "to", "an empty directory to write the backup into"),
                                       ("restore", "--from", "source", "a backup made by `backup`")):
-        parser = sub.add_parser(command, help=f"{command} every service database (not the KEKs)")
+        verb = "back up" if command == "backup" else "restore"
+        parser = sub.add_parser(command, help=f"{verb} every service database (not the KEKs)")
         parser.add_argument(flag, dest=dest, required=True, help=what)
         parser.add_argument("--var", default=default_var, help="the make run directory (SQLite databases)")
         parser.add_argument("--url", action="append", default=[], metavar="SERVICE=URL",
