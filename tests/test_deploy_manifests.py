@@ -294,3 +294,14 @@ def test_the_entrypoint_declares_the_queues_then_migrates_and_runs_a_service_tha
             service.wait()
     # nobody consumes the registry's RPC queue now: the probe says so within its deadline
     assert probe.main(["registry", "--amqp-uri", env["AMQP_URI"], "--deadline", "3"]) == 1
+
+
+def test_the_image_installs_every_package_make_install_does():
+    """A package the Makefile installs but the image doesn't would be missing in production."""
+    makefile = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    packages = set(re.search(r"^PACKAGES := (.*)$", makefile, re.M).group(1).split())
+    containerfile = (ROOT / "Containerfile").read_text().replace("\\\n", " ")
+    copied = {line.split()[1] for line in re.findall(r"^COPY \S+ \S+$", containerfile, re.M)}
+    installed = set(re.findall(r"\./([\w/]+)", re.search(r"pip install [^\n]*", containerfile).group(0)))
+    assert packages <= installed, f"the image does not install {sorted(packages - installed)}"
+    assert all(any(p == c or p.startswith(c + "/") for c in copied) for p in packages)
