@@ -59,3 +59,17 @@ clean:
 	  exit 1; \
 	fi
 	rm -rf $(VENV) $(VAR)
+
+# make backup [TO=DIR]: every service database of the local stack (var/db; PostgreSQL or another place
+# with ARGS="--url SERVICE=URL …") into DIR with a manifest of SHA-256 digests, while it runs. Never
+# $(VAR)/keks.json: back the KEKs up apart (docs/operations.md). make restore FROM=DIR: into empty
+# databases only (make run stopped, $(VAR)/db wiped), refused if a digest does not match.
+.PHONY: backup restore
+TO ?= backups/$(shell date -u +%Y%m%dT%H%M%SZ)
+
+backup: install
+	$(PY) -m gongwen_local backup --to "$(TO)" --var "$(VAR)" $(ARGS)
+
+restore: install
+	@if [ -z "$(FROM)" ]; then echo "make restore FROM=DIR (a directory made by make backup)"; exit 1; fi
+	$(PY) -m gongwen_local restore --from "$(FROM)" --var "$(VAR)" $(ARGS)

@@ -13,6 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
+from . import backup
 from .demo import describe, ensure_demo
 from .keks import local_keks
 from .ports import free_port
@@ -49,7 +50,10 @@ def main(argv=None):
     run.add_argument("--postgres-port", type=int, default=int(os.environ.get("POSTGRES_PORT", 5433)))
     run.add_argument("--scale", nargs="*", default=[], metavar="SERVICE=N",
                      help="run several instances of a service, e.g. --scale exchange=3")
+    backup.add_commands(sub, run.get_default("var"))
     args = parser.parse_args(argv)
+    if args.command in ("backup", "restore"):
+        return backup.main(args.command, args)
     try:
         scale = _scale(args.scale)
     except argparse.ArgumentTypeError as exc:
