@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PACKAGES := common services/registry services/identity services/seal services/exchange \
-            services/notify services/archive gateway deploy/local cli
+            services/notify services/archive gateway deploy/local deploy/fake_twilio cli
 STAMP := $(VENV)/.installed
 
 .PHONY: run test bench lint install system-packages clean
