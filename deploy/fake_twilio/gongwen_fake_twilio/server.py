@@ -184,7 +184,10 @@ class FakeTwilio:
                 if self.stopped:
                     return
                 _, _, action, args = heapq.heappop(self._timers)
-                action(*args)
+                try:
+                    action(*args)
+                except Exception:  # one bad change must not stop every later one
+                    log.exception("scheduled change failed")
 
     def _run_posts(self):
         while True:
@@ -360,7 +363,9 @@ class FakeTwilio:
         return call
 
     def _message_status(self, message_sid, status, error_code):
-        message = self.messages[message_sid]
+        message = self.messages.get(message_sid)
+        if message is None:  # reset meanwhile
+            return
         now = datetime.now(UTC)
         message["status"], message["date_updated"] = status, rfc2822(now)
         if status in ("sent", "delivered", "undelivered") and message["date_sent"] is None:
@@ -380,7 +385,9 @@ class FakeTwilio:
         self.callback(message["_status_callback"], params)
 
     def _call_status(self, call_sid, status):
-        call = self.calls[call_sid]
+        call = self.calls.get(call_sid)
+        if call is None:
+            return
         now = datetime.now(UTC)
         call["status"], call["date_updated"] = status, rfc2822(now)
         if status == "in-progress":
@@ -466,6 +473,7 @@ class FakeTwilio:
 
     def reset(self):
         with self.lock:
+            self._timers.clear()
             self.messages.clear()
             self.calls.clear()
             self.attempts.clear()
@@ -481,6 +489,8 @@ class FakeTwilio:
             for name in ("rate", "burst", "sent_delay", "final_delay", "price_per_segment", "price_per_call"):
                 if name in changes:
                     setattr(self.settings, name, changes[name])
+            if "rate" in changes or "burst" in changes:
+                self.buckets.clear()  # a rate set anew starts with full buckets
             if "create_faults" in changes:
                 self.settings.create_faults = [dict(f) for f in changes["create_faults"]]
             if "numbers" in changes:
