@@ -45,7 +45,8 @@ class NotifyService(UnitDirectoryReplica, ServiceBase):
         is, then applied forward only."""
         if not signed_by_twilio(self.delivery.settings, channel, message_id, params, signature):
             raise TwilioSignatureInvalid(message="The X-Twilio-Signature does not sign this callback.")
-        moved = apply_callback(self.db, message_id, channel, params, self.clock())
+        moved = apply_callback(self.db, message_id, channel, params, self.clock(),
+                               price_after=self.delivery.settings.price_after)
         if moved is None:
             raise NotFound(message=f"no {channel} message {message_id}")
         return {"message_id": message_id, "changed": moved}

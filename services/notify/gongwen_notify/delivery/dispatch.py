@@ -239,7 +239,7 @@ class Dispatcher:
         return len(rows)
 
 
-def apply_callback(session, message_id, channel, params, now) -> bool | None:
+def apply_callback(session, message_id, channel, params, now, price_after=60.0) -> bool | None:
     """A signed status callback from Twilio; True if the message's status moved, None if there is no
     such message. The message is ours
     by the id in the signed URL; a callback for another Twilio id than the one we hold is ignored."""
@@ -258,5 +258,5 @@ def apply_callback(session, message_id, channel, params, now) -> bool | None:
     outcome = Outcome(sid=sid, status=statuses[status], error_code=params.get("ErrorCode"))
     moved = advance(session, message, outcome, now)
     if message.status in FINAL and message.price is None:
-        message.next_attempt_at = now + timedelta(minutes=1)  # the price comes with a fetch, not a callback
+        message.next_attempt_at = now + timedelta(seconds=price_after)  # the price comes with a fetch only
     return moved

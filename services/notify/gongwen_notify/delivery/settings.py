@@ -27,6 +27,7 @@ class DeliverySettings:
     retry_base: float = 5.0
     retry_max: float = 900.0
     reconcile_after: float = 600.0
+    price_after: float = 60.0         # a final message's price is fetched this long after (callbacks have none)
 
     @classmethod
     def from_config(cls, config) -> "DeliverySettings":
@@ -45,6 +46,7 @@ class DeliverySettings:
             retry_base=float(_get(config, "DELIVERY_RETRY_BASE", cls.retry_base)),
             retry_max=float(_get(config, "DELIVERY_RETRY_MAX", cls.retry_max)),
             reconcile_after=float(_get(config, "DELIVERY_RECONCILE_AFTER", cls.reconcile_after)),
+            price_after=float(_get(config, "DELIVERY_PRICE_AFTER", cls.price_after)),
         )
 
     @property
