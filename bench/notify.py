@@ -86,6 +86,12 @@ def accepted_count(path: Path) -> int:
         return db.execute("SELECT count(*) FROM messages WHERE provider_sid IS NOT NULL").fetchone()[0]
 
 
+def cpu_seconds(pid) -> float:
+    """User and system CPU a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return round((int(fields[11]) + int(fields[12])) / 100, 1)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--units", type=int, default=1000)
@@ -127,6 +133,8 @@ def main():
             if time.monotonic() > deadline:
                 raise TimeoutError("not every message reached Twilio in time")
             time.sleep(0.5)
+        cpu = {f"{p.name}-{p.index}": cpu_seconds(p.process.pid) for p in stack.processes}
+        cpu["fake-twilio"] = cpu_seconds(fake.process.pid)
         record = fake.record()
         creates = [a for a in record["attempts"] if a["kind"] == "sms"]
         accepted = [a for a in creates if a["outcome"] == "accepted"]
@@ -149,6 +157,7 @@ def main():
           f"{total / last_call:>10.0f}")
     print(f"{total} messages: the last API call {last_call:.2f} s after queueing (expected {expected:.1f} s ± 10 %: "
           f"{'ok' if within else 'OUT OF RANGE'}); 429s met: {len(refused)}")
+    print("CPU seconds used by each process during the run:", json.dumps(cpu))
     print(json.dumps({"bench": "notify", "messages": total, "rate": args.rate, "to_last_call_s": round(last_call, 3),
                       "queued_to_call_ms": latency, "floor_ms": floor, "refused_429": len(refused),
                       "within_10_percent": within, "callbacks": not args.no_callbacks}))

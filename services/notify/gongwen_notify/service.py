@@ -28,9 +28,8 @@ class NotifyService(UnitDirectoryReplica, ServiceBase):
     @timer(interval=DELIVERY_INTERVAL)
     def send_due_messages(self):
         """Due messages to Twilio; safe with several instances (claims with FOR UPDATE SKIP LOCKED)."""
-        dispatcher = self.delivery.dispatcher
-        while dispatcher and dispatcher.run_once() >= dispatcher.settings.batch:
-            pass
+        if self.delivery.dispatcher:
+            self.delivery.dispatcher.run_once()
 
     @timer(interval=RECONCILE_INTERVAL)
     def reconcile_messages(self):
