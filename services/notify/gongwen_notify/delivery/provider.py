@@ -10,6 +10,7 @@ sorted into what delivery must do about it.
 The client is pointed at another server (the fake) by its own ``Domain.base_url``; nothing else
 differs from Twilio."""
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,9 +20,15 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
+from gongwen_common.phones import masked
+
 from .settings import DeliverySettings
 
 log = logging.getLogger(__name__)
+# The client logs each request's query at INFO, a lookup's full To number with it: numbers are masked
+# in our logs, so its lines are kept only from WARNING up.
+_client_log = logging.getLogger(f"{__name__}.twilio_client")
+_client_log.setLevel(logging.WARNING)
 
 # Twilio's statuses in ours (``models.MESSAGE_STATUSES``): ``sending`` is "Twilio has it, not yet sent".
 SMS_STATUSES = {"queued": "sending", "accepted": "sending", "scheduled": "sending", "sending": "sending",
@@ -33,16 +40,22 @@ CALL_STATUSES = {"queued": "sending", "initiated": "sending", "ringing": "sent",
 RETRYABLE_CLIENT_ERRORS = {401, 403, 404, 408, 409, 429}  # our config or Twilio's rate: not the message's fault
 
 
+def _scrubbed(text) -> str:
+    """Twilio's error texts name the number ("The 'To' number +86… is not valid"): masked, as in logs."""
+    return re.sub(r"\+?\d{7,15}", lambda found: masked(found.group()), str(text or ""))
+
+
 class Rejected(Exception):
     def __init__(self, code, message):
-        super().__init__(message)
-        self.code, self.message = str(code), message
+        super().__init__(_scrubbed(message))
+        self.code, self.message = str(code), _scrubbed(message)
 
 
 class Unavailable(Exception):
     def __init__(self, code, message, ambiguous, retry_after=None):
-        super().__init__(message)
-        self.code, self.message, self.ambiguous, self.retry_after = str(code), message, ambiguous, retry_after
+        super().__init__(_scrubbed(message))
+        self.code, self.message, self.ambiguous, self.retry_after = str(code), _scrubbed(message), ambiguous, \
+            retry_after
 
 
 @dataclass(frozen=True)
@@ -89,7 +102,8 @@ class TwilioProvider:
         self.settings = settings
         # No retries in the HTTP client: a blind retry of a create is how a message goes out twice.
         self.client = Client(settings.account_sid, settings.auth_token,
-                             http_client=TwilioHttpClient(timeout=settings.timeout, max_retries=0))
+                             http_client=TwilioHttpClient(timeout=settings.timeout, max_retries=0,
+                                                          logger=_client_log))
         if settings.api_base_url:
             self.client.api.base_url = settings.api_base_url
 
@@ -160,9 +174,9 @@ class _classified:
             raise Rejected(code, exc.msg) from exc
         if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.ConnectTimeout) and \
                 "Connection refused" in str(exc):
-            raise Unavailable("CONNECTION_REFUSED", str(exc), ambiguous=False) from exc
+            raise Unavailable("CONNECTION_REFUSED", f"{self.what}: connection refused", ambiguous=False) from exc
         if isinstance(exc, requests.Timeout):
             raise Unavailable("TIMEOUT", f"{self.what} timed out", ambiguous=True) from exc
         if isinstance(exc, (requests.RequestException, TwilioException, OSError)):
-            raise Unavailable("CONNECTION", f"{self.what}: {exc}", ambiguous=True) from exc
+            raise Unavailable("CONNECTION", f"{self.what}: {type(exc).__name__}", ambiguous=True) from exc
         return False
