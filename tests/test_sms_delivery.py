@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from conftest import Databases, StackFactory, active_unit, operator_login, person, wait_until
+from conftest import Databases, StackFactory, active_unit, operator_login, person, wait_until, when_known
 from gongwen_common.db import Session
 from gongwen_common.tables import OutboxEvent
 from gongwen_notify.delivery import queue_message
@@ -100,15 +100,18 @@ def test_after_500s_timeouts_and_a_lost_response_every_queued_message_exists_onc
 
 def test_a_permanently_invalid_number_is_tried_once_and_reported_to_its_unit(sms_stack, fake):
     notify, bad = Notify(sms_stack), new_number()
+    operator = operator_login(sms_stack)
+    unit = active_unit(operator, f"sms-bad-{uuid.uuid4().hex[:6]}")["code"]
     fake.faults(numbers={bad: {"error": 21211}})
-    [message_id] = notify.queue(1, to=bad, unit_code="sms-bad")
+    [message_id] = notify.queue(1, to=bad, unit_code=unit)
     wait_until(lambda: notify.message(message_id).status == "failed", message="the message to fail")
     assert [a["to"] for a in fake.record()["attempts"]] == [bad]
     assert notify.message(message_id).error_code == "21211"
     [event] = [e for e in notify.events("sms_failed") if e["message_id"] == message_id]
-    assert event["unit_code"] == "sms-bad" and event["error_code"] == "21211" and bad not in str(event)
+    assert event["unit_code"] == unit and event["error_code"] == "21211" and bad not in str(event)
     month = datetime.now(SHANGHAI).strftime("%Y-%m")
-    log = operator_login(sms_stack).get("/api/v1/units/sms-bad/sms", params={"month": month})
+    log = when_known(lambda: operator.get(f"/api/v1/units/{unit}/sms", params={"month": month}),
+                     error="NOT_FOUND", message="notify to know the unit")
     assert log.status_code == 200, log.text
     [item] = [i for i in log.json()["items"] if i["id"] == message_id]
     assert (item["status"], item["error_code"], item["attempts"]) == ("failed", "21211", 1)
@@ -202,11 +205,13 @@ def test_a_unit_sees_its_own_sms_bill_and_not_another_units(sms_stack, fake):
     wait_until(lambda: all(m.status == "delivered" and m.price for m in notify.messages(ids)), timeout=60,
                message="delivered and priced")
     month = datetime.now(SHANGHAI).strftime("%Y-%m")
-    bill = admin.api.get(f"/api/v1/units/{mine}/sms", params={"month": month})
+    bill = when_known(lambda: admin.api.get(f"/api/v1/units/{mine}/sms", params={"month": month}),
+                      error="NOT_FOUND", message="notify to know the unit")
     assert bill.status_code == 200, bill.text
     body = bill.json()
     assert (body["messages"], body["segments"], body["calls"], body["price_unit"]) == (2, 2, 1, "USD")
     assert body["price"] == "-0.14500"  # two segments at -0.05850 and a call at -0.02800, as Twilio reported
     assert {i["to"][:8] for i in body["items"]} == {"+86 139*"}  # masked
     assert other_admin.api.get(f"/api/v1/units/{mine}/sms", params={"month": month}).status_code == 404
+    assert operator.get("/api/v1/units/no-such-unit/sms", params={"month": month}).status_code == 404
     assert admin.api.get(f"/api/v1/units/{mine}/sms", params={"month": "2026-13"}).status_code == 400

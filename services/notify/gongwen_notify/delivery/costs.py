@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, or_, select
 from gongwen_common.errors import NotFound, ValidationFailed
 from gongwen_common.phones import masked
 
-from ..models import Message
+from ..models import Message, UnitView
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -46,8 +46,9 @@ def _after(cursor):
 
 
 def unit_month(session, unit_code, month, actor, limit=100, cursor=None) -> dict:
-    if not may_see(actor, unit_code):
-        raise NotFound(message=f"no SMS record of unit {unit_code} for you")  # another unit's: existence does not leak
+    if not may_see(actor, unit_code) or session.get(UnitView, unit_code) is None:
+        # another unit's: existence does not leak
+        raise NotFound(message=f"no SMS record of unit {unit_code} for you")
     start, end = month_bounds(month)
     in_month = (Message.unit_code == unit_code, Message.created_at >= start, Message.created_at < end)
     accepted = Message.provider_sid.is_not(None)

@@ -22,6 +22,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from gongwen_common.phones import masked
 
+from . import text_of
 from .settings import DeliverySettings
 
 log = logging.getLogger(__name__)
@@ -68,14 +69,6 @@ class Outcome:
     price_unit: str | None = None
     error_code: str | None = None
     error_message: str | None = None
-
-
-def text_of(message) -> str:
-    """The SMS text: the body and the message's short reference, which finds it again at Twilio."""
-    return f"{message.body}[{message.reference}]"
-
-
-REFERENCE_CHARS = len("[]") + 8  # what text_of adds to a body: escalation budgets segments with it
 
 
 def twiml_of(message) -> str:
