@@ -172,3 +172,28 @@ def test_two_dispatchers_on_postgresql_never_send_a_message_twice(world):
     sent = at_once([drain(first), drain(second)])
     assert sum(sent) == 40 and all(sent)  # both worked, on disjoint messages
     assert sorted(world.accepted_references()) == sorted(m.reference for m in world.messages(ids))
+
+
+def test_status_only_moves_forward_and_a_failure_is_reported_once(world):
+    from gongwen_notify.delivery.dispatch import apply_callback
+
+    [first, second] = world.queue(2)
+    world.dispatcher().run_once()
+    sids = {m.id: m.provider_sid for m in world.messages([first, second])}
+
+    def callback(message_id, status, **extra):
+        with world.sessions() as session, session.begin():
+            return apply_callback(session, message_id, "sms", {"MessageSid": sids[message_id],
+                                                               "MessageStatus": status, **extra}, world.clock())
+
+    assert [callback(first, s) for s in ("delivered", "sent", "queued", "undelivered")] == [True, False, False, False]
+    assert [callback(second, s, ErrorCode="30003") for s in ("failed", "failed", "delivered")] == [True, False, False]
+    first_now, second_now = world.messages([first])[0], world.messages([second])[0]
+    assert (first_now.status, first_now.delivered_at) == ("delivered", world.clock())
+    assert (second_now.status, second_now.error_code) == ("failed", "30003")
+    with world.sessions() as session:
+        failures = session.scalars(select(OutboxEvent.payload).where(OutboxEvent.event_type == "sms_failed")).all()
+    assert [f["data"]["message_id"] for f in failures] == [second]
+    with world.sessions() as session, session.begin():  # another Twilio id than the one we hold: ignored
+        assert apply_callback(session, first, "sms", {"MessageSid": "SM" + "f" * 32, "MessageStatus": "failed"},
+                              world.clock()) is False

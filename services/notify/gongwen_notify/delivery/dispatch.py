@@ -148,6 +148,9 @@ class Dispatcher:
                              message.reference, masked(message.to), extra={"message_id": message.id})
             if found is None:
                 self.pacer.wait()
+                if self.clock() >= message.claimed_until - timedelta(seconds=2 * self.settings.timeout):
+                    # the lookup and the wait for our slot took the claim's time: not now
+                    return self.settle(message, None, untried_ambiguous=look_up_first)
                 faults.hit("delivery.before_send")
                 found = self.provider.send(message, self.settings.callback_url(message.channel, message.id))
                 faults.hit("delivery.after_send")

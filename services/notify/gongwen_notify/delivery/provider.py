@@ -127,7 +127,7 @@ class TwilioProvider:
             if message.channel == "sms":
                 mark = f"[{message.reference}]"
                 since = datetime.combine(message.created_at.date(), datetime.min.time())
-                for listing in (lambda: self.client.messages.list(to=message.to, date_sent_after=since, limit=200),
+                for listing in (lambda: self.client.messages.list(to=message.to, date_sent_after=since, limit=100),
                                 lambda: self.client.messages.list(to=message.to, limit=50)):
                     for found in listing():
                         if mark in (found.body or ""):
