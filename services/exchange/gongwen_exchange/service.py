@@ -122,6 +122,16 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
         return receiving.inbox(self.db, actor, state, urgency, receiving.parse_since(since), limit, cursor, now)
 
     @rpc
+    def archival_record(self, document_id):
+        """For the archive: bytes as base64 (the RPC serializer is JSON)."""
+        record = documents.archival_record(self.db, document_id)
+        for key in ("manifest", "signature", "body"):
+            record[key] = to_wire(record[key]) if record[key] is not None else None
+        for attachment in record["attachments"]:
+            attachment["data"] = to_wire(attachment["data"])
+        return record
+
+    @rpc
     def get_document(self, document_id, actor):
         return receiving.get_document(self.db, document_id, actor, self.clock())
 

@@ -240,6 +240,19 @@ def receipt_view(receipt: Receipt, now=None) -> dict:
     return view
 
 
+def archival_record(session, document_id) -> dict:
+    """Everything the archive keeps of a document (归档): its record, the exact sealed bytes, every
+    part and the whole receipt matrix. For the archive service only (no caller: never routed to HTTP)."""
+    document = find_document(session, document_id)
+    rows = session.scalars(select(Receipt).where(Receipt.document_id == document.id)
+                           .order_by(Receipt.role.desc(), Receipt.unit_code, Receipt.generation))
+    return {"document": document_view(document), "manifest": document.manifest, "signature": document.signature,
+            "body": blobs.fetch(session, document.body_sha256),
+            "attachments": [{"n": a.position, "name": a.name, "data": blobs.fetch(session, a.sha256)}
+                            for a in sorted(document.attachments, key=lambda a: a.position)],
+            "receipts": [receipt_view(r) for r in rows]}
+
+
 def find_document(session, document_id) -> Document:
     document = session.get(Document, document_id) if isinstance(document_id, str) else None
     if document is None:
