@@ -3,6 +3,7 @@
 ``twilio`` client's own validator accepts, it refuses wrong credentials, and its phones page shows
 what each number received. The real ``twilio`` client talks to it throughout."""
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
@@ -155,3 +156,21 @@ def test_the_phones_page_shows_every_sms_and_call_each_number_received(fake):
     page = requests.get(f"{fake.url}/phones", timeout=5)
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert "+8613800138000" in page.text and "【公文】特急 &lt;签收&gt;" in page.text and "请立即签收" in page.text
+
+
+def test_callbacks_come_late_lost_or_held_and_released_in_any_order_on_command(fake, receiver):
+    twilio = client(fake)
+    fake.faults(callbacks={"mode": "delay", "delay": 1.0})
+    started = time.monotonic()
+    twilio.messages.create(to="+8613800138000", from_=fake.sender, body="late", status_callback=receiver.url + "/a")
+    wait_until(lambda: len(receiver.received) == 2, message="the late callbacks")
+    assert time.monotonic() - started >= 1.0
+    fake.faults(callbacks={"mode": "lose"})
+    twilio.messages.create(to="+8613800138000", from_=fake.sender, body="lost", status_callback=receiver.url + "/b")
+    wait_until(lambda: [c["outcome"] for c in fake.record()["callbacks"]].count("lost") == 2, message="both lost")
+    fake.faults(callbacks={"mode": "hold"})
+    twilio.messages.create(to="+8613800138000", from_=fake.sender, body="held", status_callback=receiver.url + "/c")
+    wait_until(lambda: fake.record()["held_callbacks"] == 2, message="both held")
+    assert fake.release_callbacks(order="reverse") == 2
+    assert [p["MessageStatus"] for path, p, _ in receiver.received if path == "/c"] == ["delivered", "sent"]
+    assert not [path for path, _, _ in receiver.received if path == "/b"]
