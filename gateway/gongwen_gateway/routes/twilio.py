@@ -26,7 +26,7 @@ class CallbackQuerySchema(Schema):
 
 
 class SmsMonthQuerySchema(ListQuerySchema):
-    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"),
+    month = fields.String(required=True, validate=validate.Regexp(r"^2\d{3}-(0[1-9]|1[0-2])$"),
                           metadata={"description": "YYYY-MM, in Asia/Shanghai", "example": "2026-12"})
 
 

@@ -13,14 +13,15 @@ from gongwen_common.phones import masked
 from ..models import Message, UnitView
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH_PATTERN = r"^(2\d{3})-(0[1-9]|1[0-2])$"  # a month of SMS: this millennium's
+_MONTH = re.compile(MONTH_PATTERN)
 
 
 def month_bounds(month: str):
     """The month ``YYYY-MM`` in Asia/Shanghai, where the bills are, as [start, end)."""
     match = _MONTH.match(month or "")
     if not match:
-        raise ValidationFailed({"month": ["YYYY-MM"]})
+        raise ValidationFailed({"month": ["YYYY-MM, from 2000-01"]})
     year, number = int(match[1]), int(match[2])
     start = datetime(year, number, 1, tzinfo=SHANGHAI)
     end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=SHANGHAI)
@@ -40,9 +41,12 @@ def _cursor(message) -> str:
 def _after(cursor):
     try:
         created, _, message_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(created), message_id
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None:
+            raise ValueError("a naive time")
+        return moment, message_id
     except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed({"cursor": ["not a cursor of this listing"]}) from None
+        raise NotFound(message="no such page of this listing (an unknown cursor)") from None
 
 
 def unit_month(session, unit_code, month, actor, limit=100, cursor=None) -> dict:
