@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
 FINAL = {"delivered", "undelivered", "failed"}
-RATE_LIMITED = "20429"  # Twilio's "too many requests": refused before anything was accepted
+RATE_LIMITED = {"20429", "429"}  # Twilio's "too many requests": refused before anything was accepted
 PRICE_WAIT = timedelta(days=1)  # how long a final message is fetched again for the price Twilio reports
 
 
@@ -181,7 +181,7 @@ class Dispatcher:
             if answer is None:
                 message.ambiguous = untried_ambiguous
                 return
-            rate_limited = isinstance(answer, Unavailable) and answer.code == RATE_LIMITED
+            rate_limited = isinstance(answer, Unavailable) and answer.code in RATE_LIMITED
             if not rate_limited:  # the sender's own pace, not the message's fault: no attempt spent
                 message.attempts += 1
             if isinstance(answer, Outcome):
