@@ -74,9 +74,9 @@ def report_failure(session, message: Message, now) -> None:
 class Pacer:
     """The sender's rate, for this process: each create waits for its slot (greenthreads share it).
     Slots missed by less than ``slack`` (a busy process wakes late) are still used, so hiccups do not
-    lower the rate; a carrier's or Twilio's bucket holds that much."""
+    lower the rate; Twilio's per-sender bucket (a second's worth) holds that much."""
 
-    def __init__(self, rate: float, slack: float = 0.25):
+    def __init__(self, rate: float, slack: float = 0.5):
         self.interval = 1.0 / rate if rate and rate > 0 else 0.0
         self.slack = slack
         self.next_slot = 0.0
