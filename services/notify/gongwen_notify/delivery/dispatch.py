@@ -13,6 +13,7 @@
 Statuses only move forward (:func:`advance`): a late ``sent`` never overwrites ``delivered``, from a
 callback or from :meth:`Dispatcher.reconcile`, which fetches messages whose callback never came."""
 import logging
+import math
 import os
 import socket
 import time
@@ -78,7 +79,8 @@ class Pacer:
 
     def __init__(self, rate: float, slack: float = 0.5):
         self.interval = 1.0 / rate if rate and rate > 0 else 0.0
-        self.slack = slack
+        # whole slots only, one fewer than half a second holds: a slow rate gets none (no burst beyond it)
+        self.slack = max(0, math.floor(rate * slack) - 1) * self.interval if self.interval else 0.0
         self.next_slot = 0.0
 
     def wait(self):
