@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PACKAGES := common services/registry services/identity services/seal services/exchange \
-            services/notify services/archive gateway deploy/local cli
+            services/notify services/archive gateway deploy/local deploy/fake_twilio cli
 STAMP := $(VENV)/.installed
 
 .PHONY: run test bench lint install system-packages clean
@@ -21,6 +21,7 @@ bench: install
 	$(PY) bench/rpc_roundtrip.py
 	$(PY) bench/seal.py
 	$(PY) bench/exchange.py
+	$(PY) bench/notify.py
 
 lint: install
 	$(PY) -m ruff check .

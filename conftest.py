@@ -205,8 +205,9 @@ def postgres(test_var):
 
 
 class StackFactory:
-    def __init__(self, rabbit, postgres, log_dir):
+    def __init__(self, rabbit, postgres, log_dir, env=None):
         self.rabbit, self.postgres, self.log_dir = rabbit, postgres, log_dir
+        self.env = env or {}  # e.g. the fake Twilio's settings, for every stack
         self.stacks = []
 
     def __call__(self, start=True, scale=None, env=None, rabbit=None):
@@ -219,7 +220,7 @@ class StackFactory:
             self.postgres.create_database(name)
             databases[service] = self.postgres.url(name)
         stack = Stack(node.amqp_uri(tag), databases, free_port(), self.log_dir / tag,
-                      scale=scale or {}, env={**TEST_ENV, **(env or {})})
+                      scale=scale or {}, env={**TEST_ENV, **self.env, **(env or {})})
         self.stacks.append(stack)
         if start:
             stack.start()
@@ -230,16 +231,27 @@ class StackFactory:
             stack.stop()
 
 
+@pytest.fixture(scope="session")
+def fake_twilio(test_var):
+    """The fake Twilio server every stack's notify sends to (``gongwen_fake_twilio``), one per session:
+    tests that count what it received reset it or use numbers of their own."""
+    from gongwen_fake_twilio.launcher import FakeTwilioProcess
+
+    fake = FakeTwilioProcess(test_var / "logs" / "fake-twilio.log").start()
+    yield fake
+    fake.stop()
+
+
 @pytest.fixture
-def make_stack(rabbit, postgres, test_var):
-    factory = StackFactory(rabbit, postgres, test_var / "logs")
+def make_stack(rabbit, postgres, test_var, fake_twilio):
+    factory = StackFactory(rabbit, postgres, test_var / "logs", env=fake_twilio.env)
     yield factory
     factory.close()
 
 
 @pytest.fixture(scope="module")
-def stack(rabbit, postgres, test_var):
-    factory = StackFactory(rabbit, postgres, test_var / "logs")
+def stack(rabbit, postgres, test_var, fake_twilio):
+    factory = StackFactory(rabbit, postgres, test_var / "logs", env=fake_twilio.env)
     yield factory()
     factory.close()
 

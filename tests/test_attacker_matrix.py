@@ -55,10 +55,11 @@ class Row:
     doc: str = "out"  # {document_id}: "out" (A sent it to C) or "in" (C sent it to A)
     fresh: bool = False  # ends the caller's session: called with a session of its own
     check: Callable | None = None  # (world, identity, reply) → bool, for an answer that must be filtered
+    public_answer: object = OK  # everyone's answer on a public route (403 where it wants Twilio's signature)
 
     def expected(self, identity):
         if self.public:
-            return OK
+            return self.public_answer
         return getattr(self, identity, 401)
 
 
@@ -87,6 +88,8 @@ def own_unit_items(w, identity, reply):
 
 
 ANOTHER_UNIT = dict(query=lambda w: {"unit": w.c})
+TWILIO_CALLBACK = dict(query=lambda w: {"message_id": str(uuid.uuid4())}, data=lambda w: {
+    "MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered", "CallSid": "CA" + "0" * 32, "CallStatus": "completed"})
 
 
 # One row per operation: (method, OpenAPI path) → Row(proxy, staff, other_system, …). A new endpoint
@@ -185,6 +188,10 @@ TABLE = {
     ("get", "/api/v1/ledger/consistency"): Row(OK, OK, OK, query=lambda w: {"first": 1, "second": 1}),
     ("get", "/api/v1/supervision/presence"): Row(OK, OK, OK, check=own_unit_only, query=lambda w: {
         "date": "2026-12-01", "unit": w.c}),
+    # notifications: Twilio's callbacks want its signature, which no caller has; a unit's SMS bill
+    ("post", "/api/v1/twilio/messages/status"): Row(OK, OK, OK, **PUBLIC, public_answer=403, **TWILIO_CALLBACK),
+    ("post", "/api/v1/twilio/calls/status"): Row(OK, OK, OK, **PUBLIC, public_answer=403, **TWILIO_CALLBACK),
+    ("get", "/api/v1/units/{code}/sms"): Row(OK, 403, 403, query=lambda w: {"month": "2026-12"}),
     # operations
     ("get", "/api/v1/admin/calendar"): Row(403, 403, 403),
     ("put", "/api/v1/admin/calendar/{year}"): Row(403, 403, 403, body=lambda w: {

@@ -26,6 +26,8 @@ def test_run_starts_on_sqlite_answers_health_and_stops_cleanly(test_var):
                    timeout=120, message="the suite to start")
         output = (test_var / "make-run.log").read_text()
         assert f"http://127.0.0.1:{gateway_port}/api/v1/health" in output and "/api/v1/docs" in output
+        phones = next(line.split()[-1] for line in output.splitlines() if line.strip().startswith("phones (SMS)"))
+        assert "Phones" in Api(phones).http.get(phones, timeout=10).text  # the fake Twilio's page, served
         api = Api(f"http://127.0.0.1:{gateway_port}")
         health = api.get("/api/v1/health")
         assert health.status_code == 200 and len(health.json()["services"]) == 6

@@ -16,3 +16,17 @@ def mobile_e164(raw) -> str | None:
     if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in _MOBILE_TYPES:
         return None
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def masked(e164) -> str:
+    """A number as logs may show it: country code, then the national number with all but its first three and
+    last four digits hidden (``+86 138****8000``; shorter numbers show two and two); anything unparsable
+    is hidden whole."""
+    try:
+        number = phonenumbers.parse(e164, DEFAULT_REGION)
+    except (NumberParseException, TypeError):
+        return "***"
+    national = str(number.national_number)
+    if len(national) < 11:  # shorter plans than the mainland's: show less of them
+        return f"+{number.country_code} {national[:2]}{'*' * (len(national) - 4)}{national[-2:]}"
+    return f"+{number.country_code} {national[:3]}{'*' * (len(national) - 7)}{national[-4:]}"

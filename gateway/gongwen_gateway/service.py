@@ -16,12 +16,13 @@ from .routes.documents import DocumentRoutes
 from .routes.seals import SealRoutes
 from .routes.supervision import SupervisionRoutes
 from .routes.system import SystemRoutes
+from .routes.twilio import TwilioRoutes
 from .routes.units import UnitRoutes
 from .routes.users import UserRoutes
 
 
 class GatewayService(SystemRoutes, AuthRoutes, UnitRoutes, UserRoutes, SealRoutes, DocumentRoutes,
-                     SupervisionRoutes, AdminRoutes, ArchiveRoutes):
+                     SupervisionRoutes, AdminRoutes, ArchiveRoutes, TwilioRoutes):
     name = "gateway"
 
     config = Config()

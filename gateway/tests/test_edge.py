@@ -27,6 +27,8 @@ PUBLIC_ROUTES = {
     ("POST", "/api/v1/auth/token"),
     ("GET", "/api/v1/auth/keys"),
     ("GET", "/api/v1/seals/ca.pem"),
+    ("POST", "/api/v1/twilio/messages/status"),  # no token: Twilio's signature instead, checked by the route
+    ("POST", "/api/v1/twilio/calls/status"),
     ("*", "/<path:path>"),  # the JSON 404 for every unknown path, 405 with Allow for a known one
     ("*", "/"),
 }

@@ -8,10 +8,13 @@ waits until ``/api/v1/health`` is 200 and prints where everything listens.
 import argparse
 import os
 import signal
+import socket
 import sys
 import time
 import warnings
 from pathlib import Path
+
+from gongwen_fake_twilio.launcher import FakeTwilioProcess
 
 from . import backup
 from .demo import describe, ensure_demo
@@ -32,6 +35,16 @@ def _scale(values):
     return scale
 
 
+def _port_or_any(port):
+    """``port`` if it is free, else one the OS picks (another suite may hold it)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt  # SIGTERM stops the suite the same way Ctrl-C does
 
@@ -50,6 +63,8 @@ def main(argv=None):
     run.add_argument("--postgres-port", type=int, default=int(os.environ.get("POSTGRES_PORT", 5433)))
     run.add_argument("--scale", nargs="*", default=[], metavar="SERVICE=N",
                      help="run several instances of a service, e.g. --scale exchange=3")
+    run.add_argument("--twilio-port", type=int, default=int(os.environ.get("FAKE_TWILIO_PORT", 8088)),
+                     help="the fake Twilio's port (taken when free), unless TWILIO_ACCOUNT_SID names a real account")
     backup.add_commands(sub, run.get_default("var"))
     args = parser.parse_args(argv)
     if args.command in ("backup", "restore"):
@@ -65,8 +80,11 @@ def main(argv=None):
     rabbit = RabbitNode(os.path.join(var, "rabbitmq"), node_name="gongwen", amqp_port=args.amqp_port,
                         dist_port=free_port(), mgmt_port=args.management_port)
     postgres = PostgresCluster(os.path.join(var, "postgres"), port=args.postgres_port) if args.postgres else None
-    stack = None
+    stack = twilio = None
     try:
+        if not os.environ.get("TWILIO_ACCOUNT_SID"):  # no real Twilio account: the fake, with its phones page
+            twilio = FakeTwilioProcess(Path(var) / "log" / "fake-twilio.log",
+                                       port=_port_or_any(args.twilio_port)).start()
         print(f"starting RabbitMQ on 127.0.0.1:{args.amqp_port} …", flush=True)
         rabbit.start()
         if postgres:
@@ -77,7 +95,7 @@ def main(argv=None):
         else:
             databases = {name: f"sqlite:///{var}/db/{name}.sqlite3" for name in SERVICES}
         stack = Stack(rabbit.amqp_uri(), databases, args.gateway_port, Path(var) / "log",
-                      scale=scale, env=local_keks(Path(var)))
+                      scale=scale, env={**local_keks(Path(var)), **(twilio.env if twilio else {})})
         print("starting services …", flush=True)
         stack.start()
         demo = ensure_demo(rabbit.amqp_uri(), stack.gateway_url, Path(var))
@@ -87,6 +105,7 @@ Gongwen is running.
   API docs       {stack.gateway_url}/api/v1/docs   (OpenAPI: {stack.gateway_url}/api/v1/openapi.json)
   RabbitMQ UI    {rabbit.mgmt_url}   user guest / password guest (loopback only)
   databases      {f'PostgreSQL on 127.0.0.1:{args.postgres_port}' if postgres else var + '/db/*.sqlite3'}
+  phones (SMS)   {twilio.phones_url if twilio else 'real Twilio (TWILIO_ACCOUNT_SID is set)'}
   service logs   {var}/log/
 {describe(demo)}
                  all of this is in {var}/demo/accounts.json
@@ -107,6 +126,8 @@ Ctrl-C stops everything this started.""", flush=True)
             stack.stop()
         if postgres:
             postgres.stop()
+        if twilio:
+            twilio.stop()
         rabbit.stop()
 
 

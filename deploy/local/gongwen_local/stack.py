@@ -112,6 +112,8 @@ class Stack:
                "GATEWAY_ADDRESS": f"127.0.0.1:{self.gateway_port}", "PYTHONUNBUFFERED": "1"}
         if name in self.database_urls:
             env["DATABASE_URL"] = self.database_urls[name]
+        # Twilio's status callbacks come to this gateway, unless a public address is set (real Twilio)
+        env.setdefault("TWILIO_CALLBACK_BASE_URL", self.gateway_url)
         command = [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / folder / "config.yaml"),
                    f"{package}.service:{cls}"]
         return ServiceProcess(name, index, command, env, self.log_dir / f"{name}-{index}.log")

@@ -1,7 +1,7 @@
 """Notify tables: the unit directory copy and the messages (SMS and voice calls) it sends.
 ``migrations/versions`` creates the same schema; ``tests/test_service_migrations.py`` keeps the two
 in step."""
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gongwen_common.tables import UtcDateTime
@@ -27,7 +27,8 @@ class Message(Base):
     ``unit_code`` is the unit that pays for it (000 §11: each unit pays its own SMS)."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_messages_due", "status", "next_attempt_at"),
+                      Index("ix_messages_unit_created", "unit_code", "created_at"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     reference: Mapped[str] = mapped_column(String(16), unique=True)
     channel: Mapped[str] = mapped_column(String(8))
@@ -48,3 +49,10 @@ class Message(Base):
     sent_at = mapped_column(UtcDateTime, nullable=True)
     delivered_at = mapped_column(UtcDateTime, nullable=True)
     status_at = mapped_column(UtcDateTime, nullable=True)
+    # Delivery's claim on the row while it talks to Twilio (``gongwen_common.claims``), and whether an
+    # attempt may have reached Twilio without our knowing (set before each call, cleared by a clear
+    # answer): such a message is looked up at Twilio before it is ever sent again.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until = mapped_column(UtcDateTime, nullable=True)
+    ambiguous: Mapped[bool] = mapped_column(Boolean, default=False)
+    error_message: Mapped[str | None] = mapped_column(Text)

@@ -11,6 +11,15 @@ from ..models import CHANNELS, Message
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
+REFERENCE_CHARS = 10  # what text_of adds to a body ("[" reference "]"): escalation budgets segments with it
+
+
+def text_of(message) -> str:
+    """The SMS text as sent: the body and the message's short reference, which finds it again at Twilio
+    after an ambiguous failure (the Messages API has no idempotency key)."""
+    return f"{message.body}[{message.reference}]"
+
+
 def new_reference() -> str:
     """A short code for the text and the callback URL: 8 characters of an unambiguous alphabet."""
     return "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
