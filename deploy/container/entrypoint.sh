@@ -2,6 +2,9 @@
 # The image's entrypoint.
 #   gongwen-service SERVICE    migrate SERVICE's own database to head, then `nameko run` it (exec:
 #                              the runtime's SIGTERM reaches nameko, which finishes its workers and exits)
+#   gongwen-service fake-twilio
+#                              for demos only: the fake Twilio server on port 8090 (TWILIO_ACCOUNT_SID and
+#                              TWILIO_AUTH_TOKEN are the account it accepts)
 #   gongwen-service declare-queues
 #                              declare every queue (quorum queues with dead-lettering) and exit: what
 #                              `make run` does before any service starts (gongwen_local/stack.py), so an
@@ -11,7 +14,7 @@
 set -eu
 root="${GONGWEN_ROOT:-/app}"
 
-usage="usage: gongwen-service SERVICE | declare-queues   (SERVICE: registry identity seal exchange notify archive gateway)"
+usage="usage: gongwen-service SERVICE | declare-queues | fake-twilio   (SERVICE: registry identity seal exchange notify archive gateway)"
 
 case "${1:-}" in
   declare-queues)
@@ -19,6 +22,10 @@ case "${1:-}" in
 from gongwen_common import topology
 from gongwen_local.stack import SERVICES, service_class
 print("declared", len(topology.declare_all(os.environ["AMQP_URI"], [service_class(n) for n in SERVICES])), "queues")'
+    ;;
+  fake-twilio)
+    exec python -m gongwen_fake_twilio --host 0.0.0.0 --port 8090 --account-sid "$TWILIO_ACCOUNT_SID" \
+      --auth-token "$TWILIO_AUTH_TOKEN"
     ;;
   registry) package=gongwen_registry; folder=services/registry; class=RegistryService ;;
   identity) package=gongwen_identity; folder=services/identity; class=IdentityService ;;
