@@ -6,8 +6,10 @@ import base64
 import hashlib
 import io
 import json
+import os
 import re
 import subprocess
+import sys
 import uuid
 import zipfile
 
@@ -18,7 +20,7 @@ from sqlalchemy import text
 
 from conftest import Databases, operator_login, person, wait_until, when_known
 from gongwen_archive.domain import merkle
-from gongwen_cli.gateway import Gateway
+from gongwen_cli.gateway import Gateway, Profiles
 from gongwen_cli.ledger import verify_through
 from tests.test_documents import sealed_unit, send, system_of, unit
 
@@ -193,3 +195,22 @@ def test_disposal_before_the_retention_ends_is_refused_and_changes_nothing(run):
     assert refused.status_code == 409 and refused.json()["error"] == "RETENTION_NOT_PASSED"
     assert run["dbs"].rows("archive", "SELECT count(*) FROM disposal_approvals")[0][0] == 0
     assert run["systems"][run["b"]].get(f"/api/v1/documents/{run['doc']}/archive").status_code == 200
+
+
+def test_the_cli_verifies_the_ledger_and_finds_the_document(run, tmp_path):
+    token = run["operator"].http.headers["Authorization"].split()[1]
+    Profiles(tmp_path).save("default", {"gateway": run["stack"].gateway_url, "username": "operator",
+                                        "access_token": token})
+    env = {**os.environ, "GONGWEN_HOME": str(tmp_path)}
+
+    def gongwen(*args):
+        return subprocess.run([sys.executable, "-m", "gongwen_cli", *args], env=env, capture_output=True, text=True,
+                              timeout=120)
+
+    verified = gongwen("ledger", "verify")
+    assert verified.returncode == 0 and "ledger verified" in verified.stdout, verified.stdout + verified.stderr
+    found = gongwen("search", "账本检查", "--unit", run["b"])
+    assert found.returncode == 0, found.stderr
+    assert [hit["document_id"] for hit in json.loads(found.stdout)["items"]] == [run["doc"]]
+    package = gongwen("archive", "get", run["doc"], "--out", str(tmp_path / "package.zip"))
+    assert package.returncode == 0 and zipfile.is_zipfile(tmp_path / "package.zip"), package.stderr

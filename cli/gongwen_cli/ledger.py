@@ -1,5 +1,6 @@
-"""``gongwen ledger verify|proof`` and ``gongwen archive get``: check the archive's ledger from
-outside, trusting only the signed tree head (``ledger_audit``), and fetch a document's package."""
+"""``gongwen ledger verify|proof``, ``gongwen archive get`` and ``gongwen search``: check the
+archive's ledger from outside, trusting only the signed tree head (``ledger_audit``), fetch a
+document's package, and find documents (检索)."""
 import base64
 import json
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import typer
 
 from . import ledger_audit
-from .common import PROFILE, echo_json, fail, gateway_for, segment
+from .common import PROFILE, call, echo_json, fail, gateway_for, segment
 from .gateway import GatewayError
 
 ledger = typer.Typer(help="The archive's tamper-evident ledger (账本): verify all of it, prove one entry.",
@@ -84,6 +85,20 @@ def get_package(document_id: str = typer.Argument(..., metavar="DOCUMENT_ID"),
     typer.echo(json.dumps({"written": str(target), "bytes": len(data)}, ensure_ascii=False))
 
 
+def search(q: str = typer.Argument(None, help="words of the number, title, signer or a unit's name (通知 finds "
+                                               "关于……的紧急通知)"),
+           from_: str = typer.Option(None, "--from", help="first sending day, YYYY-MM-DD (Asia/Shanghai)"),
+           to: str = typer.Option(None, help="last sending day, YYYY-MM-DD"),
+           unit: str = typer.Option(None, help="only documents this unit sent or received"),
+           limit: int = typer.Option(50, min=1, max=200),
+           cursor: str = typer.Option(None, help="next_cursor of the previous page"),
+           profile: str = PROFILE):
+    """Documents your unit sent or received (the operator: all), newest first."""
+    call(profile, "GET", "/api/v1/search", params={"q": q, "from": from_, "to": to, "unit": unit, "limit": limit,
+                                                    "cursor": cursor})
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(ledger, name="ledger")
     app.add_typer(archive, name="archive")
+    app.command("search")(search)
