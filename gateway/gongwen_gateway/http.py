@@ -85,7 +85,7 @@ class Route:
     roles: object = None
     public: bool = False
     form: dict = field(default_factory=dict)  # multipart parts: name → "file" | "files" | "string" | a JSON schema
-    produces: str | None = None  # a media type other than JSON (PEM, PNG, DER)
+    produces: str | tuple | None = None  # a media type other than JSON (PEM, PNG, DER), or several
     idempotent: bool = False  # honours Idempotency-Key: a retry with the same key repeats no effect
     form_required: tuple = ()  # the multipart parts that must be sent
     accepts: str | None = None  # a raw request body of this media type (e.g. a PNG upload)

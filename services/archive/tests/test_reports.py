@@ -49,7 +49,8 @@ class Month:
     def document(self, sent, urgency, recipients, n, rng):
         document_id = str(uuid.uuid4())
         summary = {"id": document_id, "issuer_code": "gz-a", "doc_number": f"穗府办〔2026〕{n + 1}号",
-                   "title": f"关于第{n + 1}项工作的通知", "urgency": urgency, "sent_at": sent.isoformat(), "status": "sent"}
+                   "title": f"关于第{n + 1}项工作的通知", "urgency": urgency, "sent_at": sent.isoformat(),
+                   "status": "sent"}
         receipts = [{"receipt_id": str(uuid.uuid4()), "unit_code": code, "role": "main", "generation": 1,
                      "due_at": (sent + DUE[urgency]).isoformat()} for code in recipients]
         self.add("exchange", "document_sent", {**summary, "receipts": receipts}, sent)
@@ -93,9 +94,9 @@ class Month:
                            "unit_code": receipt["unit_code"], "channel": "sms", "to": "+86 138****8000"}
                 self.add("notify", "sms_sent", {**message, "status": "sent", "sent_at": told.isoformat()}, told)
                 if n % 3 == 1:
+                    delivered = told + timedelta(seconds=9)
                     self.add("notify", "sms_status_changed", {**message, "status": "delivered",
-                                                              "delivered_at": (told + timedelta(seconds=9)).isoformat()},
-                             told + timedelta(seconds=9))
+                                                              "delivered_at": delivered.isoformat()}, delivered)
 
     def add(self, source, event_type, data, at):
         self.events.append((source, envelope(event_type, data, at.isoformat())))
