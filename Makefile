@@ -21,6 +21,7 @@ bench: install
 	$(PY) bench/rpc_roundtrip.py
 	$(PY) bench/seal.py
 	$(PY) bench/exchange.py
+	$(PY) bench/archive.py
 
 lint: install
 	$(PY) -m ruff check .
