@@ -13,6 +13,8 @@ import csv
 import html
 import io
 import os
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 
@@ -159,8 +161,8 @@ svg text { font-size: 12px; fill: #222; }
 def _table(head: list[str], rows: list[list], css_class: str = "") -> str:
     out = [f'<table class="{css_class}"><thead><tr>', *(f"<th>{_e(h)}</th>" for h in head), "</tr></thead><tbody>"]
     for row in rows:
-        out.append("<tr>" + "".join(f"<td>{_e(_number(v) if not isinstance(v, str) else v)}</td>" for v in row)
-                   + "</tr>")
+        out.append("<tr>" + "".join(f'<td class="text">{_e(v)}</td>' if isinstance(v, str) else f"<td>{_number(v)}</td>"
+                                    for v in row) + "</tr>")
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -181,30 +183,37 @@ UNIT_HEAD = ["单位", "收文", *(LABELS[o] for o in OUTCOMES), "逾期合计(�
              *(f"{URGENCY_LABELS[u]}{m}" for u in URGENCIES for m in ("中位", "P90")), "电子化率", "缺岗时段"]
 
 
+def local(report: dict, moment: str | None) -> str:
+    """A time as the circular prints it: the report's zone, to the minute."""
+    if moment is None:
+        return "未签收"
+    return datetime.fromisoformat(moment).astimezone(ZoneInfo(report["period"]["timezone"])).strftime("%Y-%m-%d %H:%M")
+
+
 def late_rows(report: dict) -> list[list]:
     return [[r["unit_code"], r["doc_number"], r["title"], URGENCY_LABELS.get(r["urgency"], r["urgency"]),
-             r["due_at"], r["signed_at"], r["late_minutes"]] for r in report["late"]]
+             local(report, r["due_at"]), local(report, r["signed_at"]), r["late_minutes"]] for r in report["late"]]
 
 
 def never_rows(report: dict) -> list[list]:
     return [[r["unit_code"], r["doc_number"], r["title"], URGENCY_LABELS.get(r["urgency"], r["urgency"]),
-             r["due_at"], r["overdue_minutes"]] for r in report["never_signed"]]
+             local(report, r["due_at"]), r["overdue_minutes"]] for r in report["never_signed"]]
 
 
 def evidence_rows(report: dict) -> list[list]:
     rows = []
     for item in report["urgent_late_evidence"]:
-        told = "; ".join(f'{n["channel"] or ""} {n["to"] or ""} {n["told_at"]} {n["status"] or ""}'
+        told = "; ".join(f'{n["channel"] or ""} {n["to"] or ""} {local(report, n["told_at"])} {n["status"] or ""}'
                          for n in item["notifications"]) or item["note"]
         rows.append([item["unit_code"], item["doc_number"], URGENCY_LABELS.get(item["urgency"], item["urgency"]),
-                     item["due_at"], item["signed_at"] or "未签收", item["late_minutes"], told,
+                     local(report, item["due_at"]), local(report, item["signed_at"]), item["late_minutes"], told,
                      FAULTS[item["fault"]]])
     return rows
 
 
 def presence_rows(report: dict) -> list[list]:
     return [[u["unit_code"], u["presence"]["working_days"], u["presence"]["missed_windows"],
-             ", ".join(f'{w["from"][:16]}–{w["to"][11:16]}' for w in u["presence"]["missed"][:6])
+             ", ".join(f'{local(report, w["from"])}–{local(report, w["to"])[11:]}' for w in u["presence"]["missed"][:6])
              + (" …" if len(u["presence"]["missed"]) > 6 else "")]
             for u in report["units"] if u["presence"] is not None]
 
@@ -260,6 +269,8 @@ class _Pdf(FPDF):
         self.set_creator("Gongwen archive")
 
     def heading(self, text: str, size: int = 12):
+        if self.get_y() > self.h - 40:  # a heading never ends a page without a line under it
+            self.add_page()
         self.set_font("cjk", size=size)
         self.ln(3)
         self.cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
@@ -338,12 +349,12 @@ def to_pdf(report: dict) -> bytes:
     pdf.histogram(report)
     pdf.heading("逾期签收")
     pdf.table(["单位", "文号", "标题", "紧急程度", "时限", "签收时间", "逾期(分)"], late_rows(report),
-              [25, 35, 60, 15, 50, 50, 20])
+              [25, 40, 80, 15, 35, 35, 20])
     pdf.heading("未签收 (已过时限)")
-    pdf.table(["单位", "文号", "标题", "紧急程度", "时限", "已逾期(分)"], never_rows(report), [25, 35, 80, 15, 55, 20])
+    pdf.table(["单位", "文号", "标题", "紧急程度", "时限", "已逾期(分)"], never_rows(report), [25, 40, 100, 15, 35, 20])
     pdf.heading("紧急公文逾期: 通知证据 (001 §21)")
     pdf.table(["单位", "文号", "紧急", "时限", "签收时间", "逾期(分)", "通知", "责任"], evidence_rows(report),
-              [22, 30, 10, 45, 45, 15, 70, 35])
+              [22, 35, 10, 30, 30, 15, 95, 40])
     pdf.heading("值守在线 (001 §18)")
     if report["presence_note"]:
         pdf.cell(0, 5, report["presence_note"], new_x="LMARGIN", new_y="NEXT")
