@@ -36,6 +36,7 @@ OUTCOMES = ("signed_on_time", "signed_late", "never_signed", "pending", "returne
 RECEIPT_EVENTS = ("document_sent", "document_read", "receipt_signed", "receipt_registered", "document_returned",
                   "receipt_paper_served", "receipt_overdue", "document_recalled", "receipt_closed")
 MAX_DAYS = 366
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 # The distribution of time-to-sign: bins' upper edges in minutes (the last bin is open).
 BIN_EDGES = (30, 60, 120, 240, 480, 1440, 2880, 4320)
 
@@ -87,6 +88,9 @@ def period_of(first, last, timezone: str) -> Period:
             days[name] = value if isinstance(value, date) else date.fromisoformat(value)
         except (TypeError, ValueError):
             errors[name] = ["a date, YYYY-MM-DD"]
+        else:
+            if not FIRST_YEAR <= days[name].year <= LAST_YEAR:  # nor would a day at the ends of time convert
+                errors[name] = [f"a date in {FIRST_YEAR}–{LAST_YEAR}"]
     if errors:
         raise ValidationFailed(errors)
     if days["to"] < days["from"]:
