@@ -268,3 +268,20 @@ def test_csv_and_pdf_carry_the_same_numbers_as_the_json(month):
         assert words[at:at + len(cells)] == cells, cells
     for late in report["late"]:
         assert report_formats._number(late["late_minutes"]) in words
+
+
+def test_a_recalled_or_closed_receipt_is_withdrawn_not_counted_as_never_signed(sqlite_session):
+    archive = Archive(sqlite_session(Base))
+    sent = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    receipts = [{"receipt_id": str(uuid.uuid4()), "unit_code": code, "role": "main", "generation": 1,
+                 "due_at": (sent + timedelta(hours=1)).isoformat()} for code in ("gz-b", "gz-c")]
+    summary = {"id": str(uuid.uuid4()), "issuer_code": "gz-a", "urgency": "urgent", "status": "sent"}
+    events = [("document_sent", {**summary, "receipts": receipts}, sent),
+              ("receipt_closed", {**summary, "unit_code": "gz-c", "receipt_id": receipts[1]["receipt_id"],
+                                  "closed_reason": "archived"}, sent + timedelta(minutes=5)),
+              ("document_recalled", {**summary, "unit_codes": ["gz-b", "gz-c"]}, sent + timedelta(minutes=9))]
+    for event_type, data, at in events:
+        archive.take("exchange", envelope(event_type, data, at.isoformat()))
+    archive.clock.now = REPORTED_AT
+    totals = archive.call("supervision_report", "2026-12-01", "2026-12-31", "json", OPERATOR)["totals"]
+    assert (totals["received"], totals["withdrawn"], totals["never_signed"]) == (2, 2, 0)

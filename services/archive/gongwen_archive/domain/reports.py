@@ -168,6 +168,7 @@ def receipts_of(session, period: Period) -> dict[str, Receipt]:
     """Every receipt delivered in the period, with what followed, from the exchange's leaves in
     ledger order (a later step can only follow its delivery, so nothing before the period is read)."""
     found: dict[str, Receipt] = {}
+    by_document: dict[str, list[Receipt]] = {}
     rows = session.execute(select(LedgerEntry.event_type, LedgerEntry.occurred_at, LedgerEntry.leaf_input)
                            .where(LedgerEntry.source == "exchange", LedgerEntry.event_type.in_(RECEIPT_EVENTS),
                                   LedgerEntry.occurred_at >= period.start)
@@ -178,15 +179,16 @@ def receipts_of(session, period: Period) -> dict[str, Receipt]:
         if event_type == "document_sent":
             if at < period.end:
                 for brief in data.get("receipts") or ():
-                    found[brief["receipt_id"]] = Receipt(
+                    receipt = found[brief["receipt_id"]] = Receipt(
                         brief["receipt_id"], data.get("id"), data.get("doc_number"), data.get("title"),
                         data.get("issuer_code"), data.get("urgency") or "normal", brief["unit_code"], brief.get("role"),
                         bool(data.get("resend") or data.get("transferred_from")), at,
                         _moment(brief.get("due_at")) or at)
+                    by_document.setdefault(receipt.document_id, []).append(receipt)
             continue
-        if event_type == "document_recalled":
-            for receipt in found.values():
-                if receipt.document_id == data.get("id") and receipt.outcome(at) in ("pending", "never_signed"):
+        if event_type == "document_recalled":  # every receipt not yet signed, returned or served ends here
+            for receipt in by_document.get(data.get("id"), ()):
+                if receipt.outcome(at) in ("pending", "never_signed"):
                     receipt.withdrawn_at = at
             continue
         receipt = found.get(_receipt_id(data))
