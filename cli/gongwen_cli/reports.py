@@ -54,7 +54,8 @@ def report(month: str = typer.Option(None, "--month", help="a calendar month, YY
     waiting = _status(f"督查通报 {first}..{last}: the archive is computing the report") if shown else nullcontext()
     try:
         with waiting:
-            data, headers = gateway.download(path)
+            # The gateway gives the archive 120 s; ``Gateway.download``'s 30 s would give up first.
+            data, headers = gateway._open("GET", path, timeout=150)
     except GatewayError as refused:
         fail(refused)
     if format == "json" and out is None:
