@@ -110,7 +110,10 @@ def test_a_units_clerk_sees_its_own_unit_and_staff_are_refused(month):
     refused = staff.get("/api/v1/reports/supervision", params=period())
     assert refused.status_code == 403 and refused.json()["error"] == "FORBIDDEN"
     bad = operator.get("/api/v1/reports/supervision", params={"from": "2026-12-31", "to": "2026-12-01"})
-    assert bad.status_code == 400 and bad.json()["error"] == "VALIDATION_ERROR"
+    assert bad.status_code == 422 and bad.json()["error"] == "INVALID_PERIOD" and "to" in bad.json()["fields"]
+    bad = operator.get("/api/v1/reports/supervision", params={"from": "2026-12-01", "to": "2026-12-31",
+                                                              "format": "xlsx"})
+    assert bad.status_code == 400 and bad.json()["error"] == "VALIDATION_ERROR" and "format" in bad.json()["fields"]
 
 
 def test_each_format_downloads_with_its_media_type_and_the_same_numbers(month):

@@ -183,7 +183,7 @@ class ArchiveRoutes:
          "on time, late, never signed, returned, time-to-sign, notification evidence, presence, electronic rate",
          tag="archive", query=SupervisionQuerySchema, response_schema=SupervisionReportSchema,
          produces=("text/csv", "text/html", "application/pdf"), roles=("operator", "admin", "clerk"),
-         errors=(400, 503))
+         errors=(400, 422, 503))  # 422 INVALID_PERIOD: to before from, over 366 days, outside 2000–2100
     def supervision_report(self, request, actor, query):
         """The operator sees every unit; a unit's admin and clerks their own (the archive decides)."""
         first, last = query["from"].isoformat(), query["to"].isoformat()

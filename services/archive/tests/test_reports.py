@@ -240,14 +240,17 @@ def test_a_unit_admin_or_clerk_sees_only_its_own_unit_and_others_are_refused(mon
                                clerk("gz-b", roles)).code == "FORBIDDEN"
 
 
-@pytest.mark.parametrize("first, last, format, field", [
-    ("2026-12-31", "2026-12-01", "json", "to"), ("2026-13-01", "2026-12-31", "json", "from"),
-    ("2025-01-01", "2026-12-31", "json", "to"), ("2026-12-01", "2026-12-31", "xlsx", "format"),
-    (None, "2026-12-31", "json", "from"), ("0001-01-01", "0001-01-02", "json", "from"),
-    ("9999-12-30", "9999-12-31", "json", "to")])
-def test_an_unusable_period_or_format_is_a_validation_error(month, first, last, format, field):
+@pytest.mark.parametrize("first, last, format, field, code", [
+    ("2026-13-01", "2026-12-31", "json", "from", "VALIDATION_ERROR"),
+    (None, "2026-12-31", "json", "from", "VALIDATION_ERROR"),
+    ("2026-12-01", "2026-12-31", "xlsx", "format", "VALIDATION_ERROR"),
+    ("2026-12-31", "2026-12-01", "json", "to", "INVALID_PERIOD"),
+    ("2025-01-01", "2026-12-31", "json", "to", "INVALID_PERIOD"),
+    ("0001-01-01", "0001-01-02", "json", "from", "INVALID_PERIOD"),
+    ("9999-12-30", "9999-12-31", "json", "to", "INVALID_PERIOD")])
+def test_an_unusable_period_or_format_is_refused_with_the_field_named(month, first, last, format, field, code):
     refused = month.archive.refused("supervision_report", first, last, format, OPERATOR)
-    assert refused.code == "VALIDATION_ERROR" and field in refused.fields
+    assert refused.code == code and field in refused.fields
 
 
 def test_csv_and_pdf_carry_the_same_numbers_as_the_json(month):

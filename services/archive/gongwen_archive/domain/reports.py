@@ -41,6 +41,10 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 BIN_EDGES = (30, 60, 120, 240, 480, 1440, 2880, 4320)
 
 
+class InvalidPeriod(DomainError):
+    code, status = "INVALID_PERIOD", 422
+
+
 @dataclass(frozen=True)
 class ReportSettings:
     """``REPORT_TIMEZONE`` (default Asia/Shanghai, the exchange's), ``REPORT_ELECTRONIC_TARGET``
@@ -88,15 +92,17 @@ def period_of(first, last, timezone: str) -> Period:
             days[name] = value if isinstance(value, date) else date.fromisoformat(value)
         except (TypeError, ValueError):
             errors[name] = ["a date, YYYY-MM-DD"]
-        else:
-            if not FIRST_YEAR <= days[name].year <= LAST_YEAR:  # nor would a day at the ends of time convert
-                errors[name] = [f"a date in {FIRST_YEAR}–{LAST_YEAR}"]
     if errors:
         raise ValidationFailed(errors)
-    if days["to"] < days["from"]:
-        raise ValidationFailed({"to": ["on or after from"]})
-    if (days["to"] - days["from"]).days >= MAX_DAYS:
-        raise ValidationFailed({"to": [f"a period of at most {MAX_DAYS} days"]})
+    # Well-formed dates that make no period: the report's own rules (422), not the request's shape.
+    wrong = {name: [f"a date in {FIRST_YEAR}–{LAST_YEAR}"] for name, day in days.items()
+             if not FIRST_YEAR <= day.year <= LAST_YEAR}  # nor would a day at the ends of time convert to UTC
+    if not wrong and days["to"] < days["from"]:
+        wrong = {"to": ["on or after from"]}
+    if not wrong and (days["to"] - days["from"]).days >= MAX_DAYS:
+        wrong = {"to": [f"a period of at most {MAX_DAYS} days"]}
+    if wrong:
+        raise InvalidPeriod(message="The dates make no period a report covers.", fields=wrong)
     return Period(days["from"], days["to"], ZoneInfo(timezone))
 
 
