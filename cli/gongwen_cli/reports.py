@@ -14,6 +14,7 @@ from .common import PROFILE, echo_json, fail, gateway_for, query, usage
 from .gateway import GatewayError
 
 FORMATS = ("json", "html", "csv", "pdf")
+PERIOD_STEP = "give --from on or before --to, at most 366 days apart, between 2000 and 2100 (or --month YYYY-MM)"
 
 
 def period(month: str | None, first: str | None, last: str | None) -> tuple[str, str]:
@@ -57,7 +58,7 @@ def report(month: str = typer.Option(None, "--month", help="a calendar month, YY
             # The gateway gives the archive 120 s; ``Gateway.download``'s 30 s would give up first.
             data, headers = gateway._open("GET", path, timeout=150)
     except GatewayError as refused:
-        fail(refused)
+        fail(refused, PERIOD_STEP if refused.body.get("error") == "INVALID_PERIOD" else None)
     if format == "json" and out is None:
         echo_json(json.loads(data))
         return
