@@ -7,6 +7,7 @@ PDF carry the JSON's numbers; a unit's clerk sees its own unit, staff nothing; `
 writes the file."""
 import csv
 import io
+import json
 import re
 import subprocess
 import uuid
@@ -182,3 +183,6 @@ def test_gongwen_report_writes_the_file_a_clerk_asked_for(month, tmp_path):
     assert [r["unit_code"] for r in rows] == [month["c"], "TOTAL"] and rows[0]["signed_late"] == "1"
     refused = gongwen(tmp_path, "report", "--month", "2026-12", "--from", "2026-12-01", "--profile", "rc")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    backwards = gongwen(tmp_path, "report", "--from", "2026-12-31", "--to", "2026-12-01", "--profile", "rc")
+    assert backwards.returncode == 3 and json.loads(backwards.stderr)["error"] == "INVALID_PERIOD"
+    assert "--from on or before --to" in json.loads(backwards.stderr)["next"]
