@@ -127,6 +127,9 @@ class ArchiveService(UnitDirectoryReplica, ServiceBase):
 
     # --- supervision reports (督查通报) -----------------------------------------------------------
 
+    # a REPORT_TIMEZONE or REPORT_ELECTRONIC_TARGET it cannot use: no start, rather than a 500 per report
+    report_settings_at_start = CheckedAtStart(reports.ReportSettings.from_config)
+
     @rpc
     def supervision_report(self, first, last, format, actor):
         """The period's report as the caller may see it: the dict for ``json``, else the file

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pypdf import PdfReader
 
-from gongwen_archive.domain import report_formats
+from gongwen_archive.domain import report_formats, reports
 from gongwen_archive.models import Base, UnitView
 
 from .test_ledger import OPERATOR, Archive, envelope
@@ -288,3 +288,12 @@ def test_a_recalled_or_closed_receipt_is_withdrawn_not_counted_as_never_signed(s
     archive.clock.now = REPORTED_AT
     totals = archive.call("supervision_report", "2026-12-01", "2026-12-31", "json", OPERATOR)["totals"]
     assert (totals["received"], totals["withdrawn"], totals["never_signed"]) == (2, 2, 0)
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("REPORT_TIMEZONE", "Mars/Olympus"), ("REPORT_ELECTRONIC_TARGET", "1.5"), ("REPORT_ELECTRONIC_TARGET", "eighty"),
+    ("REPORT_ELECTRONIC_TARGET", "nan")])
+def test_report_settings_the_archive_cannot_use_stop_it_at_start(setting, value):
+    with pytest.raises(ValueError, match=setting):
+        reports.ReportSettings.from_config({setting: value})
+    assert reports.ReportSettings.from_config({}) == reports.ReportSettings("Asia/Shanghai", 1.0)

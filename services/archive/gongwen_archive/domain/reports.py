@@ -56,13 +56,17 @@ class ReportSettings:
     @classmethod
     def from_config(cls, config) -> "ReportSettings":
         zone = config.get("REPORT_TIMEZONE") or cls.timezone
-        target = float(config.get("REPORT_ELECTRONIC_TARGET") or cls.electronic_target)
+        target = config.get("REPORT_ELECTRONIC_TARGET")
         try:
             ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
             raise ValueError(f"REPORT_TIMEZONE {zone!r} is not an IANA time zone") from exc
-        if not 0 <= target <= 1:
-            raise ValueError(f"REPORT_ELECTRONIC_TARGET must be between 0 and 1, got {target}")
+        try:
+            target = cls.electronic_target if target in (None, "") else float(target)
+        except (TypeError, ValueError):
+            target = math.nan
+        if not 0 <= target <= 1:  # NaN too
+            raise ValueError(f"REPORT_ELECTRONIC_TARGET must be a number between 0 and 1, got {target!r}")
         return cls(zone, target)
 
 
