@@ -134,7 +134,7 @@ ROWS = ("floor", "append_sqlite", "append_postgres", "tree_build", "inclusion_pr
         "consistency_proof")
 LABELS = {"floor": "floor: hashlib SHA-256 of one leaf", "append_sqlite": "ledger.append + commit (SQLite)",
           "append_postgres": "ledger.append + commit (PostgreSQL)",
-          "tree_build": "tree of 1M: leaf + completed nodes (mem)",
+          "tree_build": "tree of 1M: leaf + completed nodes (mem, mean)",
           "inclusion_proof": "inclusion proof at 1M entries", "verify_inclusion": "verify_inclusion (hashlib only)",
           "consistency_proof": "consistency proof to 1M entries"}
 
