@@ -22,6 +22,7 @@ bench: install
 	$(PY) bench/seal.py
 	$(PY) bench/exchange.py
 	$(PY) bench/notify.py
+	$(PY) bench/archive.py
 
 lint: install
 	$(PY) -m ruff check .
@@ -29,7 +30,8 @@ lint: install
 install: system-packages $(STAMP)
 
 # RabbitMQ, PostgreSQL, SoftHSM2 (a PKCS#11 U_Key for tests) and a CJK font (the seal image names the
-# unit in Chinese) come from Debian; servers are started by the project, never by apt.
+# unit in Chinese; the supervision report's PDF too) and Chromium (tests open the report's HTML headless)
+# come from Debian; servers are started by the project, never by apt.
 system-packages:
 	@missing=""; \
 	command -v rabbitmq-server >/dev/null 2>&1 || missing="$$missing rabbitmq-server"; \
@@ -37,6 +39,7 @@ system-packages:
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	command -v softhsm2-util >/dev/null 2>&1 || missing="$$missing softhsm2"; \
 	test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || missing="$$missing fonts-wqy-microhei"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install$$missing yourself)"; exit 1; fi; \

@@ -186,6 +186,8 @@ TABLE = {
     ("get", "/api/v1/ledger/entries/{index}"): Row(OK, OK, 404),  # A's document to C: not B's to read
     ("get", "/api/v1/ledger/proof"): Row(OK, OK, OK, query=lambda w: {"index": 0, "tree_size": 1}),
     ("get", "/api/v1/ledger/consistency"): Row(OK, OK, OK, query=lambda w: {"first": 1, "second": 1}),
+    ("get", "/api/v1/reports/supervision"): Row(OK, 403, 403, check=own_unit_only, query=lambda w: {
+        "from": w.now.date().isoformat(), "to": w.now.date().isoformat()}),
     ("get", "/api/v1/supervision/presence"): Row(OK, OK, OK, check=own_unit_only, query=lambda w: {
         "date": "2026-12-01", "unit": w.c}),
     # notifications: Twilio's callbacks want its signature, which no caller has; a unit's SMS bill

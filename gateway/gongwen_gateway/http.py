@@ -86,7 +86,7 @@ class Route:
     public: bool = False
     # multipart parts: name → "file" | "files" | "string" | a JSON part: a marshmallow schema or a JSON schema (dict)
     form: dict = field(default_factory=dict)
-    produces: str | None = None  # a media type other than JSON (PEM, PNG, DER)
+    produces: str | tuple | None = None  # a media type other than JSON (PEM, PNG, DER), or several
     idempotent: bool = False  # honours Idempotency-Key: a retry with the same key repeats no effect
     form_required: tuple = ()  # the multipart parts that must be sent
     accepts: str | None = None  # a raw request body of this media type (e.g. a PNG upload)

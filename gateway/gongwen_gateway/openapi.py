@@ -104,9 +104,10 @@ def build_spec() -> dict:
             op["x-roles"] = "any" if isinstance(route.roles, str) else sorted(route.roles)
         if route.response_schema is not None:
             op["responses"][str(route.status)]["content"] = {"application/json": {"schema": route.response_schema}}
-        if route.produces is not None:
-            op["responses"][str(route.status)]["content"] = {
-                route.produces: {"schema": {"type": "string", "format": "binary"}}}
+        if route.produces is not None:  # a media type, or several beside the JSON of response_schema
+            content = op["responses"][str(route.status)].setdefault("content", {})
+            for media_type in (route.produces,) if isinstance(route.produces, str) else route.produces:
+                content[media_type] = {"schema": {"type": "string", "format": "binary"}}
         if route.form:
             kinds = {"file": {"type": "string", "format": "binary"},
                      "files": {"type": "array", "items": {"type": "string", "format": "binary"}},

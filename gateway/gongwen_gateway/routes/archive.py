@@ -126,6 +126,65 @@ class DisposalSchema(Schema):
     approvals = fields.List(fields.Nested(DisposalApprovalSchema))
 
 
+# ``from`` is a Python keyword: the query's schema is built from a dict to keep the API's name.
+SupervisionQuerySchema = Schema.from_dict({
+    "from": fields.Date(required=True, metadata={"description": "the first day (YYYY-MM-DD)"}),
+    "to": fields.Date(required=True, metadata={"description": "the last day, included (at most 366 days)"}),
+    "format": fields.String(load_default="json", validate=validate.OneOf(("json", "csv", "html", "pdf")))},
+    name="SupervisionQuerySchema")
+
+
+class UnitTimingSchema(Schema):
+    count = fields.Integer()
+    median = fields.Float(allow_none=True, metadata={"description": "minutes"})
+    p90 = fields.Float(allow_none=True, metadata={"description": "minutes"})
+
+
+class ElectronicRateSchema(Schema):
+    electronic = fields.Integer(metadata={"description": "receipts signed for in the system"})
+    paper = fields.Integer(metadata={"description": "receipts served on paper instead"})
+    rate = fields.Float(allow_none=True)
+    target = fields.Float()
+    meets_target = fields.Boolean(allow_none=True)
+
+
+class SupervisionFiguresSchema(Schema):
+    received = fields.Integer()
+    signed_on_time = fields.Integer()
+    signed_late = fields.Integer()
+    never_signed = fields.Integer()
+    pending = fields.Integer()
+    returned = fields.Integer()
+    paper_served = fields.Integer()
+    withdrawn = fields.Integer()
+    late_minutes = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
+    time_to_sign_minutes = fields.Dict(keys=fields.String(), values=fields.Nested(UnitTimingSchema))
+    electronic = fields.Nested(ElectronicRateSchema)
+
+
+class SupervisionUnitSchema(SupervisionFiguresSchema):
+    unit_code = fields.String()
+    name = fields.String()
+    presence = fields.Dict(allow_none=True, metadata={"description": "working_days, missed_windows, missed"})
+
+
+class SupervisionReportSchema(Schema):
+    period = fields.Dict()
+    generated_at = fields.DateTime()
+    scope = fields.String(metadata={"description": "all (the operator) or the caller's unit"})
+    electronic_target = fields.Float()
+    units = fields.List(fields.Nested(SupervisionUnitSchema))
+    totals = fields.Nested(SupervisionFiguresSchema)
+    late = fields.List(fields.Dict())
+    never_signed = fields.List(fields.Dict())
+    returned = fields.List(fields.Dict())
+    urgent_late_evidence = fields.List(fields.Dict(), metadata={
+        "description": "late urgent receipts: notifications (channel, to, told_at, status, delivered_at) and "
+                       "fault: sender (nobody told), receiver (told and delivered) or undetermined"})
+    distribution = fields.List(fields.Dict(), metadata={"description": "signed receipts per time-to-sign bin"})
+    presence_note = fields.String(allow_none=True)
+
+
 class ArchiveRoutes:
     @api("GET", "/api/v1/search", summary="Search the documents your unit sent or received (the operator: all)",
          tag="archive", response_schema=SearchPageSchema, query=SearchQuerySchema, roles=ANY_ROLE,
@@ -181,3 +240,18 @@ class ArchiveRoutes:
          errors=(400, 404, 503))
     def ledger_consistency(self, request, query):
         return 200, self.call("archive", "ledger_consistency_proof", query["first"], query["second"])
+
+    @api("GET", "/api/v1/reports/supervision", summary="The supervision report (督查通报) of a period, per unit: "
+         "on time, late, never signed, returned, time-to-sign, notification evidence, presence, electronic rate",
+         tag="archive", query=SupervisionQuerySchema, response_schema=SupervisionReportSchema,
+         produces=("text/csv", "text/html", "application/pdf"), roles=("operator", "admin", "clerk"),
+         errors=(400, 422, 503))  # 422 INVALID_PERIOD: to before from, over 366 days, outside 2000–2100
+    def supervision_report(self, request, actor, query):
+        """The operator sees every unit; a unit's admin and clerks their own (the archive decides)."""
+        first, last = query["from"].isoformat(), query["to"].isoformat()
+        got = self.call("archive", "supervision_report", first, last, query["format"], actor, timeout=120)
+        if query["format"] == "json":
+            return 200, got
+        response = Response(base64.b64decode(got["data"]), content_type=got["media_type"])
+        response.headers["Content-Disposition"] = f'attachment; filename="{got["name"]}"'
+        return response

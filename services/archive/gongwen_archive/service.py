@@ -13,17 +13,19 @@ from nameko.rpc import RpcProxy
 
 from gongwen_common import rpc as rpc_calls
 from gongwen_common.entrypoints import event_handler, rpc, timer
+from gongwen_common.errors import ValidationFailed
 from gongwen_common.rpc import to_wire
 from gongwen_common.service import CheckedAtStart, ServiceBase
 from gongwen_registry.replica import UnitDirectoryReplica
 
-from .domain import archiving, ledger, retention, search
+from .domain import archiving, ledger, report_formats, reports, retention, search
 from .domain.settings import ArchiveSettings
 from .models import UnitView
 
 ALL_EVENTS = "#"
 TREE_HEAD_TICK_SECONDS = 5
 PACKAGE_TICK_SECONDS = 2
+REPORT_FORMATS = ("json", "csv", "html", "pdf")
 
 
 class ArchiveService(UnitDirectoryReplica, ServiceBase):
@@ -138,3 +140,22 @@ class ArchiveService(UnitDirectoryReplica, ServiceBase):
     def ledger_consistency_proof(self, first, second):
         return ledger.consistency_proof(self.db, first, second)
 
+
+    # --- supervision reports (督查通报) -----------------------------------------------------------
+
+    # a REPORT_TIMEZONE or REPORT_ELECTRONIC_TARGET it cannot use: no start, rather than a 500 per report
+    report_settings_at_start = CheckedAtStart(reports.ReportSettings.from_config)
+
+    @rpc
+    def supervision_report(self, first, last, format, actor):
+        """The period's report as the caller may see it: the dict for ``json``, else the file
+        (``{"data": base64, "media_type", "name"}``) for ``csv``, ``html`` or ``pdf``."""
+        if format not in REPORT_FORMATS:
+            raise ValidationFailed({"format": [f"one of {', '.join(REPORT_FORMATS)}"]})
+        report = reports.supervision(
+            self.db, first, last, actor, reports.ReportSettings.from_config(self.config),
+            lambda day: self._call(self.exchange, "presence_report", day.isoformat(), actor), self.clock())
+        if format == "json":
+            return report
+        data, media_type, name = report_formats.render(report, format)
+        return {"data": to_wire(data), "media_type": media_type, "name": name}
