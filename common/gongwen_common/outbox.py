@@ -22,10 +22,10 @@ import uuid
 from datetime import timedelta
 
 from kombu import Connection, Exchange
-from sqlalchemy import or_, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from . import faults
+from . import claims, faults
 from .clock import utcnow
 from .logging import set_correlation_id
 from .tables import OutboxEvent
@@ -119,19 +119,9 @@ class OutboxRelay:
         return len(rows)
 
     def claim(self) -> list[OutboxEvent]:
-        now = self.clock()
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            rows = session.scalars(
-                select(OutboxEvent)
-                .where(OutboxEvent.sent_at.is_(None),
-                       or_(OutboxEvent.claimed_until.is_(None), OutboxEvent.claimed_until < now))
-                .order_by(OutboxEvent.id)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
-            for row in rows:
-                row.claimed_by, row.claimed_until = self.relay_id, now + self.lease
-        return rows
+            return claims.claim(session, OutboxEvent, OutboxEvent.sent_at.is_(None), order_by=OutboxEvent.id,
+                                limit=self.batch_size, by=self.relay_id, lease=self.lease, now=self.clock())
 
     def settle(self, sent: list[int], unsent: list[int]) -> None:
         """Mark the published rows sent and give back the claim on the others (still ours)."""
