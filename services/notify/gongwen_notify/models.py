@@ -125,6 +125,8 @@ class TrackedDocument(Base):
     sent_at = mapped_column(UtcDateTime, nullable=False)
     closed_at = mapped_column(UtcDateTime, nullable=True)
     closed_reason: Mapped[str | None] = mapped_column(String(32))
+    # The short link's code (a text's link is the base URL and this, not the 36-character id).
+    link_code: Mapped[str | None] = mapped_column(String(12), unique=True)
 
 
 class TrackedReceipt(Base):

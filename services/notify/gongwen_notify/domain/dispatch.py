@@ -81,7 +81,8 @@ def _facts(session, notification: Notification, settings) -> texts.DocumentFacts
     return texts.DocumentFacts(sender=_unit_name(session, document.issuer_code),
                                recipient=_unit_name(session, notification.unit_code),
                                doc_number=document.doc_number, title=document.title, urgency=document.urgency,
-                               due_at=receipt_due or document.sent_at, link=settings.link_base_url + document.id)
+                               due_at=receipt_due or document.sent_at,
+                               link=settings.link_base_url + (document.link_code or document.id))
 
 
 def _unit_name(session, code) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from gongwen_common import claims, faults
 from gongwen_common.db import insert_new
 
+from ..delivery import new_reference
 from ..models import EscalationStep, Notification, Person, TrackedDocument, TrackedReceipt
 from . import people
 from .policies import defer_past_quiet_hours, effective_policy
@@ -49,6 +50,7 @@ def document_sent(session, data: dict, at: datetime, settings: NotifySettings) -
     document.doc_number = data.get("doc_number") or document.doc_number or ""
     document.title = data.get("title") or document.title or ""
     document.urgency = data.get("urgency") or document.urgency or "normal"
+    document.link_code = document.link_code or new_reference()
     if data.get("resend") and document.closed_reason == "completed":  # a resend reopens a completed document
         document.closed_at = document.closed_reason = None
     made = 0

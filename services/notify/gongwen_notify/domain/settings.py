@@ -22,7 +22,7 @@ def duration(value: str) -> timedelta:
 
 @dataclass(frozen=True)
 class NotifySettings:
-    link_base_url: str = "http://127.0.0.1:8080/documents/"
+    link_base_url: str = "http://127.0.0.1:8080/l/"
     timezone: ZoneInfo = ZoneInfo("Asia/Shanghai")
     combine_window: timedelta = timedelta(minutes=10)  # reminders for one person within it: one SMS
     same_text_per_day: int = 2  # the same text to one number at most twice in 24 hours

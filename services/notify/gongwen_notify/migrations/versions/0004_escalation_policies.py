@@ -63,6 +63,7 @@ def upgrade():
         sa.Column("sent_at", UtcDateTime, nullable=False),
         sa.Column("closed_at", UtcDateTime, nullable=True),
         sa.Column("closed_reason", sa.String(32), nullable=True),
+        sa.Column("link_code", sa.String(12), nullable=True, unique=True),
     )
     op.create_index("ix_tracked_documents_issuer_code", "tracked_documents", ["issuer_code"])
     op.create_table(
