@@ -12,6 +12,7 @@ from .auth import Revocations
 from .routes.admin import AdminRoutes
 from .routes.auth import AuthRoutes
 from .routes.documents import DocumentRoutes
+from .routes.notify import NotifyRoutes
 from .routes.seals import SealRoutes
 from .routes.supervision import SupervisionRoutes
 from .routes.system import SystemRoutes
@@ -20,7 +21,7 @@ from .routes.users import UserRoutes
 
 
 class GatewayService(SystemRoutes, AuthRoutes, UnitRoutes, UserRoutes, SealRoutes, DocumentRoutes,
-                     SupervisionRoutes, AdminRoutes):
+                     SupervisionRoutes, AdminRoutes, NotifyRoutes):
     name = "gateway"
 
     config = Config()
