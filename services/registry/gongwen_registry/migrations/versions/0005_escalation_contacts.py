@@ -1,13 +1,13 @@
 """contacts name users only: no mobiles map (a person's mobile is their account's, in identity);
 a deputy leader
 
-Revision ID: 0005_escalation_contacts_name_users
+Revision ID: 0005_escalation_contacts
 Revises: 0004
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_escalation_contacts_name_users"
+revision = "0005_escalation_contacts"
 down_revision = "0004"
 
 
