@@ -6,11 +6,16 @@ killed between claiming a step and queueing its messages loses nothing and doubl
 Messages stay ``queued`` here: sending them to Twilio is delivery's part."""
 import itertools
 import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from conftest import Databases, active_unit, operator_login, person, wait_until, when_known
+from cryptography.hazmat.primitives import serialization
+
+from conftest import CHANGED_PASSWORD, Databases, active_unit, operator_login, person, wait_until, when_known
 
 TITLE = ("关于进一步做好全市冬春季森林草原防灭火和安全生产隐患排查整治工作的紧急通知"
          "（请各单位务必于今日内传达至基层并将落实情况于次日上午前报送市应急管理局）")
@@ -38,10 +43,11 @@ def sealed_sender(stack, operator, tag):
     body = {"unit_code": code, "custody": {"required_approvals": 1, "custodian_user_ids": [people["clerk"].user_id]}}
     applied = when_known(lambda: operator.post("/api/v1/seals", json=body), message="the seal service to know it")
     assert operator.post(f"/api/v1/seals/{applied.json()['serial']}/approve").status_code == 200
-    return code, people["clerk"].api
+    return code, people["clerk"]
 
 
 def send_urgent(clerk, recipients, doc_number):
+    clerk = clerk.api
     metadata = {"doc_number": doc_number, "title": TITLE, "signer": "李四", "urgency": "extra_urgent",
                 "secrecy": "none", "main_recipients": recipients}
     sent = when_known(lambda: clerk.post("/api/v1/documents", data={"metadata": json.dumps(metadata)},
@@ -55,7 +61,12 @@ def beijing(due_at: str) -> str:
     return datetime.fromisoformat(due_at).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
 
 
-def test_an_urgent_document_reaches_each_units_clerks_and_leader_once_and_the_list_proves_it(stack):
+def gongwen(home, *args):
+    return subprocess.run([sys.executable, "-m", "gongwen_cli", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "GONGWEN_HOME": str(home), "COLUMNS": "200"})
+
+
+def test_an_urgent_document_reaches_each_units_clerks_and_leader_once_and_the_list_proves_it(stack, tmp_path):
     operator, dbs, tag = operator_login(stack), Databases(stack), uuid.uuid4().hex[:6]
     sender, clerk = sealed_sender(stack, operator, tag)
     units = {f"r{n}-{tag}": reachable_unit(stack, operator, f"r{n}-{tag}", f"收文单位{n}") for n in range(3)}
@@ -78,7 +89,7 @@ def test_an_urgent_document_reaches_each_units_clerks_and_leader_once_and_the_li
         assert "回复" not in body and "/l/" in body
     assert len({row[5] for row in rows}) == 6  # each to its own person's number
 
-    as_sender = wait_until(lambda: (r := clerk.get(f"/api/v1/documents/{document['id']}/notifications")).json()
+    as_sender = wait_until(lambda: (r := clerk.api.get(f"/api/v1/documents/{document['id']}/notifications")).json()
                            .get("items") and len(r.json()["items"]) == 8 and r, message="the sender's proof")
     items = as_sender.json()["items"]
     assert {(i["unit_code"], i["role"], i["channel"], i["status"]) for i in items if i["unit_code"] in units} == {
@@ -97,6 +108,21 @@ def test_an_urgent_document_reaches_each_units_clerks_and_leader_once_and_the_li
     assert {i["unit_code"] for i in stranger.get(f"/api/v1/documents/{document['id']}/notifications")
             .json()["items"]} == {silent}
     assert operator.get("/api/v1/documents/no-such-document/notifications").status_code == 404
+
+    # The same proof from the command line, as the sender's clerk.
+    key_file = tmp_path / "clerk.pem"
+    key_file.write_bytes(clerk.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()))
+    logged = gongwen(tmp_path, "login", "--username", clerk.username, "--key-file", str(key_file), "--password",
+                     CHANGED_PASSWORD, "--gateway", stack.gateway_url)
+    assert logged.returncode == 0, logged.stderr
+    listed = gongwen(tmp_path, "notifications", document["id"], "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["items"] == items
+    shown = gongwen(tmp_path, "notifications", document["id"])
+    assert shown.returncode == 0 and "sms_not_enabled" in shown.stdout and "queued" in shown.stdout, shown.stdout
+    refused = gongwen(tmp_path, "notifications", str(uuid.uuid4()))
+    assert refused.returncode == 2 and "NOT_FOUND" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_a_notify_killed_between_claiming_a_step_and_queueing_it_loses_nothing_and_doubles_nothing(make_stack):

@@ -220,6 +220,14 @@ def b_resources(u: Units):
         ("put", "/api/v1/admin/calendar/{year}"): ({"year": 2031}, {"source": "通知", "days": [
             {"date": "2031-01-01", "working": False}]}),
         ("get", "/api/v1/admin/calendar"): ({}, None),
+        ("get", "/api/v1/documents/{document_id}/notifications"): (document, None),
+        ("get", "/api/v1/units/{code}/notify-policy"): ({"code": u.b}, None),
+        ("put", "/api/v1/units/{code}/notify-policy"): ({"code": u.b}, {"urgent": None}),
+        ("get", "/api/v1/notify/policies/{urgency}"): ({"urgency": "urgent"}, None),  # the operator's only
+        ("put", "/api/v1/notify/policies/{urgency}"): ({"urgency": "urgent"}, {"steps": []}),
+        ("get", "/api/v1/notify/templates/{name}"): ({"name": "reminder"}, None),
+        ("put", "/api/v1/notify/templates/{name}"): ({"name": "reminder"}, {"text": "{link}", "approved": True}),
+        ("put", "/api/v1/users/{user_id}/mobile"): (b_user, {"mobile": "13800138001"}),
         ("post", "/api/v1/auth/password"): "self",
         ("post", "/api/v1/auth/logout"): "self",
         ("get", "/api/v1/me"): "self",

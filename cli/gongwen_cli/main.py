@@ -350,3 +350,4 @@ def bootstrap(
         typer.echo(f"refused: {refused.code}: {refused.message}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"operator {user['username']} created ({user['user_id']})")
+from . import notify  # noqa: E402,F401 - its commands (notifications, sms) register on app

@@ -109,6 +109,10 @@ class NotifyService(UnitDirectoryReplica, ServiceBase):
         return proof.notifications(self.db, document_id, actor)
 
     @rpc
+    def resolve_link(self, code):
+        return proof.resolve_link(self.db, code)
+
+    @rpc
     def get_policy(self, urgency, actor):
         return policies.get_default(self.db, urgency, actor, self._settings())
 

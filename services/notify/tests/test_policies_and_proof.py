@@ -72,3 +72,22 @@ def test_the_sender_sees_every_recipients_notifications_a_recipient_only_its_own
     assert notify.refused("document_notifications", document_id, stranger).code == "NOT_FOUND"
     assert notify.refused("document_notifications", "no-such", OPERATOR).code == "NOT_FOUND"
     assert len(notify.call("document_notifications", document_id, OPERATOR)["items"]) == 4
+
+
+def test_a_step_naming_an_unknown_template_is_refused(notify):
+    step = {"after": "0m", "from": "sent", "audience": "recipient_clerks", "channel": "sms", "template": "nosuch"}
+    refused = notify.refused("put_policy", "urgent", {"steps": [step]}, OPERATOR)
+    assert refused.code == "VALIDATION_ERROR" and "template" in refused.fields["steps"]["0"]
+    refused = notify.refused("put_unit_policy", "r1", {"urgent": {"steps": [step]}}, admin_of("r1"))
+    assert refused.code == "VALIDATION_ERROR" and "urgent" in refused.fields
+
+
+def test_a_short_link_names_its_document(notify):
+    notify.unit("sender")
+    notify.unit("r1")
+    document_id, _ = notify.send("sender", ["r1"])
+    notify.tick()
+    [message] = notify.messages()[:1]
+    code = message.body.rsplit("/l/", 1)[1]
+    assert len(code) == 8 and notify.call("resolve_link", code) == {"document_id": document_id}
+    assert notify.refused("resolve_link", "NOPE2345").code == "NOT_FOUND"

@@ -12,7 +12,7 @@ again and fired only if it is still pending and still ours, its notifications wr
 same transaction that marks it fired. A crash between the two leaves the claim to run out and
 another instance (or this one restarted) to fire the step: never lost, never twice."""
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -190,7 +190,7 @@ def fire(session, step_id: int, by: str, now, settings: NotifySettings) -> int:
         return 0
     step.status = "fired"
     unit_code, targets = people.audience_of(session, step.audience, receipt.unit_code, document.issuer_code)
-    hold = settings.combine_window if not step.urgent and step.channel == "sms" else now - now
+    hold = settings.combine_window if not step.urgent and step.channel == "sms" else timedelta(0)
     for role, user_id in targets:
         person = session.get(Person, user_id) if user_id else None
         status, reason = "pending", None

@@ -1,8 +1,6 @@
 """Notify's own copy of the people it may reach (identity's user events) and of each unit's
 contacts (the registry's ``contacts_changed``). A person's mobile has one source: the real-name
 account in identity; the unit's filing only names who holds which role."""
-from sqlalchemy import select
-
 from ..models import Person, UnitContacts
 
 MASK = "****"
@@ -99,6 +97,3 @@ def mask(number: str | None) -> str | None:
         return f"+86 {number[3:6]}{MASK}{number[-4:]}"
     return f"{number[:4]} {MASK}{number[-4:]}" if len(number) > 8 else MASK
 
-
-def people_of(session, unit_code: str) -> list[Person]:
-    return list(session.scalars(select(Person).where(Person.unit_code == unit_code)))

@@ -44,3 +44,14 @@ def _view(notification: Notification, message: Message | None) -> dict:
         view.update(status=_STATUS.get(message.status, message.status), error_code=message.error_code,
                     sent_at=_iso(message.sent_at), delivered_at=_iso(message.delivered_at))
     return view
+
+
+def resolve_link(session, code) -> dict:
+    """The document a text's short link names (``NOTIFY_LINK_BASE_URL`` + code): for the page or
+    redirect a deployment serves at that base URL. The link grants nothing: reading the document
+    still needs a signed-in user who may see it."""
+    document = session.scalar(select(TrackedDocument).where(TrackedDocument.link_code == code)) \
+        if isinstance(code, str) else None
+    if document is None:
+        raise NotFound(message="no such link")
+    return {"document_id": document.id}
