@@ -64,9 +64,6 @@ KNOWN_FINDINGS = {
     # PUT /admin/calendar/2099 with {"days": [{"date": "2000-01-01"}]}: 400 {"days": ["not in 2099"]};
     # a body bound to a path value cannot be said in OpenAPI 3.0
     ("PUT /api/v1/admin/calendar/{year}", "ST202"): "days not in the path's year",
-    # PUT /units/{code}/contacts names users identity does not know as active users of the unit: 400
-    # (a fact about other accounts, as the seal's custodians)
-    ("PUT /api/v1/units/{code}/contacts", "ST202"): "named users not active users of the unit (400)",
 }
 
 # Operations a role may call by the document yet always refused (403) for that kind of caller by a

@@ -75,7 +75,7 @@ def test_unit_lifecycles_reach_every_read_model(stack):
         (operator.post("/api/v1/units", json={"code": a, "name": "重复", "kind": "department"}), "UNIT_CODE_TAKEN"),
         (operator.put(f"/api/v1/units/{a}/contacts", json={"admin_user_id": "u1", "clerk_user_ids": ["u2"],
                                                           "leader_user_id": "u3", "sms_enabled": False}),
-         "VALIDATION_ERROR"),  # u1–u3 are no users of the unit (identity says)
+         "NOT_UNIT_MEMBERS"),  # u1–u3 are no users of the unit (identity says)
     ):
         assert 400 <= refused.status_code < 500 and refused.json()["error"] == code, refused.text
 

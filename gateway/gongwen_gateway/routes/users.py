@@ -38,7 +38,7 @@ class UserRoutes:
 
     @api("PUT", "/api/v1/users/<user_id>/mobile", summary="Change the account's mobile (the number SMS "
          "reminders use)", tag="users", request_schema=MobileSchema, response_schema=UserSchema,
-         roles=OPERATOR_OR_ADMIN, errors=(400, 404, 409, 503))
+         roles=OPERATOR_OR_ADMIN, errors=(400, 404, 409, 422, 503))
     def change_mobile(self, request, user_id, body, actor):
         return 200, self.call("identity", "change_mobile", user_id, body, actor)
 

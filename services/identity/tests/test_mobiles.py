@@ -21,8 +21,8 @@ def test_a_changed_mobile_is_announced_to_those_who_send_sms(world):
 
 def test_a_leader_or_a_clerk_keeps_a_mobile(world):
     clerk = world.new_user("erin", ["clerk"])
-    assert world.refused("change_mobile", clerk["user_id"], {"mobile": None},
-                         world.actor("operator")).code == "VALIDATION_ERROR"
+    refused = world.refused("change_mobile", clerk["user_id"], {"mobile": None}, world.actor("operator"))
+    assert (refused.code, refused.status) == ("MOBILE_REQUIRED", 422)
     staff = world.user("bob")
     assert world.call("change_mobile", staff.id, {"mobile": None}, world.actor("operator"))["mobile"] is None
 

@@ -5,6 +5,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from gongwen_registry.schemas import StrictBoolean
 
+from .domain.texts import PLACEHOLDERS
+
 URGENCIES = ("normal", "urgent", "extra_urgent")  # 平急, 加急, 特急 (the exchange's values)
 AUDIENCES = ("recipient_clerks", "recipient_leader", "recipient_deputy_leader", "recipient_admin", "sender_clerks")
 STARTS = ("sent", "due")
@@ -13,7 +15,6 @@ DURATION = re.compile(r"^(\d{1,5})([smhd])$")
 CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_STEPS = 20
 MAX_REPEATS = 10
-NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 class Duration(fields.String):
@@ -41,7 +42,7 @@ class StepSchema(Schema):
     audience = fields.String(required=True, validate=validate.OneOf(AUDIENCES))
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     repeat = fields.Nested(RepeatSchema, load_default=None, allow_none=True)
-    template = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(NAME),
+    template = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(sorted(PLACEHOLDERS)),
                              metadata={"description": "the template's name; by default the step's kind decides"})
 
 

@@ -77,7 +77,7 @@ def test_the_sender_sees_every_recipients_notifications_a_recipient_only_its_own
 def test_a_step_naming_an_unknown_template_is_refused(notify):
     step = {"after": "0m", "from": "sent", "audience": "recipient_clerks", "channel": "sms", "template": "nosuch"}
     refused = notify.refused("put_policy", "urgent", {"steps": [step]}, OPERATOR)
-    assert refused.code == "VALIDATION_ERROR" and "template" in refused.fields["steps"]["0"]
+    assert refused.code == "VALIDATION_ERROR" and "template" in refused.fields["steps"][0]
     refused = notify.refused("put_unit_policy", "r1", {"urgent": {"steps": [step]}}, admin_of("r1"))
     assert refused.code == "VALIDATION_ERROR" and "urgent" in refused.fields
 

@@ -58,7 +58,7 @@ def test_each_change_is_filed_with_what_it_replaced_and_a_repeat_is_no_change(un
 def test_each_named_person_must_be_an_active_user_of_the_unit_as_identity_says(unit_aa, field, value):
     registry = unit_aa
     registry.people("bb", "bb-1")
-    refused = registry.refuses("VALIDATION_ERROR", 400, registry.service.set_contacts, "aa",
+    refused = registry.refuses("NOT_UNIT_MEMBERS", 422, registry.service.set_contacts, "aa",
                                {**CONTACTS, field: value})
     assert list(refused.fields) == [field]
 

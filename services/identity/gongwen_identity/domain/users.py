@@ -14,7 +14,15 @@ from ..models import User, UserRole
 from ..schemas import USER_STATUSES, MobileSchema, NewUserSchema
 from . import audit, devices, listing, lockout, passwords, tokens
 from .actors import actor_id, require_manager_of, require_operator, require_unit_manager, resolve_actor, visible_user
-from .errors import Forbidden, InvalidPhoneNumber, InvalidUserState, NotFound, UsernameTaken, ValidationFailed
+from .errors import (
+    Forbidden,
+    InvalidPhoneNumber,
+    InvalidUserState,
+    MobileRequired,
+    NotFound,
+    UsernameTaken,
+    ValidationFailed,
+)
 from .passwords import PasswordPolicy
 from .units import require_open_unit
 
@@ -236,7 +244,8 @@ def change_mobile(session, user_id, request, actor, now) -> dict:
         raise InvalidUserState(message=f"user {user.username!r} is disabled")
     mobile = normalise_mobile(data["mobile"]) if data["mobile"] is not None else None
     if mobile is None and _MOBILE_REQUIRED & set(user.roles):
-        raise ValidationFailed({"mobile": ["a mobile number is required for a leader or a clerk"]})
+        raise MobileRequired(message="A leader or a clerk keeps a mobile number.",
+                             fields={"mobile": ["a mobile number is required for a leader or a clerk"]})
     if mobile == user.mobile:
         return user_view(user)  # no change: nothing announced
     user.mobile = mobile

@@ -56,10 +56,6 @@ class NotifySettings:
             raise ValueError(f"NOTIFY_POLICIES: unknown urgencies {sorted(unknown)}")
         values["policies"] = {urgency: validated(PolicySchema(), policies.get(urgency) or {"steps": []},
                                                  under=f"NOTIFY_POLICIES.{urgency}") for urgency in URGENCIES}
-        for urgency, policy in values["policies"].items():
-            for step in policy["steps"]:
-                if step.get("template") not in (None, *texts.PLACEHOLDERS):
-                    raise ValueError(f"NOTIFY_POLICIES.{urgency}: no template {step['template']!r}")
         templates = {str(name): str(text) for name, text in (config.get("NOTIFY_TEMPLATES") or {}).items()}
         missing = set(texts.PLACEHOLDERS) - set(templates)
         if missing:

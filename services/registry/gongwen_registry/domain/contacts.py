@@ -5,12 +5,12 @@ their mobiles (one source: the real-name account); the registry keeps who holds 
 the unit, and asks identity whether they are active users of the unit and, while SMS is on,
 whether the leader, the deputy leader and the clerks have a mobile (000 §11).
 """
-from gongwen_common.errors import Forbidden, ValidationFailed, validated
+from gongwen_common.errors import Forbidden, validated
 
 from ..models import ContactChange, Unit
 from ..schemas import ContactsSchema
 from .common import acting, announce, caller_of, contacts_view, find_unit, require_active, unit_view
-from .errors import MobileRequired, UnitNotFound
+from .errors import MobileRequired, NotUnitMembers, UnitNotFound
 
 
 def set_contacts(session, code, contacts: dict, now, actor=None, members_with_mobiles=None) -> dict:
@@ -76,7 +76,7 @@ def _check_people(code: str, filed: dict, members_with_mobiles) -> None:
                  for field, ids in roles.items()}
     strangers = {field: problems for field, problems in strangers.items() if problems}
     if strangers:
-        raise ValidationFailed(strangers)
+        raise NotUnitMembers(message="Contacts must be active users of the unit.", fields=strangers)
     if filed["sms_enabled"]:
         missing = {field: [f"{user_id} has no mobile on their account (identity)" for user_id in ids
                            if not members[user_id]]
