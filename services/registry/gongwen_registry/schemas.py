@@ -113,7 +113,8 @@ class ContactsSchema(Schema):
     Their mobiles are their accounts' (identity), the one source SMS reminders use."""
 
     admin_user_id = UserId(required=True)
-    clerk_user_ids = fields.List(UserId(), required=True, validate=validate.Length(min=1, max=2))
+    clerk_user_ids = fields.List(UserId(), required=True, validate=validate.Length(min=1, max=2),
+                                 metadata={"uniqueItems": True})
     leader_user_id = UserId(required=True)
     deputy_leader_user_id = UserId(load_default=None, allow_none=True)
     sms_enabled = StrictBoolean(required=True)
