@@ -61,9 +61,9 @@ def beijing(due_at: str) -> str:
     return datetime.fromisoformat(due_at).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
 
 
-def gongwen(home, *args):
+def gongwen(home, *args, env=None):
     return subprocess.run([sys.executable, "-m", "gongwen_cli", *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "GONGWEN_HOME": str(home), "COLUMNS": "200"})
+                          env={**os.environ, **(env or {}), "GONGWEN_HOME": str(home), "COLUMNS": "200"})
 
 
 def test_an_urgent_document_reaches_each_units_clerks_and_leader_once_and_the_list_proves_it(stack, tmp_path):
@@ -113,8 +113,8 @@ def test_an_urgent_document_reaches_each_units_clerks_and_leader_once_and_the_li
     key_file = tmp_path / "clerk.pem"
     key_file.write_bytes(clerk.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                  serialization.NoEncryption()))
-    logged = gongwen(tmp_path, "login", "--username", clerk.username, "--key-file", str(key_file), "--password",
-                     CHANGED_PASSWORD, "--gateway", stack.gateway_url)
+    logged = gongwen(tmp_path, "login", "--username", clerk.username, "--key-file", str(key_file),
+                     "--gateway", stack.gateway_url, env={"GONGWEN_PASSWORD": CHANGED_PASSWORD})
     assert logged.returncode == 0, logged.stderr
     listed = gongwen(tmp_path, "notifications", document["id"], "--json")
     assert listed.returncode == 0, listed.stderr
@@ -122,7 +122,7 @@ def test_an_urgent_document_reaches_each_units_clerks_and_leader_once_and_the_li
     shown = gongwen(tmp_path, "notifications", document["id"])
     assert shown.returncode == 0 and "sms_not_enabled" in shown.stdout and "queued" in shown.stdout, shown.stdout
     refused = gongwen(tmp_path, "notifications", str(uuid.uuid4()))
-    assert refused.returncode == 2 and "NOT_FOUND" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.returncode == 3 and json.loads(refused.stderr)["error"] == "NOT_FOUND"  # refused, no traceback
 
 
 def test_a_notify_killed_between_claiming_a_step_and_queueing_it_loses_nothing_and_doubles_nothing(make_stack):

@@ -7,9 +7,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .documents import segment
+from .common import PROFILE, echo_json, fail, gateway_for, segment, usage
 from .gateway import GatewayError
-from .main import PROFILE, _echo_json, _fail, _gateway, app
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -23,33 +22,36 @@ def notifications_table(items: list[dict]) -> Table:
     return table
 
 
-@app.command()
 def notifications(document_id: str = typer.Argument(..., metavar="DOC_ID"),
                   as_json: bool = typer.Option(False, "--json", help="the API's answer as JSON"),
                   profile: str = PROFILE):
     """Who was told of the document (the sender: every recipient unit; a recipient: its own)."""
     try:
-        answer = _gateway(profile).request("GET", f"/api/v1/documents/{segment(document_id)}/notifications")
+        answer = gateway_for(profile).request("GET", f"/api/v1/documents/{segment(document_id)}/notifications")
     except GatewayError as refused:
-        _fail(refused)
+        fail(refused)
     if as_json:
-        _echo_json(answer)
+        echo_json(answer)
     elif not answer["items"]:
         typer.echo("nobody was notified of this document")
     else:
         Console().print(notifications_table(answer["items"]))
 
 
-@app.command()
 def sms(month: str = typer.Option(..., help="YYYY-MM"),
         unit: str = typer.Option(None, help="the unit's code (the operator's choice; default: your own unit)"),
         profile: str = PROFILE):
     """A unit's SMS and calls of a month: messages, segments, calls and their price."""
     if not MONTH.match(month):
-        raise typer.BadParameter("expected YYYY-MM", param_hint="--month")
-    gateway = _gateway(profile)
+        usage("--month: expected YYYY-MM")
+    gateway = gateway_for(profile)
     try:
         code = unit or gateway.request("GET", "/api/v1/me")["unit_code"]
-        _echo_json(gateway.request("GET", f"/api/v1/units/{segment(code)}/sms?month={month}"))
+        echo_json(gateway.request("GET", f"/api/v1/units/{segment(code)}/sms?month={month}"))
     except GatewayError as refused:
-        _fail(refused)
+        fail(refused)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(notifications)
+    app.command()(sms)

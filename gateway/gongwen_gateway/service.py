@@ -10,6 +10,7 @@ from gongwen_common.logging import CorrelationId
 
 from .auth import Revocations
 from .routes.admin import AdminRoutes
+from .routes.archive import ArchiveRoutes
 from .routes.auth import AuthRoutes
 from .routes.documents import DocumentRoutes
 from .routes.notify import NotifyRoutes
@@ -21,7 +22,7 @@ from .routes.users import UserRoutes
 
 
 class GatewayService(SystemRoutes, AuthRoutes, UnitRoutes, UserRoutes, SealRoutes, DocumentRoutes,
-                     SupervisionRoutes, AdminRoutes, NotifyRoutes):
+                     SupervisionRoutes, AdminRoutes, ArchiveRoutes, NotifyRoutes):
     name = "gateway"
 
     config = Config()
