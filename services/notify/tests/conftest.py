@@ -34,7 +34,7 @@ class Notify(WorkerCalls):
 
     def event(self, source, event_type, data):
         handler = next(getattr(self.service, name) for name in dir(type(self.service))
-                       if getattr(getattr(type(self.service), name), "gongwen_subscription", None)
+                       if (getattr(getattr(type(self.service), name), "gongwen_subscription", None) or ())[:2]
                        == (source, event_type))
         handler({"event_id": str(uuid.uuid4()), "event_type": event_type,
                  "occurred_at": self.clock.now.isoformat(), "data": data})
