@@ -91,6 +91,13 @@ ANOTHER_UNIT = dict(query=lambda w: {"unit": w.c})
 TWILIO_CALLBACK = dict(query=lambda w: {"message_id": str(uuid.uuid4())}, data=lambda w: {
     "MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered", "CallSid": "CA" + "0" * 32, "CallStatus": "completed"})
 
+# A unit policy as tight as the shipped default for urgent documents (services/notify/config.yaml)
+AS_TIGHT = {"steps": [{"after": after, "from": start, "audience": audience, "channel": channel}
+                      for after, start, audience, channel in (
+                          ("0m", "sent", "recipient_clerks", "sms"), ("0m", "sent", "recipient_leader", "sms"),
+                          ("30m", "sent", "recipient_clerks", "sms"), ("0m", "due", "recipient_leader", "voice"),
+                          ("0m", "due", "sender_clerks", "sms"))]}
+
 
 # One row per operation: (method, OpenAPI path) → Row(proxy, staff, other_system, …). A new endpoint
 # needs its row here (the coverage test fails without it). Rows that can spoil the world for later
@@ -118,7 +125,7 @@ TABLE = {
     ("post", "/api/v1/units/merge"): Row(403, 403, 403, body=lambda w: {"from_codes": [w.a, w.b], "into_code": w.a}),
     ("put", "/api/v1/units/{code}/contacts"): Row(OK, 403, 403, body=lambda w: {
         "admin_user_id": w.a_admin_id, "clerk_user_ids": [w.a_clerk_id], "leader_user_id": w.a_leader_id,
-        "sms_enabled": False, "mobiles": {}}),
+        "sms_enabled": False}),
     # Credentials and accounts (clients, users, devices, passwords, proxies, seal custodians) are made in
     # person: the proxy's 403 is PROXY_NOT_ALLOWED from the owning service (issue 9 item 1).
     ("post", "/api/v1/units/{code}/clients"): Row(403, 403, 403),
@@ -175,6 +182,16 @@ TABLE = {
         "copies": 1, "reason": "需要打印"}),
     ("post", "/api/v1/documents/{document_id}/resend-requests"): Row(403, 403, 404, doc="in", body=lambda w: {
         "reason": "请重发"}),
+    # notifications: who was told of "out" (A sent it), policies (the operator's; A's admin tightens A's), templates
+    ("get", "/api/v1/documents/{document_id}/notifications"): Row(OK, OK, 404),
+    ("get", "/api/v1/notify/policies/{urgency}"): Row(403, 403, 403),
+    ("put", "/api/v1/notify/policies/{urgency}"): Row(403, 403, 403, body=lambda w: {"steps": []}),
+    ("get", "/api/v1/units/{code}/notify-policy"): Row(OK, 403, 403),
+    ("put", "/api/v1/units/{code}/notify-policy"): Row(OK, 403, 403, body=lambda w: {"urgent": AS_TIGHT}),
+    ("get", "/api/v1/notify/templates/{name}"): Row(403, 403, 403),
+    ("put", "/api/v1/notify/templates/{name}"): Row(403, 403, 403, body=lambda w: {
+        "text": "{sender}{doc_number}《{title}》{due}{link}", "approved": True}),
+    ("put", "/api/v1/users/{user_id}/mobile"): Row(OK, 403, 403, body=lambda w: {"mobile": "13800138001"}),
     ("get", "/api/v1/inbox"): Row(OK, OK, OK),
     ("get", "/api/v1/outbox"): Row(OK, OK, OK),
     ("get", "/api/v1/documents/{document_id}/archive"): Row(OK, OK, 404),  # A's document to C: not B's
@@ -333,7 +350,7 @@ class World:
         return {"code": self.a, "user_id": self.user_id, "serial": self.serial, "n": 1, "year": 2031,
                 "document_id": self.out if row.doc == "out" else self.in_, "request_id": self.print_request,
                 "service": "registry", "letter_id": self.letter_id, "client_id": self.a_client_id,
-                "index": self.ledger_index}
+                "index": self.ledger_index, "urgency": "urgent", "name": "reminder"}
 
     def call(self, identity, method, path, row):
         api = self.sessions[identity]() if row.fresh else self.apis[identity]

@@ -50,11 +50,6 @@ SELF_ENDING = ("POST /api/v1/auth/logout", "POST /api/v1/auth/act-for",
 
 # Findings still open, each with the exact failure; anything else fails the test.
 KNOWN_FINDINGS = {
-    # PUT /units/{code}/contacts {"mobiles": {"": "13800138000"}}: 400 VALIDATION_ERROR (a key is a user id of
-    # 1–64 characters; OpenAPI 3.0 has no propertyNames). A number phonenumbers refuses is now a 422
-    # INVALID_PHONE_NUMBER, which the check accepts. Helper `escalation` (issue 12) removes the `mobiles`
-    # map from the contacts filing: this entry goes with it.
-    ("PUT /api/v1/units/{code}/contacts", "ST202"): "empty key in the mobiles map",
 }
 
 # Operations a role may call by the document yet always refused (403) for that kind of caller by a

@@ -13,7 +13,7 @@ import typer
 
 from .common import expand_multiple
 
-COMMANDS = ("account", "directory", "seals", "exchange", "operator", "ledger", "reports")
+COMMANDS = ("account", "directory", "seals", "exchange", "operator", "ledger", "reports", "notify")
 
 app = typer.Typer(help="Gongwen 公文: electronic official-document exchange. Start with gongwen login.",
                   no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode="markdown",

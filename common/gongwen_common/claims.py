@@ -4,7 +4,7 @@ A short transaction selects up to ``limit`` rows that match and are unclaimed or
 run out, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (so claimers of several instances take disjoint
 rows, none waiting on another), stamps them ``claimed_by``/``claimed_until`` and commits; the work
 then happens without a transaction, and the claimer settles what it did, giving back only claims
-still its own. Used by the outbox relay and by notify's delivery."""
+still its own. Used by the outbox relay and by notify's delivery and escalation steps."""
 from sqlalchemy import or_, select
 
 

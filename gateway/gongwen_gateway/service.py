@@ -13,6 +13,7 @@ from .routes.admin import AdminRoutes
 from .routes.archive import ArchiveRoutes
 from .routes.auth import AuthRoutes
 from .routes.documents import DocumentRoutes
+from .routes.notify import NotifyRoutes
 from .routes.seals import SealRoutes
 from .routes.supervision import SupervisionRoutes
 from .routes.system import SystemRoutes
@@ -22,7 +23,7 @@ from .routes.users import UserRoutes
 
 
 class GatewayService(SystemRoutes, AuthRoutes, UnitRoutes, UserRoutes, SealRoutes, DocumentRoutes,
-                     SupervisionRoutes, AdminRoutes, ArchiveRoutes, TwilioRoutes):
+                     SupervisionRoutes, AdminRoutes, ArchiveRoutes, TwilioRoutes, NotifyRoutes):
     name = "gateway"
 
     config = Config()

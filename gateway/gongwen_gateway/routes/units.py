@@ -26,7 +26,7 @@ class UnitRoutes:
     @api("GET", "/api/v1/units", summary="Unit directory", tag="units", response_schema=UnitPageSchema,
          query=UnitListQuerySchema, roles=ANY_ROLE, errors=(400, 503))
     def list_units(self, request, actor, query):
-        """Contacts' mobiles only for the operator and the unit itself (the registry masks them)."""
+        """Contacts name users; their mobiles are their accounts' (identity), never in the directory."""
         return 200, self.call("registry", "list_units", actor=actor, **query)
 
     @api("GET", "/api/v1/units/<code>", summary="One unit", tag="units", response_schema=UnitSchema,
@@ -58,7 +58,7 @@ class UnitRoutes:
         return 200, self.call("registry", "merge_units", body["from_codes"], into_code=body.get("into_code"),
                               new=body.get("new"), actor=actor, idempotency_key=idempotency_key)
 
-    @api("PUT", "/api/v1/units/<code>/contacts", summary="File the unit's admin, clerks, leader and mobiles (备案)",
+    @api("PUT", "/api/v1/units/<code>/contacts", summary="File the unit's admin, clerks and leaders (备案)",
          tag="units", request_schema=ContactsSchema, response_schema=UnitSchema, roles=OPERATOR_OR_ADMIN,
          errors=(400, 404, 409, 422, 503))
     def set_contacts(self, request, code, body, actor):

@@ -1,5 +1,5 @@
 """Users (identity): real-name accounts, U_Keys, proxies (代理人) and units' system clients."""
-from gongwen_identity.schemas import NewUserSchema, ProxySchema, UserSchema
+from gongwen_identity.schemas import MobileSchema, NewUserSchema, ProxySchema, UserSchema
 
 from ..auth import ANY_ROLE
 from ..http import api
@@ -35,6 +35,12 @@ class UserRoutes:
          errors=(400, 404, 409, 503))
     def disable_user(self, request, user_id, body, actor):
         return 200, self.call("identity", "disable_user", user_id, actor, body["reason"])
+
+    @api("PUT", "/api/v1/users/<user_id>/mobile", summary="Change the account's mobile (the number SMS "
+         "reminders use)", tag="users", request_schema=MobileSchema, response_schema=UserSchema,
+         roles=OPERATOR_OR_ADMIN, errors=(400, 404, 409, 422, 503))
+    def change_mobile(self, request, user_id, body, actor):
+        return 200, self.call("identity", "change_mobile", user_id, body, actor)
 
     @api("POST", "/api/v1/users/<user_id>/reset-password", summary="Set a new initial password", tag="users",
          request_schema=ResetPasswordSchema, status=204, roles=OPERATOR_OR_ADMIN, errors=(400, 404, 503))

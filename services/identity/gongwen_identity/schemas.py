@@ -40,6 +40,14 @@ class NewUserSchema(Schema):
     device_public_key = fields.String(required=True, metadata={"description": "EC P-256 public key, PEM"})
 
 
+class MobileSchema(Schema):
+    """PUT /api/v1/users/{id}/mobile: the account's mobile, the one number SMS reminders use (000 §11)."""
+
+    mobile = fields.String(required=True, allow_none=True, validate=validate.Length(min=1, max=32),
+                           metadata={"description": "mainland numbers may omit +86; null removes it (not for a "
+                                                    "leader or a clerk)", "example": "13800138000"})
+
+
 class UserSchema(Schema):
     user_id = fields.String(required=True)
     username = fields.String(required=True)

@@ -54,6 +54,15 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
         return users.active_members(self.db, unit_code, user_ids)
 
     @rpc
+    def members_with_mobiles(self, unit_code, user_ids):
+        """``{user_id: has_mobile}`` for the active users of ``unit_code`` among ``user_ids``."""
+        return users.members_with_mobiles(self.db, unit_code, user_ids)
+
+    @rpc
+    def change_mobile(self, user_id, request, actor):
+        return users.change_mobile(self.db, user_id, request, actor, self.clock())
+
+    @rpc
     def list_users(self, actor, unit=None, status=None, q=None, limit=50, cursor=None):
         return users.list_users(self.db, actor, unit, status, q, limit, cursor)
 

@@ -29,7 +29,7 @@ class Unit(Base):
     admin_user_id: Mapped[str | None] = mapped_column(ACTOR_ID)
     clerk_user_ids: Mapped[list | None] = mapped_column(JSON)
     leader_user_id: Mapped[str | None] = mapped_column(ACTOR_ID)
-    mobiles: Mapped[dict | None] = mapped_column(JSON)
+    deputy_leader_user_id: Mapped[str | None] = mapped_column(ACTOR_ID)
 
     revoked_at = mapped_column(UtcDateTime, nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(ACTOR_ID)
@@ -61,7 +61,7 @@ class UnitName(Base):
 
 
 class ContactChange(Base):
-    """A change of admin, clerks, leader or mobiles, filed (备案) with the operator (000 §10, 001 §24)."""
+    """A change of admin, clerks, leaders or SMS, filed (备案) with the operator (000 §10, 001 §24)."""
 
     __tablename__ = "contact_changes"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -102,18 +102,15 @@ class MergeSchema(Schema):
 
 
 class ContactsSchema(Schema):
-    """PUT /api/v1/units/{code}/contacts: admin, clerks, leader and their mobiles (备案)."""
+    """PUT /api/v1/units/{code}/contacts: who holds each role (备案), each an active user of the unit.
+    Their mobiles are their accounts' (identity), the one source SMS reminders use."""
 
     admin_user_id = UserId(required=True)
     clerk_user_ids = fields.List(UserId(), required=True, validate=validate.Length(min=1, max=2),
-                                 metadata={"uniqueItems": True})  # _distinct_clerks, as the document says
+                                 metadata={"uniqueItems": True})
     leader_user_id = UserId(required=True)
+    deputy_leader_user_id = UserId(load_default=None, allow_none=True)
     sms_enabled = StrictBoolean(required=True)
-    mobiles = fields.Dict(keys=UserId(), values=fields.String(validate=validate.Length(min=1, max=40)),
-                          load_default=dict,
-                          metadata={"description": "user id → mobile number; the leader's and every clerk's are "
-                                                   "required while SMS is enabled, others (a deputy leader) may be "
-                                                   "given"})
 
     @validates_schema
     def _distinct_clerks(self, data, **kwargs):
@@ -140,7 +137,7 @@ class ContactsViewSchema(Schema):
     admin_user_id = fields.String(allow_none=True)
     clerk_user_ids = fields.List(fields.String())
     leader_user_id = fields.String(allow_none=True)
-    mobiles = fields.Dict(keys=fields.String(), values=fields.String(), metadata={"description": "E.164"})
+    deputy_leader_user_id = fields.String(allow_none=True)
 
 
 class RevocationViewSchema(Schema):

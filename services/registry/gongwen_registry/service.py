@@ -3,10 +3,13 @@
 Every call takes ``actor``, the caller as the gateway vouches for them (``{"user_id", "unit_code",
 "roles", "proxy_user_id"?}``), and the registry decides what it may do: the directory's changes
 are the operator's, a unit admin applies under its own unit and files its own contacts (not the
-SMS switch), mobiles are shown to the operator and the unit itself. ``actor`` None is the
+SMS switch) naming users whose mobiles are their accounts' in identity. ``actor`` None is the
 foundation's unauthenticated path (command line, demo): it acts as ``system`` and reads what any
 unit reads. Every change announces itself through the outbox in the same transaction.
 """
+from nameko.rpc import RpcProxy
+
+from gongwen_common import rpc as rpc_calls
 from gongwen_common.entrypoints import rpc
 from gongwen_common.idempotency import once
 from gongwen_common.service import ServiceBase
@@ -16,6 +19,12 @@ from . import domain
 
 class RegistryService(ServiceBase):
     name = "registry"
+    identity = RpcProxy("identity")
+
+    def _members_with_mobiles(self, unit_code, user_ids) -> dict:
+        """``{user_id: has_mobile}`` for the active users of the unit, as identity knows them."""
+        return rpc_calls.call(self.identity, "members_with_mobiles", unit_code, user_ids,
+                              timeout=float(self.config.get("RPC_TIMEOUT", 10)))
 
     @rpc
     def register_unit(self, application, idempotency_key=None, actor=None, active=False):
@@ -46,12 +55,12 @@ class RegistryService(ServiceBase):
 
     @rpc
     def set_contacts(self, code, contacts, actor=None):
-        """File (备案) the unit's admin, clerks, leader, mobiles and SMS choice."""
-        return domain.set_contacts(self.db, code, contacts, self.clock(), actor)
+        """File (备案) the unit's admin, clerks, leaders and SMS choice; identity is asked whether
+        they are active users of the unit with mobiles (whoever calls)."""
+        return domain.set_contacts(self.db, code, contacts, self.clock(), actor, self._members_with_mobiles)
 
     @rpc
     def get_unit(self, code, actor=None):
-        """Contacts' mobiles only for the operator and the unit itself (also in the lists below)."""
         return domain.get_unit(self.db, code, actor)
 
     @rpc

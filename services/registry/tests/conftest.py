@@ -12,6 +12,32 @@ from gongwen_registry.models import Base, ContactChange, Unit, UnitMerge, UnitNa
 from gongwen_registry.service import RegistryService
 
 
+class _Reply:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+class Identity:
+    """identity as the registry asks it (``members_with_mobiles``): ``people`` maps each user id
+    to ``(unit_code, mobile)``; every one of them is active."""
+
+    def __init__(self):
+        self.people = {}
+
+    @property
+    def members_with_mobiles(self):
+        people = self.people
+
+        class Method:
+            @staticmethod
+            def call_async(unit_code, user_ids):
+                return _Reply({u: bool(people[u][1]) for u in user_ids if u in people and people[u][0] == unit_code})
+        return Method
+
+
 class Registry:
     """The service as its callers see it, plus what it wrote, for the assertions."""
 
@@ -20,7 +46,13 @@ class Registry:
     def __init__(self, session):
         self.session = session
         self.clock = MovableClock(datetime(2026, 11, 21, 9, tzinfo=UTC))
-        self.service = worker_factory(RegistryService, db=session, clock=self.clock)
+        self.identity = Identity()
+        self.service = worker_factory(RegistryService, db=session, clock=self.clock, identity=self.identity)
+
+    def people(self, unit_code, *user_ids, mobile="+8613800138000"):
+        """Active users of ``unit_code`` as identity knows them (with a mobile unless ``mobile=None``)."""
+        for user_id in user_ids:
+            self.identity.people[user_id] = (unit_code, mobile)
 
     def unit(self, code, status="active", parent_code=None):
         """A unit brought to ``status`` through the service itself."""

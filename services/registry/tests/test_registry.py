@@ -8,7 +8,8 @@ def test_register_unit_stores_an_application_and_emits_the_bare_unit_view(regist
     unit = registry.service.register_unit(APPLICATION)
     assert unit["status"] == "applied" and unit["former_names"] == [] and unit["revocation"] is None
     assert unit["sms_enabled"] is False
-    assert unit["contacts"] == {"admin_user_id": None, "clerk_user_ids": [], "leader_user_id": None, "mobiles": {}}
+    assert unit["contacts"] == {"admin_user_id": None, "clerk_user_ids": [], "leader_user_id": None,
+                                "deputy_leader_user_id": None}
     # Other services read unit_registered's data as the unit itself.
     assert registry.events() == [("unit_registered", unit)]
     assert registry.row("gz-fgw").registered_by == "system"

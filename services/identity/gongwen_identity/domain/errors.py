@@ -77,3 +77,9 @@ class AccountDisabled(AuthenticationFailed):
 
 class SigningKeyUnavailable(RuntimeError):
     """Configuration fault, not a client error: the KEK cannot open the stored signing key."""
+
+
+class MobileRequired(DomainError):
+    """A leader or a clerk keeps a mobile number (000 §11): a fact about the account, not the body."""
+
+    code, status = "MOBILE_REQUIRED", 422

@@ -11,10 +11,18 @@ from gongwen_common.errors import validated
 from gongwen_common.phones import mobile_e164
 
 from ..models import User, UserRole
-from ..schemas import USER_STATUSES, NewUserSchema
+from ..schemas import USER_STATUSES, MobileSchema, NewUserSchema
 from . import audit, devices, listing, lockout, passwords, tokens
 from .actors import actor_id, require_manager_of, require_operator, require_unit_manager, resolve_actor, visible_user
-from .errors import Forbidden, InvalidPhoneNumber, InvalidUserState, NotFound, UsernameTaken, ValidationFailed
+from .errors import (
+    Forbidden,
+    InvalidPhoneNumber,
+    InvalidUserState,
+    MobileRequired,
+    NotFound,
+    UsernameTaken,
+    ValidationFailed,
+)
 from .passwords import PasswordPolicy
 from .units import require_open_unit
 
@@ -227,6 +235,25 @@ def replace_device(session, user_id, public_key_pem, actor, now) -> dict:
     return {**user_view(user), "device": {"device_id": device.id, "fingerprint": key.fingerprint}}
 
 
+def change_mobile(session, user_id, request, actor, now) -> dict:
+    """Change the account's mobile (the unit's admin, or the operator): the one number notify sends
+    to, announced as ``user_mobile_changed``. A leader or a clerk keeps one (000 §11)."""
+    actor, user = _managed_user(session, actor, user_id)
+    data = validated(MobileSchema(), request if isinstance(request, dict) else {})
+    if user.status == "disabled":
+        raise InvalidUserState(message=f"user {user.username!r} is disabled")
+    mobile = normalise_mobile(data["mobile"]) if data["mobile"] is not None else None
+    if mobile is None and _MOBILE_REQUIRED & set(user.roles):
+        raise MobileRequired(message="A leader or a clerk keeps a mobile number.",
+                             fields={"mobile": ["a mobile number is required for a leader or a clerk"]})
+    if mobile == user.mobile:
+        return user_view(user)  # no change: nothing announced
+    user.mobile = mobile
+    audit.record(session, now, actor.acting, "user_mobile_changed", "user", user.id)
+    session.emit("user_mobile_changed", {"user": user_view(user), "changed_by": actor.user_id}, at=now)
+    return user_view(user)
+
+
 def disable_unit_members(session, unit_code: str, by: str, now) -> list[str]:
     """A revoked unit's users are disabled (003 §10(二))."""
     disabled = []
@@ -243,3 +270,11 @@ def active_members(session, unit_code, user_ids) -> list[str]:
     found = set(session.scalars(select(User.id).where(User.id.in_(wanted), User.unit_code == unit_code,
                                                       User.status == "active")))
     return [u for u in wanted if u in found]
+
+
+def members_with_mobiles(session, unit_code, user_ids) -> dict:
+    """``{user_id: has_mobile}`` for those of ``user_ids`` who are active users of ``unit_code``
+    (the registry's check of a unit's filed contacts; the number itself stays here)."""
+    active = set(active_members(session, unit_code, user_ids))
+    rows = session.execute(select(User.id, User.mobile).where(User.id.in_(active))) if active else []
+    return {user_id: bool(mobile) for user_id, mobile in rows}

@@ -36,15 +36,6 @@ def require_operator(actor, what: str) -> None:
         raise Forbidden(message=f"Only the operator may {what}.")
 
 
-def visible(view: dict, actor) -> dict:
-    """The directory is for every sender; contacts' mobiles only for the operator and the unit
-    itself (000 §11). A read without an actor sees what any other unit sees."""
-    caller = caller_of(actor)
-    if caller is not None and (caller.is_operator or caller.unit_code == view["code"]):
-        return view
-    return {**view, "contacts": {**view["contacts"], "mobiles": {}}}
-
-
 def announce(session, now, by: Acting, event_type: str, code: str, data: dict) -> None:
     """A change's event (through the outbox) and its audit record, in the change's transaction."""
     record(session, now, by, event_type, "unit", code, **data)
@@ -72,7 +63,7 @@ def require_active(unit: Unit) -> None:
 
 def contacts_view(unit: Unit) -> dict:
     return {"admin_user_id": unit.admin_user_id, "clerk_user_ids": list(unit.clerk_user_ids or []),
-            "leader_user_id": unit.leader_user_id, "mobiles": dict(unit.mobiles or {})}
+            "leader_user_id": unit.leader_user_id, "deputy_leader_user_id": unit.deputy_leader_user_id}
 
 
 def unit_view(unit: Unit) -> dict:

@@ -5,17 +5,17 @@ from gongwen_common.errors import validated
 
 from ..models import Unit
 from ..schemas import ResolveSchema
-from .common import unit_view, visible
+from .common import unit_view
 from .errors import UnitNotFound
 
 
 def get_unit(session, code, actor=None) -> dict:
-    """One unit, revoked ones included (they stay readable, with their revocation); contacts'
-    mobiles only for the operator and the unit itself."""
+    """One unit, revoked ones included (they stay readable, with their revocation). Contacts name
+    users only: their mobiles are their accounts' (identity), never in the directory."""
     unit = session.get(Unit, code) if isinstance(code, str) else None
     if unit is None:
         raise UnitNotFound(message=f"no unit {code!r}")
-    return visible(unit_view(unit), actor)
+    return unit_view(unit)
 
 
 def list_units(session, q=None, parent=None, limit=50, cursor=None, include_revoked=False, actor=None) -> dict:
@@ -32,7 +32,7 @@ def list_units(session, q=None, parent=None, limit=50, cursor=None, include_revo
         query = query.where(Unit.code > cursor)
     units = list(session.scalars(query))
     page = units[:limit]
-    return {"items": [visible(unit_view(unit), actor) for unit in page],
+    return {"items": [unit_view(unit) for unit in page],
             "next_cursor": page[-1].code if len(units) > limit else None}
 
 
@@ -46,6 +46,6 @@ def resolve_units(session, codes, actor=None) -> dict:
     # ResolveSchema caps the list at 1,000 codes: one IN list, well inside SQLite's 32,766 and
     # PostgreSQL's 65,535 bound parameters, so there is nothing to chunk.
     found = {unit.code: unit for unit in session.scalars(select(Unit).where(Unit.code.in_(wanted)))}
-    return {"units": {code: visible(unit_view(found[code]), actor) for code in wanted if code in found},
+    return {"units": {code: unit_view(found[code]) for code in wanted if code in found},
             "missing": [code for code in wanted if code not in found],
             "inactive": [code for code in wanted if code in found and found[code].status != "active"]}

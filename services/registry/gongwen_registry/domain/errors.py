@@ -52,3 +52,10 @@ class MergeIntoSelf(DomainError):
 
 class MobileRequired(DomainError):
     code, status = "MOBILE_REQUIRED", 422
+
+
+class NotUnitMembers(DomainError):
+    """Contacts name people identity does not know as active users of the unit (a fact about other
+    accounts, not the body's shape)."""
+
+    code, status = "NOT_UNIT_MEMBERS", 422

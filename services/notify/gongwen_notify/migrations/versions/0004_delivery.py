@@ -1,6 +1,6 @@
 """messages: delivery's claim, the ambiguous-attempt flag, Twilio's error text; per-unit month index
 
-Revision ID: 0004_twilio_delivery
+Revision ID: 0004
 Revises: 0003
 """
 import sqlalchemy as sa
@@ -8,7 +8,7 @@ from alembic import op
 
 from gongwen_common.tables import UtcDateTime
 
-revision = "0004_twilio_delivery"
+revision = "0004"
 down_revision = "0003"
 
 
