@@ -10,10 +10,10 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from gongwen_common.errors import DomainError, NotFound, ValidationFailed
+from gongwen_contracts.identity.schemas import ChallengeRequestSchema
 from gongwen_gateway.auth import Principal
 from gongwen_gateway.http import ROUTES, ApiEntrypoint, MalformedJson, error_body, form_parts, json_body
 from gongwen_gateway.openapi import build_spec
-from gongwen_gateway.schemas import ChallengeRequestSchema
 from gongwen_gateway.service import GatewayService
 
 # Every route a caller may use without a token. Adding one is a decision: add it here too.

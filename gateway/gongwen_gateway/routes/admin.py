@@ -1,6 +1,6 @@
 """The operator's administration: the working calendar (exchange) and every service's dead letters."""
 from gongwen_common.errors import NotFound
-from gongwen_exchange.schemas import CalendarYearSchema
+from gongwen_contracts.exchange.schemas import CalendarYearSchema
 
 from ..http import api
 from ..schemas import DeadLetterListSchema, DeadLetterQuerySchema, DeadLetterSchema

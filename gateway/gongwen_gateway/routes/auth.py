@@ -1,20 +1,21 @@
 """Authentication (identity): login by U_Key, client credentials, one's password, proxies' tokens."""
 from nameko.events import BROADCAST
 
-from gongwen_identity.schemas import LoginResultSchema, LoginSchema
-
-from ..auth import ANY_ROLE, revocation_handler
-from ..http import api
-from ..schemas import (
+from gongwen_contracts.identity.schemas import (
     ActForRequestSchema,
     ActForResultSchema,
     ChallengeRequestSchema,
     ChallengeSchema,
     ClientCredentialsSchema,
     JwksSchema,
+    LoginResultSchema,
+    LoginSchema,
     MeSchema,
     PasswordChangeSchema,
 )
+
+from ..auth import ANY_ROLE, revocation_handler
+from ..http import api
 
 
 class AuthRoutes:

@@ -7,11 +7,14 @@ from werkzeug.wrappers import Response
 
 from gongwen_common.errors import validated
 from gongwen_common.rpc import to_wire
-from gongwen_exchange.schemas import (
+from gongwen_contracts.exchange.schemas import (
+    DocumentSchema,
     MetadataSchema,
     PaperDeliverySchema,
     PrintRequestSchema,
+    PrintSchema,
     ReasonSchema,
+    ReceiptSchema,
     RegistrationSchema,
     ResendSchema,
     SealApprovalsSchema,
@@ -19,7 +22,7 @@ from gongwen_exchange.schemas import (
 
 from ..auth import ANY_ROLE
 from ..http import api, form_parts, parse_json
-from ..schemas import DocumentSchema, InboxQuerySchema, ListQuerySchema, PrintSchema, ReceiptPageSchema, ReceiptSchema
+from ..schemas import InboxQuerySchema, ListQuerySchema, ReceiptPageSchema
 from . import CLERK, RECEIVERS
 
 

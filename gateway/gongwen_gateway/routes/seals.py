@@ -5,10 +5,7 @@ import base64
 from werkzeug.wrappers import Response
 
 from gongwen_common.rpc import to_wire
-
-from ..auth import ANY_ROLE
-from ..http import api, form_parts
-from ..schemas import (
+from gongwen_contracts.seal.schemas import (
     DestructionSchema,
     SealApplicationSchema,
     SealingSchema,
@@ -18,6 +15,9 @@ from ..schemas import (
     UseApprovalSchema,
     VerificationSchema,
 )
+
+from ..auth import ANY_ROLE
+from ..http import api, form_parts
 from . import CLERK, OPERATOR, OPERATOR_OR_ADMIN
 
 VERIFICATION_FORM = {"manifest": "file", "signature": "file", "body": "file", "attachments": "files",

@@ -1,5 +1,5 @@
 """Units (registry): applications, the directory, renames, revocations, merges and contacts (备案)."""
-from gongwen_registry.schemas import (
+from gongwen_contracts.registry.schemas import (
     ContactsSchema,
     MergeSchema,
     RenameSchema,

@@ -1,18 +1,22 @@
 """Users (identity): real-name accounts, U_Keys, proxies (代理人) and units' system clients."""
-from gongwen_identity.schemas import NewUserSchema, ProxySchema, UserSchema
+from gongwen_contracts.identity.schemas import (
+    ClientSchema,
+    DeviceSchema,
+    DisableSchema,
+    NewUserSchema,
+    ProxySchema,
+    ResetPasswordSchema,
+    UserSchema,
+)
 
 from ..auth import ANY_ROLE
 from ..http import api
 from ..schemas import (
     ClientPageSchema,
     ClientQuerySchema,
-    ClientSchema,
-    DeviceSchema,
-    DisableSchema,
     PeopleQuerySchema,
     ProxyPageSchema,
     ProxyQuerySchema,
-    ResetPasswordSchema,
     UserPageSchema,
 )
 from . import OPERATOR, OPERATOR_OR_ADMIN

@@ -1,6 +1,6 @@
 from sqlalchemy.orm import DeclarativeBase
 
-from gongwen_registry.replica import UnitViewColumns
+from gongwen_contracts.registry.replica import UnitViewColumns
 
 
 class Base(DeclarativeBase):

@@ -1,7 +1,7 @@
 """Archive entrypoints (thin): infrastructure in ``gongwen_common``; the unit directory copy
-follows the registry's published events (``gongwen_registry.replica``)."""
+follows the registry's published events (``gongwen_contracts.registry.replica``)."""
 from gongwen_common.service import ServiceBase
-from gongwen_registry.replica import UnitDirectoryReplica
+from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
 from .models import UnitView
 

@@ -1,5 +1,5 @@
 """Exchange entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``; the unit
-directory copy follows the registry's events (``gongwen_registry.replica``).
+directory copy follows the registry's events (``gongwen_contracts.registry.replica``).
 
 Bytes cross RPC as base64 strings (the serializer is JSON). ``actor`` is the caller as the
 gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?}``. Sealing and
@@ -15,7 +15,7 @@ from gongwen_common.errors import ValidationFailed
 from gongwen_common.idempotency import once
 from gongwen_common.rpc import from_wire, to_wire
 from gongwen_common.service import ServiceBase
-from gongwen_registry.replica import UnitDirectoryReplica
+from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
 from .domain import documents, receiving, revocation, supervision
 from .domain.deadlines import DeadlinePolicy

@@ -8,7 +8,7 @@ import logging
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.idempotency import once
 from gongwen_common.service import CheckedAtStart, ServiceBase
-from gongwen_registry.replica import UnitDirectoryReplica
+from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
 from .domain import authentication, bootstrap, clients, proxies, tokens, unit_events, users
 from .domain.errors import AuthenticationFailed

@@ -134,7 +134,7 @@ def test_a_revocation_reason_is_refused_as_blank_exactly_as_the_document_says(re
     \\x1f passed the document (ECMA) and was refused by Python's \\S."""
     import re
 
-    from gongwen_registry.schemas import NOT_ONLY_SPACE
+    from gongwen_contracts.registry.schemas import NOT_ONLY_SPACE
 
     registry.unit("aa")
     assert bool(re.search(NOT_ONLY_SPACE, reason)) is accepted

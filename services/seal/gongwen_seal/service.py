@@ -1,5 +1,5 @@
 """Seal entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``; the unit
-directory copy follows the registry's events (``gongwen_registry.replica``).
+directory copy follows the registry's events (``gongwen_contracts.registry.replica``).
 
 Bytes cross RPC as base64 strings (the serializer is JSON). ``actor`` is the caller as the
 gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?}``. What the
@@ -15,7 +15,7 @@ from gongwen_common.errors import DomainError, ValidationFailed
 from gongwen_common.idempotency import once
 from gongwen_common.rpc import from_wire, to_wire
 from gongwen_common.service import CheckedAtStart, ServiceBase
-from gongwen_registry.replica import UnitDirectoryReplica, unit_of
+from gongwen_contracts.registry.replica import UnitDirectoryReplica, unit_of
 
 from .domain import custody, keys, sealing, seals
 from .domain.settings import SealSettings

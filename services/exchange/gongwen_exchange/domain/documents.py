@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from gongwen_common import manifest as manifests
 from gongwen_common.audit import AuditTrail, Caller
 from gongwen_common.errors import validated
+from gongwen_contracts.exchange.schemas import MetadataSchema, PaperDeliverySchema, ResendSchema, SealApprovalsSchema
 
 from ..models import Attachment, AuditRecord, Document, Receipt, ResendRequest, UnitView
-from ..schemas import MetadataSchema, PaperDeliverySchema, ResendSchema, SealApprovalsSchema
 from . import blobs
 from .errors import (
     ClassifiedNotAllowed,

@@ -5,9 +5,9 @@ registry keeps who holds each role in the unit and the numbers SMS reminders go 
 """
 from gongwen_common.errors import Forbidden, InvalidPhoneNumber, validated
 from gongwen_common.phones import mobile_e164
+from gongwen_contracts.registry.schemas import ContactsSchema
 
 from ..models import ContactChange, Unit
-from ..schemas import ContactsSchema
 from .common import acting, announce, caller_of, contacts_view, find_unit, require_active, unit_view
 from .errors import MobileRequired, UnitNotFound
 

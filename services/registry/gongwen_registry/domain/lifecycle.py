@@ -3,9 +3,9 @@ from sqlalchemy.exc import IntegrityError
 
 from gongwen_common.audit import Acting
 from gongwen_common.errors import Forbidden, validated
+from gongwen_contracts.registry.schemas import RenameSchema, RevocationSchema, UnitApplicationSchema
 
 from ..models import Unit, UnitName
-from ..schemas import RenameSchema, RevocationSchema, UnitApplicationSchema
 from .common import acting, announce, caller_of, find_unit, refuse_revoked, require_operator, unit_view
 from .errors import (
     InvalidSuccessor,

@@ -1,3 +1,6 @@
+"""Request and response shapes of the registry (API.md "Units"): the registry validates each
+request with these schemas (once: the gateway forwards bodies as they come), the gateway
+documents them."""
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 UNIT_KINDS = ("government", "department", "district", "public_body", "enterprise", "operator", "secrecy_bureau")
