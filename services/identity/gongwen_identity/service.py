@@ -1,13 +1,27 @@
 """Identity entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``.
 
 ``actor`` arguments are the caller's verified token claims or ``{"user_id": …}``; identity
-reads the acting user's roles and unit from its own tables.
+reads the acting user's roles and unit from its own tables. What a caller sends (the gateway
+forwards HTTP bodies as they come) is validated here, once, with identity's contract schemas
+(``gongwen_contracts.identity.schemas``).
 """
 import logging
 
 from gongwen_common.entrypoints import event_handler, rpc, timer
+from gongwen_common.errors import validated
 from gongwen_common.idempotency import once
 from gongwen_common.service import CheckedAtStart, ServiceBase
+from gongwen_contracts.identity.schemas import (
+    ActForRequestSchema,
+    ChallengeRequestSchema,
+    ClientCredentialsSchema,
+    DeviceSchema,
+    DisableSchema,
+    LoginSchema,
+    PasswordChangeSchema,
+    ProxySchema,
+    ResetPasswordSchema,
+)
 from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
 from .domain import authentication, bootstrap, clients, proxies, tokens, unit_events, users
@@ -67,10 +81,13 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def disable_user(self, user_id, actor, reason):
+        reason = validated(DisableSchema(), {"reason": reason})["reason"]
         return users.disable_user(self.db, user_id, actor, reason, self.clock())
 
     @rpc
     def reset_password(self, user_id, new_initial_password, actor):
+        new_initial_password = validated(ResetPasswordSchema(),
+                                         {"initial_password": new_initial_password})["initial_password"]
         settings = self._settings()
         return users.reset_password(self.db, user_id, new_initial_password, actor, settings.password, self.clock())
 
@@ -80,6 +97,7 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def replace_device(self, user_id, public_key_pem, actor):
+        public_key_pem = validated(DeviceSchema(), {"public_key": public_key_pem})["public_key"]
         return users.replace_device(self.db, user_id, public_key_pem, actor, self.clock())
 
     @rpc
@@ -91,15 +109,19 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def issue_challenge(self, username):
+        username = validated(ChallengeRequestSchema(), {"username": username})["username"]
         return authentication.issue_challenge(self.db, username, self._settings(), self.clock())
 
     @rpc
     def login(self, username, password, challenge_id, signature_b64):
+        validated(LoginSchema(), {"username": username, "password": password, "challenge_id": challenge_id,
+                                  "signature": signature_b64})
         return self._keeping_refusal(authentication.login, self.db, username, password, challenge_id,
                                      signature_b64, self._settings(), self.clock())
 
     @rpc
     def change_password(self, user_id, old_password, new_password, actor=None):
+        validated(PasswordChangeSchema(), {"old_password": old_password, "new_password": new_password})
         self._keeping_refusal(authentication.change_password, self.db, user_id, old_password, new_password,
                               self._settings(), self.clock(), actor)
 
@@ -151,12 +173,17 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def client_token(self, client_id, client_secret):
+        validated(ClientCredentialsSchema(), {"client_id": client_id, "client_secret": client_secret})
         return clients.client_token(self.db, client_id, client_secret, self._settings(), self.clock())
 
     # -- proxies ----------------------------------------------------------------------------
 
     @rpc
     def set_proxy(self, principal_user_id, proxy_user_id, starts_at, ends_at, actor, idempotency_key=None):
+        """``starts_at``, ``ends_at``: RFC 3339 times with an offset."""
+        window = validated(ProxySchema(), {"principal_user_id": principal_user_id, "proxy_user_id": proxy_user_id,
+                                           "starts_at": starts_at, "ends_at": ends_at})
+        starts_at, ends_at = window["starts_at"].isoformat(), window["ends_at"].isoformat()
         request = proxies.idempotency_fingerprint(principal_user_id, proxy_user_id, starts_at, ends_at, actor)
         return once(self.db, "set_proxy", idempotency_key, request,
                     lambda: proxies.set_proxy(self.db, principal_user_id, proxy_user_id, starts_at, ends_at,
@@ -173,6 +200,7 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
     @rpc
     def act_for(self, proxy_user_id, principal_user_id, actor=None):
         """A token for the proxy to act with the principal's authority inside the window."""
+        validated(ActForRequestSchema(), {"principal_user_id": principal_user_id})
         return proxies.issue_proxy_token(self.db, proxy_user_id, principal_user_id, self._settings(), self.clock(),
                                          actor)
 

@@ -94,7 +94,7 @@ def test_disabling_the_proxy_ends_the_tokens_they_hold_for_others(world):
     assert world.call("is_revoked", jti) is True
     # A disabled proxy's old claims count for nothing, whatever token they still hold.
     assert world.refused("disable_user", world.user("alice").id, {"user_id": alice.id, "proxy_user_id": bob.id},
-                         "x").code == "UNAUTHENTICATED"
+                         "left").code == "UNAUTHENTICATED"
 
 
 def test_a_proxy_must_be_an_active_user_of_the_same_unit_in_a_valid_window(world):

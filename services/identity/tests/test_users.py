@@ -48,8 +48,8 @@ def test_the_operator_creates_active_accounts_and_an_admin_keeps_to_their_unit(w
         "PASSWORD_CHANGE_REQUIRED"  # bob is still on his initial password
     # Another unit's user does not exist for this admin (404, not 403).
     carol = world.user("carol")
-    for method, args in (("disable_user", (carol.id, admin, "x")), ("reset_password", (carol.id, "Ok#2026pass", admin)),
-                         ("get_user", (carol.id, admin))):
+    for method, args in (("disable_user", (carol.id, admin, "left")),
+                         ("reset_password", (carol.id, "Ok#2026pass", admin)), ("get_user", (carol.id, admin))):
         assert world.refused(method, *args).code == "NOT_FOUND"
     assert world.refused("disable_user", world.user("dave").id, admin, "bye").code == "FORBIDDEN"
     assert world.refused("disable_user", world.user("bob").id, admin, "  ").code == "VALIDATION_ERROR"
