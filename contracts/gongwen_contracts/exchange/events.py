@@ -44,22 +44,8 @@ class ReceiptChangedData(DocumentData):
     receipt = fields.Dict(required=True)
 
 
-class DocumentReadData(DocumentData):
-    unit_code = fields.String(required=True)
-    receipt_id = fields.String(required=True)
-    read_at = fields.DateTime(required=True)
-    read_by = fields.String(required=True)
-
-
 class DocumentCompletedData(DocumentData):
     completed_at = fields.DateTime(required=True)
-
-
-class ReceiptClosedData(DocumentData):
-    unit_code = fields.String(required=True)
-    receipt_id = fields.String(required=True)
-    closed_reason = fields.String(required=True)
-    successor_code = fields.String(allow_none=True)
 
 
 class ResendRequestedData(DocumentData):
@@ -67,9 +53,24 @@ class ResendRequestedData(DocumentData):
     reason = fields.String(required=True)
 
 
-class ReceiptOverdueData(DocumentData):
+class OneReceiptData(DocumentData):
+    """What happened to one recipient's receipt, named by its unit and id."""
+
     unit_code = fields.String(required=True)
     receipt_id = fields.String(required=True)
+
+
+class DocumentReadData(OneReceiptData):
+    read_at = fields.DateTime(required=True)
+    read_by = fields.String(required=True)
+
+
+class ReceiptClosedData(OneReceiptData):
+    closed_reason = fields.String(required=True)
+    successor_code = fields.String(allow_none=True)
+
+
+class ReceiptOverdueData(OneReceiptData):
     state = fields.String(required=True)
     due_at = fields.DateTime(required=True)
     overdue_at = fields.DateTime(required=True)
