@@ -45,8 +45,7 @@ class SealRoutes:
          roles=OPERATOR_OR_ADMIN, errors=(400, 404, 409, 422, 503))
     def apply_seal(self, request, body, actor, idempotency_key):
         """The seal service checks with identity that the custodians are active users of the unit."""
-        return 201, self.call("seal", "apply_seal", body.get("unit_code"), body.get("custody"), actor,
-                              idempotency_key=idempotency_key)
+        return 201, self.call("seal", "apply_seal", body, actor, idempotency_key=idempotency_key)
 
     @api("POST", "/api/v1/seals/<serial>/approve", summary="Approve a seal: its key and certificate are made",
          tag="seals", response_schema=SealSchema, roles=OPERATOR, errors=(404, 409, 503))
@@ -79,7 +78,7 @@ class SealRoutes:
          request_schema=SealRevocationSchema, response_schema=SealSchema, roles=OPERATOR_OR_ADMIN,
          errors=(400, 404, 409, 503))
     def revoke_seal(self, request, serial, body, actor):
-        return 200, self.call("seal", "revoke_seal", serial, body.get("reason"), actor)
+        return 200, self.call("seal", "revoke_seal", serial, body, actor)
 
     @api("POST", "/api/v1/seals/<serial>/destruction-approvals", summary="Record one party's presence at the "
          "seal's destruction (operator, secrecy bureau, owning unit); the third destroys it", tag="seals",
@@ -93,7 +92,7 @@ class SealRoutes:
          "manifest (two-person custody)", tag="seals", request_schema=UseApprovalRequestSchema,
          response_schema=UseApprovalSchema, status=201, roles=ANY_ROLE, errors=(400, 404, 409, 503))
     def approve_use(self, request, serial, body, actor):
-        return 201, self.call("seal", "approve_use", serial, body.get("manifest_sha256"), actor)
+        return 201, self.call("seal", "approve_use", serial, body, actor)
 
     @api("POST", "/api/v1/seals/sign", summary="Seal a manifest with the caller's unit seal (detached CMS)",
          tag="seals", form={"manifest": "file", "approval_ids": "string"}, form_required=("manifest",),

@@ -91,7 +91,8 @@ class Exchange(WorkerCalls):
         for code in sealed:
             admin = {"user_id": f"admin-{code}", "unit_code": code, "roles": ["admin"]}
             applied = self.seal.service.apply_seal(
-                code, custody or {"required_approvals": 1, "custodian_user_ids": ["k"]}, admin)
+                {"unit_code": code, "custody": custody or {"required_approvals": 1,
+                                                           "custodian_user_ids": ["k"]}}, admin)
             self.seal.service.approve_seal(applied["serial"], OPERATOR)
             self.seal.session.commit()
 

@@ -16,8 +16,8 @@ def test_the_events_of_a_documents_life_load_with_their_contract_schemas(exchang
     doc = exchange.send(main=("a1", "a2"), cc=())["id"]
     exchange.download(doc, "body", "a1")
     exchange.call("sign_for", doc, exchange.clerk("a1"))
-    exchange.call("register", doc, "收文〔2026〕1", exchange.clerk("a1"))
-    exchange.call("return_document", doc, "不属于本单位", exchange.clerk("a2"))
+    exchange.call("register", doc, {"registration_number": "收文〔2026〕1"}, exchange.clerk("a1"))
+    exchange.call("return_document", doc, {"reason": "不属于本单位"}, exchange.clerk("a2"))
     events = emitted(exchange.session)
     assert {event_type for event_type, _ in events} >= {"document_sent", "document_read", "receipt_signed",
                                                         "receipt_registered", "document_returned"}

@@ -11,10 +11,11 @@ CONTACTS = {"admin_user_id": "u-1", "clerk_user_ids": ["u-2"], "leader_user_id":
 def test_every_event_of_a_units_life_loads_with_its_contract_schema(registry):
     registry.unit("aa", status="applied")
     registry.service.approve_unit("aa", actor=registry.operator)
-    registry.service.rename_unit("aa", "新名称", actor=registry.operator)
+    registry.service.rename_unit("aa", {"name": "新名称"}, actor=registry.operator)
     registry.service.set_contacts("aa", CONTACTS, actor=registry.operator)
     registry.unit("bb")
-    registry.service.merge_units(["aa", "bb"], new={"code": "cc", "name": "合并后的单位", "kind": "department"},
+    registry.service.merge_units({"from_codes": ["aa", "bb"], "new": {"code": "cc", "name": "合并后的单位",
+                                                                      "kind": "department"}},
                                  actor=registry.operator)
     events = registry.events()
     assert {event_type for event_type, _ in events} == set(event_types("registry"))

@@ -69,8 +69,9 @@ class SealService(UnitDirectoryReplica, ServiceBase):
         return row.certificate_pem
 
     @rpc
-    def apply_seal(self, unit_code, custody_policy, actor, idempotency_key=None):
-        application = validated(SealApplicationSchema(), {"unit_code": unit_code, "custody": custody_policy})
+    def apply_seal(self, request, actor, idempotency_key=None):
+        """``request``: ``{unit_code, custody: {required_approvals, custodian_user_ids}}``."""
+        application = validated(SealApplicationSchema(), request)
         unit_code, custody_policy = application["unit_code"], application["custody"]
         request = {"unit_code": unit_code, "custody": custody_policy, "actor": actor}
         return once(self.db, "apply_seal", idempotency_key, request,
@@ -86,8 +87,8 @@ class SealService(UnitDirectoryReplica, ServiceBase):
         return seals.approve(self.db, serial, actor, self._settings(), self.clock())
 
     @rpc
-    def revoke_seal(self, serial, reason, actor):
-        reason = validated(SealRevocationSchema(), {"reason": reason})["reason"]
+    def revoke_seal(self, serial, request, actor):
+        reason = validated(SealRevocationSchema(), request)["reason"]
         return seals.revoke(self.db, serial, reason, actor, self.clock())
 
     @rpc
@@ -105,8 +106,8 @@ class SealService(UnitDirectoryReplica, ServiceBase):
     # -- custody ----------------------------------------------------------------------------
 
     @rpc
-    def approve_use(self, serial, manifest_sha256, actor):
-        manifest_sha256 = validated(UseApprovalRequestSchema(), {"manifest_sha256": manifest_sha256})["manifest_sha256"]
+    def approve_use(self, serial, request, actor):
+        manifest_sha256 = validated(UseApprovalRequestSchema(), request)["manifest_sha256"]
         return custody.approve_use(self.db, serial, manifest_sha256, actor, self._settings().approval_window,
                                    self.clock())
 

@@ -74,11 +74,11 @@ def approve_unit(session, code, now, actor=None) -> dict:
     return view
 
 
-def rename_unit(session, code, name, now, actor=None) -> dict:
+def rename_unit(session, code, request: dict, now, actor=None) -> dict:
     """Rename (更名): the old name goes to the history with the time it was borne (000 §22)."""
     by = acting(actor)
     require_operator(actor, "rename a unit")
-    new_name = validated(RenameSchema(), {"name": name})["name"]
+    new_name = validated(RenameSchema(), request)["name"]
     unit = find_unit(session, code)
     refuse_revoked(unit)
     if new_name == unit.name:
