@@ -47,5 +47,15 @@ $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PAC
 	$(PY) -m pip install -q -c constraints.txt -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
 	touch $(STAMP)
 
+# What `make run` keeps: every database, the demo accounts and keks.json, the key-encryption keys
+# without which a copy of those databases opens no seal and signs no token. Never deleted by accident.
+VAR := $(or $(GONGWEN_VAR),var)
+
 clean:
-	rm -rf $(VENV) var
+	@echo "make clean deletes $(VENV)/ (the virtualenv) and $(VAR)/: every database, the demo accounts and"
+	@echo "$(VAR)/keks.json, the keys without which any copy of those databases is unreadable."
+	@if [ "$(FORCE)" != 1 ]; then \
+	  echo "Nothing was deleted. Back up $(VAR)/keks.json apart from the databases, then run: make clean FORCE=1"; \
+	  exit 1; \
+	fi
+	rm -rf $(VENV) $(VAR)

@@ -41,7 +41,8 @@ TEST_ENV = {"EVENT_RETRY_BASE_DELAY": "0.05", "OUTBOX_POLL_INTERVAL": "0.5", "RP
             # Key-encryption keys of the test stacks, fixed (this module may be imported twice), not the
             # services' development fallback; tests that look at stored keys read them here.
             "IDENTITY_KEK": base64.b64encode(hashlib.sha256(b"gongwen tests: identity KEK").digest()).decode(),
-            "SEAL_KEK": base64.b64encode(hashlib.sha256(b"gongwen tests: seal KEK").digest()).decode()}
+            "SEAL_KEK": base64.b64encode(hashlib.sha256(b"gongwen tests: seal KEK").digest()).decode(),
+            "ARCHIVE_KEK": base64.b64encode(hashlib.sha256(b"gongwen tests: archive KEK").digest()).decode()}
 
 
 def wait_until(predicate, timeout=30.0, interval=0.2, message="condition"):

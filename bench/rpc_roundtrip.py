@@ -94,9 +94,9 @@ def operator_token(gateway_url, amqp_uri, work):
     """Log in as the demo operator with password + U_Key signature, as the CLI does."""
     from gongwen_cli.gateway import Gateway
     from gongwen_cli.u_key import KeyFileSigner
-    from gongwen_local.demo import ensure_demo_accounts
+    from gongwen_local.demo import ensure_demo
 
-    operator = ensure_demo_accounts(amqp_uri, work)["operator"]
+    operator = ensure_demo(amqp_uri, gateway_url, work)["operator"]
     signer = KeyFileSigner(Path(operator["key_file"]))
     return Gateway(gateway_url).login(operator["username"], operator["password"], signer)["access_token"]
 

@@ -174,6 +174,15 @@ TABLE = {
         "reason": "请重发"}),
     ("get", "/api/v1/inbox"): Row(OK, OK, OK),
     ("get", "/api/v1/outbox"): Row(OK, OK, OK),
+    ("get", "/api/v1/documents/{document_id}/archive"): Row(OK, OK, 404),  # A's document to C: not B's
+    ("post", "/api/v1/documents/{document_id}/disposal-approvals"): Row(404, 404, 404),  # no package yet: open
+    ("get", "/api/v1/search"): Row(OK, OK, OK, query=lambda w: {"q": "通知"}),
+    ("get", "/api/v1/ledger/tree-head"): Row(OK, OK, OK),
+    ("get", "/api/v1/ledger/keys"): Row(OK, OK, OK),
+    ("get", "/api/v1/ledger/entries"): Row(403, 403, 403),
+    ("get", "/api/v1/ledger/entries/{index}"): Row(OK, OK, 404),  # A's document to C: not B's to read
+    ("get", "/api/v1/ledger/proof"): Row(OK, OK, OK, query=lambda w: {"index": 0, "tree_size": 1}),
+    ("get", "/api/v1/ledger/consistency"): Row(OK, OK, OK, query=lambda w: {"first": 1, "second": 1}),
     ("get", "/api/v1/supervision/presence"): Row(OK, OK, OK, check=own_unit_only, query=lambda w: {
         "date": "2026-12-01", "unit": w.c}),
     # operations
@@ -242,6 +251,10 @@ class World:
                 "INSERT INTO dead_letters (queue, event_type, body, headers, reason, dead_at, replay_count) "
                 "VALUES ('matrix-nowhere', 'matrix', '{}', '{}', 'matrix', now(), 0) RETURNING id").scalar()
 
+        # The ledger entry of A's document_sent (A and C may read it, B may not).
+        self.ledger_index = wait_until(lambda: [seq for seq in [Databases(stack).scalar(
+            "archive", "SELECT seq FROM ledger_entries WHERE document_id = :d AND event_type = 'document_sent'",
+            d=self.out)] if seq is not None], message="the archive to record A's document")[0]
         self.sessions = {"anonymous": lambda: Api(stack.gateway_url),
                          "expired_proxy": lambda: bearer(stack, expired.json()["access_token"]),
                          "staff": lambda: bearer(stack, self.staff_token()),
@@ -310,7 +323,8 @@ class World:
     def path_values(self, row):
         return {"code": self.a, "user_id": self.user_id, "serial": self.serial, "n": 1, "year": 2031,
                 "document_id": self.out if row.doc == "out" else self.in_, "request_id": self.print_request,
-                "service": "registry", "letter_id": self.letter_id, "client_id": self.a_client_id}
+                "service": "registry", "letter_id": self.letter_id, "client_id": self.a_client_id,
+                "index": self.ledger_index}
 
     def call(self, identity, method, path, row):
         api = self.sessions[identity]() if row.fresh else self.apis[identity]

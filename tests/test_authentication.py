@@ -1,6 +1,7 @@
 """Logging in with password + U_Key over HTTP, tokens verified at the gateway, logout, and the
 first operator made by ``gongwen admin bootstrap`` (real services, broker and PostgreSQL)."""
 import base64
+import json
 import re
 import subprocess
 import sys
@@ -25,11 +26,11 @@ def operator(stack, tmp_path_factory):
     pem.write_text(public_pem(key))
     username = f"op-{uuid.uuid4().hex[:6]}"
     command = [sys.executable, "-m", "gongwen_cli", "admin", "bootstrap", "--username", username,
-               "--password", PASSWORD, "--public-key", str(pem), "--amqp-uri", stack.amqp_uri]
-    made = subprocess.run(command, capture_output=True, text=True, timeout=60)
+               "--password-stdin", "--public-key", str(pem), "--amqp-uri", stack.amqp_uri]
+    made = subprocess.run(command, capture_output=True, text=True, timeout=60, input=PASSWORD)
     assert made.returncode == 0, made.stderr
-    again = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert again.returncode == 2 and "ALREADY_BOOTSTRAPPED" in again.stderr
+    again = subprocess.run(command, capture_output=True, text=True, timeout=60, input=PASSWORD)
+    assert again.returncode == 3 and json.loads(again.stderr)["error"] == "ALREADY_BOOTSTRAPPED"
     stack.operator = (username, PASSWORD, key)  # the stack's operator for any later test
     return username, key
 

@@ -41,8 +41,8 @@ def clerk_in_cli(stack, operator, code, home, profile):
     key_file = home / f"{profile}.pem"
     key_file.write_bytes(clerk.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                  serialization.NoEncryption()))
-    logged = gongwen(home, "login", "--username", clerk.username, "--key-file", str(key_file), "--password",
-                     CHANGED_PASSWORD, "--gateway", stack.gateway_url, "--profile", profile)
+    logged = gongwen(home, "login", "--username", clerk.username, "--key-file", str(key_file), "--gateway",
+                     stack.gateway_url, "--profile", profile, env={"GONGWEN_PASSWORD": CHANGED_PASSWORD})
     assert logged.returncode == 0 and "change your initial password" not in logged.stdout, logged.stderr
     return clerk.user_id
 
@@ -162,5 +162,5 @@ def test_a_clerk_sends_and_the_recipient_fetches_verifies_signs_registers_and_re
     assert returned["state"] == "returned"
 
     refused = gongwen(home, "sign", str(uuid.uuid4()), "--profile", "receiver")
-    assert refused.returncode == 2 and "NOT_FOUND" in refused.stderr, refused.stderr
+    assert refused.returncode == 3 and json.loads(refused.stderr)["error"] == "NOT_FOUND", refused.stderr
     assert "Traceback" not in refused.stderr and refused.stdout == ""

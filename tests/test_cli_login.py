@@ -51,26 +51,27 @@ def enrol(stack, public_key_pem):
     return username
 
 
-def gongwen(*args, env, home):
+def gongwen(*args, env, home, stdin=None):
     return subprocess.run([sys.executable, "-m", "gongwen_cli", *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **env, "GONGWEN_HOME": str(home)})
+                          input=stdin, env={**os.environ, **env, "GONGWEN_HOME": str(home)})
 
 
 def test_login_through_the_cli_with_the_key_inside_a_pkcs11_token(stack, token, tmp_path):
     username = enrol(stack, token["public_pem"])
-    logged = gongwen("login", "--username", username, "--password", PASSWORD, "--pkcs11-module", SOFTHSM,
-                     "--token-label", token["label"], "--pin", PIN, "--key-label", "u-key",
-                     "--gateway", stack.gateway_url, env=token["env"], home=tmp_path)
+    logged = gongwen("login", "--username", username, "--pkcs11-module", SOFTHSM,
+                     "--token-label", token["label"], "--key-label", "u-key", "--gateway", stack.gateway_url,
+                     env={**token["env"], "GONGWEN_PASSWORD": PASSWORD, "GONGWEN_PIN": PIN}, home=tmp_path)
     assert logged.returncode == 0, logged.stderr
     assert "change your initial password" in logged.stdout
     who = gongwen("me", env=token["env"], home=tmp_path)
     assert who.returncode == 0 and json.loads(who.stdout)["username"] == username
     assert oct((tmp_path / "profiles.json").stat().st_mode & 0o777) == "0o600"
 
-    wrong_pin = gongwen("login", "--username", username, "--password", PASSWORD, "--pkcs11-module", SOFTHSM,
-                        "--token-label", token["label"], "--pin", "000000", "--gateway", stack.gateway_url,
-                        env=token["env"], home=tmp_path)
-    assert wrong_pin.returncode != 0
+    wrong_pin = gongwen("login", "--username", username, "--pkcs11-module", SOFTHSM,
+                        "--token-label", token["label"], "--gateway", stack.gateway_url,
+                        env={**token["env"], "GONGWEN_PASSWORD": PASSWORD, "GONGWEN_PIN": "000000"}, home=tmp_path)
+    assert wrong_pin.returncode == 2 and "Traceback" not in wrong_pin.stderr, wrong_pin.stderr
+    assert len(wrong_pin.stderr.strip().splitlines()) == 1 and "token refused" in wrong_pin.stderr
 
 
 def test_login_through_the_cli_with_a_key_file(stack, tmp_path):
@@ -80,9 +81,9 @@ def test_login_through_the_cli_with_a_key_file(stack, tmp_path):
                                            serialization.NoEncryption()))
     username = enrol(stack, public_pem(key))
     args = ("login", "--username", username, "--key-file", str(key_file), "--gateway", stack.gateway_url)
-    refused = gongwen(*args, "--password", "Gw-Wrong-2026!", env={}, home=tmp_path)
-    assert refused.returncode == 2 and "INVALID_CREDENTIALS" in refused.stderr
-    assert gongwen(*args, "--password", PASSWORD, env={}, home=tmp_path).returncode == 0
+    refused = gongwen(*args, env={"GONGWEN_PASSWORD": "Gw-Wrong-2026!"}, home=tmp_path)
+    assert refused.returncode == 3 and json.loads(refused.stderr)["error"] == "INVALID_CREDENTIALS"
+    assert gongwen(*args, "--password-stdin", env={}, home=tmp_path, stdin=PASSWORD).returncode == 0
 
 
 def test_the_operator_runs_units_and_users_through_the_cli(stack, tmp_path):
@@ -91,8 +92,8 @@ def test_the_operator_runs_units_and_users_through_the_cli(stack, tmp_path):
     key_file = tmp_path / "operator.pem"
     key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
-    assert gongwen("login", "--username", username, "--password", password, "--key-file", str(key_file),
-                   "--gateway", stack.gateway_url, env={}, home=tmp_path).returncode == 0
+    assert gongwen("login", "--username", username, "--key-file", str(key_file),
+                   "--gateway", stack.gateway_url, env={"GONGWEN_PASSWORD": password}, home=tmp_path).returncode == 0
 
     def run(*args):
         done = gongwen(*args, env={}, home=tmp_path)
@@ -108,11 +109,12 @@ def test_the_operator_runs_units_and_users_through_the_cli(stack, tmp_path):
     pem.write_text(public_pem(device_key()))
     created = wait_until(lambda: (d := gongwen("users", "create", "--username", f"c-{code}", "--name", "钱七",
                                                "--unit", code, "--role", "clerk", "--mobile", "13600136000",
-                                               "--public-key", str(pem), "--initial-password", PASSWORD,
-                                               env={}, home=tmp_path)).returncode == 0 and d,
+                                               "--public-key", str(pem),
+                                               env={"GONGWEN_INITIAL_PASSWORD": PASSWORD},
+                                               home=tmp_path)).returncode == 0 and d,
                          message="identity to know the unit")
     user = json.loads(created.stdout)
     assert (user["status"], user["roles"]) == ("active", ["clerk"])
     assert run("users", "disable", user["user_id"], "--reason", "调离")["status"] == "disabled"
     refused = gongwen("units", "approve", code, env={}, home=tmp_path)
-    assert refused.returncode == 2 and "UNIT_NOT_APPLIED" in refused.stderr
+    assert refused.returncode == 3 and json.loads(refused.stderr)["error"] == "UNIT_NOT_APPLIED"

@@ -134,13 +134,17 @@ def test_a_deeply_nested_body_is_malformed_json_even_without_a_login(stack):
 
 
 def test_a_multipart_file_part_without_a_filename_is_a_validation_error(stack, api):
-    """Reproduced as a 500 on /seals/sign: a part without a filename is a text field, not the file."""
+    """Reproduced as a 500 on /seals/sign: a part without a filename is a text field, not the file's bytes
+    (the signature of /seals/verify is a file; the manifest to seal is now a JSON part, field or file)."""
     code = f"u-{uuid.uuid4().hex[:8]}"
     active_unit(api, code)
     clerk = person(stack, api, code, "clerk").api
-    reply = clerk.post("/api/v1/seals/sign", files={"manifest": (None, b'{"a": 1}')})
+    reply = clerk.post("/api/v1/seals/verify", files={"manifest": ("m", b"{}"), "signature": (None, b"MIIB")})
     assert (reply.status_code, reply.json()["error"]) == (400, "VALIDATION_ERROR"), reply.text
-    assert reply.json()["fields"] == {"manifest": ["must be sent as a file (a part with a filename)"]}
+    assert reply.json()["fields"] == {"signature": ["must be sent as a file (a part with a filename)"]}
+    # the manifest to seal is a JSON object (`encoding: application/json`): as a field it is its JSON text
+    as_field = clerk.post("/api/v1/seals/sign", files={"manifest": (None, b'{"a": 1}', "application/json")})
+    assert (as_field.status_code, as_field.json()["error"]) == (422, "INVALID_MANIFEST"), as_field.text
 
 
 def test_error_bodies_carry_fields_as_an_object_or_not_at_all(api):

@@ -40,7 +40,8 @@ def test_a_sealed_manifest_verifies_with_openssl_alone_and_two_person_custody_ho
     assert applied.status_code == 201 and applied.json()["status"] == "applied", applied.text
     strangers = {"unit_code": code, "custody": {"required_approvals": 1, "custodian_user_ids": ["not-a-member"]}}
     refused = admin.post("/api/v1/seals", json=strangers)
-    assert refused.status_code == 400 and "custodian_user_ids" in str(refused.json()["fields"]), refused.text
+    assert (refused.status_code, refused.json()["error"]) == (422, "INVALID_CUSTODY"), refused.text
+    assert "custodian_user_ids" in str(refused.json()["fields"]), refused.text
     serial = applied.json()["serial"]
     assert admin.post(f"/api/v1/seals/{serial}/approve").status_code == 403
     assert operator.post(f"/api/v1/seals/{serial}/approve").json()["status"] == "active"
@@ -168,7 +169,7 @@ def test_a_seal_is_destroyed_through_the_api_by_three_distinct_people_and_its_ke
     for material in (pkcs8, raw, wrapped_data_key, ciphertext):
         assert material not in dump
     refused = clerk.api.post("/api/v1/seals/sign", files={"manifest": ("manifest.json", manifest + b" ")})
-    assert refused.json()["error"] in ("SEAL_NOT_ACTIVE", "VALIDATION_ERROR"), refused.text
+    assert refused.json()["error"] in ("SEAL_NOT_ACTIVE", "INVALID_MANIFEST"), refused.text
     verified = clerk.api.post("/api/v1/seals/verify", files={
         "manifest": ("m", manifest), "signature": ("s", base64.b64decode(sealed.json()["signature"]))}).json()
     assert (verified["valid"], verified["seal_status"]) == (True, "destroyed")  # valid at signing time

@@ -17,6 +17,7 @@ from . import offline
 from .gateway import Gateway
 
 URGENCIES = ("normal", "urgent", "extra_urgent")
+RECEIPT_STATES = ("delivered", "read", "signed", "registered", "returned", "recalled", "paper_served")
 REQUIRED = {"doc_number": "--doc-number", "title": "--title", "signer": "--signer", "urgency": "--urgency",
             "main_recipients": "--main"}
 # The parts saved under fixed names; a sender's body or attachment named alike is renamed instead.
@@ -116,13 +117,51 @@ def inbox_table(page: dict):
     table = Table(title="收文 inbox", caption=f"next cursor: {page['next_cursor']}" if page.get("next_cursor")
                   else None)
     for column in ("document id", "doc number", "title", "from", "urgency", "state", "delivered", "due"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # an id cut short could not be copied
     for item in page.get("items", []):
         document = item.get("document") or {}
-        due = (item.get("due_at") or "") + (" (overdue)" if item.get("overdue") else "")
+        due = _when(item.get("due_at")) + (" (overdue)" if item.get("overdue") else "")
         table.add_row(document.get("id", ""), document.get("doc_number", ""), document.get("title", ""),
                       document.get("issuer_code", ""), document.get("urgency", ""), item.get("state", ""),
-                      item.get("delivered_at", ""), due)
+                      _when(item.get("delivered_at")), due)
+    return table
+
+
+def _when(value: str | None) -> str:
+    """An RFC 3339 time shortened for a table cell, 2026-12-01T16:59:23+00:00 → 12-01 16:59 (JSON has it whole)."""
+    return value[5:16].replace("T", " ") if value else ""
+
+
+def outbox_table(page: dict):
+    """The outbox page as a rich table: each sent document and its receipts counted by state."""
+    from rich.table import Table
+
+    table = Table(title="发文 outbox", caption=f"next cursor: {page['next_cursor']}" if page.get("next_cursor")
+                  else None)
+    for column in ("document id", "doc number", "title", "urgency", "status", "sent", "receipts"):
+        table.add_column(column, overflow="fold")
+    for item in page.get("items", []):
+        counts = ", ".join(f"{state} {n}" for state, n in sorted((item.get("receipt_counts") or {}).items()))
+        table.add_row(item.get("id", ""), item.get("doc_number", ""), item.get("title", ""), item.get("urgency", ""),
+                      item.get("status", ""), _when(item.get("sent_at")), counts)
+    return table
+
+
+def receipts_table(document_id: str, answer: dict):
+    """The sender's receipt matrix (recipients × state × times) as a rich table."""
+    from rich.table import Table
+
+    table = Table(title=f"receipts of {document_id}")
+    for column in ("unit", "role", "state", "delivered", "read", "signed", "registered", "returned", "due"):
+        table.add_column(column, overflow="fold")
+    for row in answer.get("items", []):
+        due = _when(row.get("due_at")) + (" (overdue)" if row.get("overdue") else "")
+        returned = _when(row.get("returned_at")) + (f" {row['return_reason']}" if row.get("return_reason") else "")
+        registered = _when(row.get("registered_at")) + (f" {row['registration_number']}"
+                                                        if row.get("registration_number") else "")
+        table.add_row(row.get("unit_code", ""), row.get("role", ""), row.get("state", ""),
+                      _when(row.get("delivered_at")), _when(row.get("first_read_at")), _when(row.get("signed_at")),
+                      registered, returned, due)
     return table
 
 

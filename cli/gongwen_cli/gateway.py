@@ -45,7 +45,7 @@ class Profiles:
 
     def get(self, name: str) -> dict:
         profile = self.load().get(name)
-        if not profile:
+        if not profile or not profile.get("access_token"):
             raise GatewayError(401, {"error": "UNAUTHENTICATED", "message": f"not logged in (profile {name}); "
                                                                             "run gongwen login"})
         return profile
@@ -147,9 +147,9 @@ class Gateway:
         except TimeoutError:
             raise GatewayError(0, {"error": "TIMEOUT", "message": f"{self.url} did not answer in {timeout}s"}) from None
 
-    def request(self, method: str, path: str, body: dict | None = None) -> dict | None:
+    def request(self, method: str, path: str, body: dict | None = None, headers: dict | None = None) -> dict | None:
         data = json.dumps(body).encode() if body is not None else None
-        raw, _ = self._open(method, path, data, {"Content-Type": "application/json"})
+        raw, _ = self._open(method, path, data, {"Content-Type": "application/json", **(headers or {})})
         return json.loads(raw) if raw else None
 
     def download(self, path: str) -> tuple[bytes, Message]:

@@ -91,14 +91,15 @@ class ReliableEventHandler(EventHandler):
     retry_base_delay = 0.2
     retry_max_delay = 30.0
 
-    def __init__(self, source_service, event_type, **kwargs):
+    def __init__(self, source_service, event_type, ordered=False, **kwargs):
+        self.ordered = ordered
         super().__init__(source_service, event_type, handler_type=SERVICE_POOL,
                          reliable_delivery=True, requeue_on_error=True,
                          expected_exceptions=DomainError, **kwargs)
 
     def setup(self):
         self.queue = event_queue(self.source_service, self.event_type,
-                                 self.container.service_name, self.method_name)
+                                 self.container.service_name, self.method_name, ordered=self.ordered)
         self.retry_base_delay = float(self.container.config.get("EVENT_RETRY_BASE_DELAY", self.retry_base_delay))
         Consumer.setup(self)  # not EventHandler.setup: it would redeclare a classic queue
 
@@ -118,11 +119,13 @@ class ReliableEventHandler(EventHandler):
         return result, exc_info
 
 
-def event_handler(source_service: str, event_type: str):
+def event_handler(source_service: str, event_type: str, ordered: bool = False):
     """Handle ``event_type`` from ``source_service`` once per event, whatever the redeliveries.
 
     The decorated method receives an :class:`Event`; it must use ``self.db`` for its effects so
-    that the effect and the handled-event record commit together.
+    that the effect and the handled-event record commit together. ``ordered``: one instance at a
+    time consumes the queue (see ``topology.event_queue``); with ``max_workers: 1`` the handler
+    then takes the source's events in publication order.
     """
     def decorate(fn):
         @functools.wraps(fn)
@@ -140,8 +143,8 @@ def event_handler(source_service: str, event_type: str):
                      extra={"event_id": envelope["event_id"], "handler": fn.__name__})
             return result
 
-        handle.gongwen_subscription = (source_service, event_type)
-        return ReliableEventHandler.decorator(source_service, event_type)(handle)
+        handle.gongwen_subscription = (source_service, event_type, ordered)
+        return ReliableEventHandler.decorator(source_service, event_type, ordered=ordered)(handle)
 
     return decorate
 

@@ -93,7 +93,10 @@ class UnknownUnit(DomainError):
 
 
 class InvalidPhoneNumber(DomainError):
-    code, status = "INVALID_PHONE_NUMBER", 400
+    """A text the numbering plan (phonenumbers) does not know as a mobile: no pattern can say it, so the
+    request was well formed and a rule refuses it (422, as API.md reads a domain code)."""
+
+    code, status = "INVALID_PHONE_NUMBER", 422
 
 
 class PayloadTooLarge(DomainError):

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -155,3 +155,26 @@ def unwrap_secret(kek: KeyEncryptionKey, wrapped: WrappedSecret, associated_data
     except InvalidTag:
         raise KeyUnavailable(f"the secret wrapped under KEK {kek.kek_id} does not open: ciphertext or "
                              "associated data altered") from None
+
+
+def _pkcs8(private_key) -> bytes:
+    return private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())
+
+
+def store_key(row, private_key, kek: KeyEncryptionKey, associated_data: bytes) -> None:
+    """Put ``private_key`` in ``row``'s :class:`~gongwen_common.tables.WrappedKeyColumns`, wrapped."""
+    wrapped = wrap_secret(kek, _pkcs8(private_key), associated_data)
+    row.kek_id, row.wrapped_data_key, row.key_ciphertext = wrapped.kek_id, wrapped.wrapped_data_key, wrapped.ciphertext
+
+
+def load_key(row, kek: KeyEncryptionKey, associated_data: bytes):
+    if row.key_ciphertext is None:
+        raise KeyUnavailable("this key was destroyed")
+    plain = unwrap_secret(kek, WrappedSecret(row.kek_id, row.wrapped_data_key, row.key_ciphertext), associated_data)
+    return serialization.load_der_private_key(plain, password=None)
+
+
+def shred_key(row) -> None:
+    """Crypto-shredding: with the wrapped data key gone the ciphertext can never be opened."""
+    row.kek_id = row.wrapped_data_key = row.key_ciphertext = None

@@ -2,7 +2,7 @@
 idempotency records. Each service's first migration creates them (``migrate.create_infra_tables``)."""
 from datetime import UTC
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -23,6 +23,14 @@ class UtcDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+
+class WrappedKeyColumns:
+    """A private key as ``gongwen_common.keywrap`` stores it: never in clear."""
+
+    kek_id: Mapped[str | None] = mapped_column(String(16))
+    wrapped_data_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class InfraBase(DeclarativeBase):

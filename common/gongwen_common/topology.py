@@ -26,18 +26,24 @@ def event_queue_name(source_service, event_type, service_name, method_name) -> s
     return f"evt-{source_service}-{event_type}--{service_name}.{method_name}"
 
 
-def event_queue(source_service, event_type, service_name, method_name) -> Queue:
+def event_queue(source_service, event_type, service_name, method_name, ordered=False) -> Queue:
+    """``ordered``: one consumer at a time (RabbitMQ's single active consumer; another instance
+    takes over when it goes), so a consumer that also handles one message at a time sees the
+    source's events in the order they were published."""
+    arguments = {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
+        "x-dead-letter-routing-key": service_name,
+    }
+    if ordered:
+        arguments["x-single-active-consumer"] = True
     return Queue(
         event_queue_name(source_service, event_type, service_name, method_name),
         exchange=event_exchange(source_service),
         routing_key=event_type,
         durable=True,
-        queue_arguments={
-            "x-queue-type": "quorum",
-            "x-delivery-limit": DELIVERY_LIMIT,
-            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
-            "x-dead-letter-routing-key": service_name,
-        },
+        queue_arguments=arguments,
     )
 
 
@@ -52,17 +58,17 @@ def dead_letter_queue(service_name: str) -> Queue:
 
 
 def subscriptions(service_cls):
-    """(source_service, event_type, method_name) for each reliable event handler of a class."""
+    """(source_service, event_type, method_name, ordered) for each reliable event handler of a class."""
     for name, member in inspect.getmembers(service_cls, inspect.isfunction):
         sub = getattr(member, "gongwen_subscription", None)
         if sub:
-            yield sub[0], sub[1], name
+            yield sub[0], sub[1], name, sub[2]
 
 
 def queues_of(service_cls):
     yield dead_letter_queue(service_cls.name)
-    for source, event_type, method in subscriptions(service_cls):
-        yield event_queue(source, event_type, service_cls.name, method)
+    for source, event_type, method, ordered in subscriptions(service_cls):
+        yield event_queue(source, event_type, service_cls.name, method, ordered=ordered)
 
 
 def declare_all(amqp_uri: str, service_classes) -> list[str]:

@@ -85,13 +85,15 @@ class Route:
     errors: tuple = ()
     roles: object = None
     public: bool = False
-    form: dict = field(default_factory=dict)  # multipart parts: name → "file" | "files" | "string" | a JSON schema
+    # multipart parts: name → "file" | "files" | "string" | a JSON part: a marshmallow schema or a JSON schema (dict)
+    form: dict = field(default_factory=dict)
     produces: str | None = None  # a media type other than JSON (PEM, PNG, DER)
     idempotent: bool = False  # honours Idempotency-Key: a retry with the same key repeats no effect
     form_required: tuple = ()  # the multipart parts that must be sent
     accepts: str | None = None  # a raw request body of this media type (e.g. a PNG upload)
     path: dict = field(default_factory=dict)  # a path value's bounds beyond its type: name → JSON schema
     also: tuple = ()  # other success statuses, with the same body (e.g. 202 beside 201)
+    rate_limited: bool = False  # in a RateLimiter group: the source address may come from X-Forwarded-For
 
 
 # Keyed by (method, url): nameko re-instantiates entrypoints per container.
@@ -191,6 +193,12 @@ def json_object(request) -> dict:
     return data
 
 
+def is_json_part(kind) -> bool:
+    """A multipart part declared by its schema (marshmallow or JSON Schema): JSON text, sent as a field
+    (``Content-Type: application/json``, as the document's ``encoding`` says) or as a UTF-8 file."""
+    return isinstance(kind, type | dict)
+
+
 def form_parts(request, required=(), optional=(), many=()) -> dict:
     """The named parts of a multipart/form-data body: a file's bytes, a field's text, and for a
     part named in ``many`` a list of ``(filename, bytes)`` (e.g. ``attachments``). Missing → 400.
@@ -210,7 +218,7 @@ def form_parts(request, required=(), optional=(), many=()) -> dict:
         parts[name] = [(f.filename or name, f.read()) for f in request.files.getlist(name)]
     for name in (*required, *optional):
         kind = kinds.get(name, "file")
-        if isinstance(kind, type):  # a JSON part, described by its schema: its text, parsed by the route
+        if is_json_part(kind):  # a JSON part, described by its schema: its text, parsed by the route
             kind = "string"
         if name in request.files:
             data = request.files[name].read()
@@ -358,7 +366,8 @@ class ApiEntrypoint(HttpRequestHandler):
             for one in method.split(","):
                 ROUTES[(one, url)] = Route(one, url, summary, tag, request_schema, response_schema,
                                            status, query or {}, errors, roles, public, form or {}, produces,
-                                           idempotent, tuple(form_required), accepts, path or {}, tuple(also))
+                                           idempotent, tuple(form_required), accepts, path or {}, tuple(also),
+                                           rate_limited=bool(rate_limit))
 
     def check_declaration(self, fn):
         """The function takes ``body`` exactly when a request schema is declared, and

@@ -6,7 +6,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
 
-from .http import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY, MAX_PATH_INT, ROUTES
+from .http import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY, MAX_PATH_INT, ROUTES, is_json_part
 from .schemas import ErrorSchema
 
 _ERROR_STATUS_TEXT = {400: "Invalid request", 401: "Not authenticated", 403: "Forbidden",
@@ -53,10 +53,16 @@ _REQUEST_ID_PARAMETER = {"in": "header", "name": "X-Request-Id", "required": Fal
                          "description": "echoed in the answer if it matches ^[A-Za-z0-9._:-]{1,100}$, otherwise "
                                         "replaced by a new id; the correlation id of every log line and event"}
 _REQUEST_ID_HEADER = {"required": True, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,100}$"}}
+_FORWARDED_FOR = {"in": "header", "name": "X-Forwarded-For", "required": False, "schema": {"type": "string"},
+                  "description": "read only behind TRUSTED_PROXY_HOPS trusted reverse proxies, which append the "
+                                 "client's address: the rate limit then counts that address (otherwise ignored)"}
 _RETRY_AFTER = {"required": False, "schema": {"type": "integer", "minimum": 0}, "description": "seconds to wait"}
 _DOWNLOAD = {"required": True, "schema": {"type": "string"},
              "description": "attachment; filename=\"ASCII fallback\"; filename*=UTF-8''<the name, percent-encoded>"}
 _ALSO_STATUS_TEXT = {202: "Accepted: awaiting a further step", 503: "Degraded: some service is down"}
+
+
+_PART_MEDIA_TYPES = {"file": "application/octet-stream", "files": "application/octet-stream", "string": "text/plain"}
 
 
 def _openapi_path(url):
@@ -106,13 +112,14 @@ def build_spec() -> dict:
                      "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
                      "string": {"type": "string", "pattern": NO_NUL}}
             form = {"type": "object", "properties": {
-                name: converter.resolve_nested_schema(kind) if isinstance(kind, type) else kinds[kind]
+                name: converter.resolve_nested_schema(kind) if isinstance(kind, type)
+                else dict(kind) if isinstance(kind, dict) else kinds[kind]
                 for name, kind in route.form.items()}}
             if route.form_required:
                 form["required"] = list(route.form_required)
-            media = {"schema": form}
-            if json_parts := [name for name, kind in route.form.items() if isinstance(kind, type)]:
-                media["encoding"] = {name: {"contentType": "application/json"} for name in json_parts}
+            # each part's media type, as the route reads it: bytes, UTF-8 text, or JSON text
+            media = {"schema": form, "encoding": {name: {"contentType": "application/json" if is_json_part(kind) else
+                                                         _PART_MEDIA_TYPES[kind]} for name, kind in route.form.items()}}
             op["requestBody"] = {"required": True, "content": {"multipart/form-data": media}}
         for status in route.also:
             op["responses"][str(status)] = {**op["responses"][str(route.status)],
@@ -134,6 +141,8 @@ def build_spec() -> dict:
                                             "content": {"application/json": {"schema": "Error"}}}
         # the headers every answer carries, and those of a 429 and of a download
         op["parameters"].append(_REQUEST_ID_PARAMETER)
+        if route.rate_limited:
+            op["parameters"].append(_FORWARDED_FOR)
         for status, response in op["responses"].items():
             response["headers"] = {"X-Request-Id": _REQUEST_ID_HEADER,
                                    **({"Retry-After": _RETRY_AFTER} if status == "429" else {}),

@@ -10,6 +10,7 @@ from gongwen_common.logging import CorrelationId
 
 from .auth import Revocations
 from .routes.admin import AdminRoutes
+from .routes.archive import ArchiveRoutes
 from .routes.auth import AuthRoutes
 from .routes.documents import DocumentRoutes
 from .routes.seals import SealRoutes
@@ -20,7 +21,7 @@ from .routes.users import UserRoutes
 
 
 class GatewayService(SystemRoutes, AuthRoutes, UnitRoutes, UserRoutes, SealRoutes, DocumentRoutes,
-                     SupervisionRoutes, AdminRoutes):
+                     SupervisionRoutes, AdminRoutes, ArchiveRoutes):
     name = "gateway"
 
     config = Config()

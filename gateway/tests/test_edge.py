@@ -222,3 +222,23 @@ def test_the_entrypoint_passes_the_body_as_sent_for_its_owner_to_validate_the_ac
     for not_an_object in (b'[{"username": "li"}]', b'"li"', b"7"):
         with pytest.raises(ValidationFailed):
             entrypoint.injected(request_with(not_an_object))  # refused before the route runs
+
+
+def test_a_json_part_is_its_text_whether_sent_as_a_json_field_or_as_a_utf8_file():
+    """A part declared by a JSON schema (the document says ``encoding: application/json``) is read as
+    a field, as schemathesis and browsers send it, or as a file (the CLI's ``manifest.json``); bytes that
+    are not UTF-8 are a validation error, never a manifest's bytes."""
+    manifest = b'{"issuer_code":"gz-fgw"}'
+    kinds = {"manifest": {"type": "object"}}
+    for filename in (None, "manifest.json"):
+        body = ('--B\r\nContent-Disposition: form-data; name="manifest"'
+                + (f'; filename="{filename}"' if filename else "")
+                + "\r\nContent-Type: application/json\r\n\r\n").encode() + manifest + b"\r\n--B--\r\n"
+        parts = form_parts(request_with(body, "multipart/form-data; boundary=B", kinds), required=("manifest",))
+        assert parts == {"manifest": manifest.decode()}
+    for filename in (None, "manifest.json"):
+        body = ('--B\r\nContent-Disposition: form-data; name="manifest"'
+                + (f'; filename="{filename}"' if filename else "") + "\r\n\r\n").encode() + b"\xff{}\r\n--B--\r\n"
+        with pytest.raises(ValidationFailed) as refused:
+            form_parts(request_with(body, "multipart/form-data; boundary=B", kinds), required=("manifest",))
+        assert list(refused.value.fields) == ["manifest"]

@@ -3,7 +3,9 @@ request with these schemas (once: the gateway forwards bodies and the metadata p
 the gateway documents them."""
 from collections import Counter
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from gongwen_common.fields import StrictBoolean
 
 URGENCIES = ("normal", "urgent", "extra_urgent")  # 平急, 加急, 特急
 RECEIPT_STATES = ("delivered", "read", "signed", "registered", "returned", "recalled", "paper_served")
@@ -77,18 +79,15 @@ class PaperDeliverySchema(Schema):
 
 class CalendarDaySchema(Schema):
     date = fields.Date(required=True)
-    working = fields.Boolean(required=True)
+    working = StrictBoolean(required=True)
     note = fields.String(load_default=None, validate=validate.Length(max=200))
 
 
 class CalendarYearSchema(Schema):
     source = fields.String(required=True, validate=validate.Length(min=2, max=500),
                            metadata={"description": "the State Council notice the schedule comes from"})
+    # each date once and all in the path's year: the exchange's rules for a year (422 INVALID_CALENDAR)
     days = fields.List(fields.Nested(CalendarDaySchema), required=True, validate=validate.Length(min=1, max=366))
-
-    @validates("days")
-    def _each_date_once(self, days, **_):
-        distinct([day["date"] for day in days])
 
 
 class DocumentSchema(Schema):

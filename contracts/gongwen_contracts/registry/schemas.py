@@ -3,6 +3,8 @@ request with these schemas (once: the gateway forwards bodies as they come), the
 documents them."""
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from gongwen_common.fields import StrictBoolean  # noqa: F401  (also imported from here)
+
 UNIT_KINDS = ("government", "department", "district", "public_body", "enterprise", "operator", "secrecy_bureau")
 UNIT_STATUSES = ("applied", "active", "revoked")
 DOCUMENT_POLICIES = ("keep", "transfer", "archive")
@@ -29,15 +31,6 @@ class UserId(fields.String):
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         return super()._deserialize(value, attr, data, **kwargs)
-
-
-class StrictBoolean(fields.Boolean):
-    """JSON ``true`` or ``false`` only: not 0, 1 or "yes" (Python's ``0 == False`` would let 0 through)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return value
 
 
 class UnitApplicationSchema(Schema):
@@ -115,7 +108,8 @@ class ContactsSchema(Schema):
     """PUT /api/v1/units/{code}/contacts: admin, clerks, leader and their mobiles (备案)."""
 
     admin_user_id = UserId(required=True)
-    clerk_user_ids = fields.List(UserId(), required=True, validate=validate.Length(min=1, max=2))
+    clerk_user_ids = fields.List(UserId(), required=True, validate=validate.Length(min=1, max=2),
+                                 metadata={"uniqueItems": True})  # _distinct_clerks, as the document says
     leader_user_id = UserId(required=True)
     sms_enabled = StrictBoolean(required=True)
     mobiles = fields.Dict(keys=UserId(), values=fields.String(validate=validate.Length(min=1, max=40)),

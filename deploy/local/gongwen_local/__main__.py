@@ -13,7 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .demo import ensure_demo_accounts
+from .demo import describe, ensure_demo
 from .keks import local_keks
 from .ports import free_port
 from .postgres import PostgresCluster
@@ -76,8 +76,7 @@ def main(argv=None):
                       scale=scale, env=local_keks(Path(var)))
         print("starting services …", flush=True)
         stack.start()
-        accounts = ensure_demo_accounts(rabbit.amqp_uri(), Path(var))
-        operator, clerk = accounts["operator"], accounts["clerk"]
+        demo = ensure_demo(rabbit.amqp_uri(), stack.gateway_url, Path(var))
         print(f"""
 Gongwen is running.
   gateway        {stack.gateway_url}/api/v1/health
@@ -85,9 +84,9 @@ Gongwen is running.
   RabbitMQ UI    {rabbit.mgmt_url}   user guest / password guest (loopback only)
   databases      {f'PostgreSQL on 127.0.0.1:{args.postgres_port}' if postgres else var + '/db/*.sqlite3'}
   service logs   {var}/log/
-  demo operator  {operator['username']} / {operator['password']}   U_Key {operator['key_file']}
-  demo clerk     {clerk['username']} / {clerk['password']} (change at first login)   U_Key {clerk['key_file']}
-                 unit {clerk['unit_code']}; all of this is in {var}/demo/accounts.json
+{describe(demo)}
+                 all of this is in {var}/demo/accounts.json
+  CLI            . .venv/bin/activate; gongwen -h   (GONGWEN_GATEWAY={stack.gateway_url})
 Ctrl-C stops everything this started.""", flush=True)
         while True:
             dead = [p for p in stack.processes if not p.alive]

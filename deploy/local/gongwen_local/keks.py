@@ -1,13 +1,13 @@
 """Key-encryption keys of a local installation: made once, kept in ``var/keks.json`` (mode 0600),
 so a local database's private keys are encrypted under keys of its own (the services refuse to
 work without a KEK; the fixed development key needs ``GONGWEN_DEVELOPMENT_KEYS=1``). An
-operator's environment (``IDENTITY_KEK``, ``SEAL_KEK``) wins."""
+operator's environment (``IDENTITY_KEK``, ``SEAL_KEK``, ``ARCHIVE_KEK``) wins."""
 import base64
 import json
 import os
 from pathlib import Path
 
-SETTINGS = ("IDENTITY_KEK", "SEAL_KEK")
+SETTINGS = ("IDENTITY_KEK", "SEAL_KEK", "ARCHIVE_KEK")
 
 
 def local_keks(var: Path) -> dict:

@@ -11,7 +11,7 @@ class AdminRoutes:
     @api("PUT", "/api/v1/admin/calendar/<int:year>", summary="Load a year's official holiday schedule "
          "(overrides the library)", tag="operations", request_schema=CalendarYearSchema, roles=OPERATOR,
          path={"year": {"minimum": 2000, "maximum": 2100}},
-         errors=(400, 503))
+         errors=(400, 422, 503))
     def load_calendar(self, request, year, body, actor):
         return 200, self.call("exchange", "load_calendar", year, body, actor)
 

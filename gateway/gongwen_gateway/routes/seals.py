@@ -20,6 +20,11 @@ from ..auth import ANY_ROLE
 from ..http import api, form_parts
 from . import CLERK, OPERATOR, OPERATOR_OR_ADMIN
 
+# A manifest to seal is a JSON object, sealed as sent: its bytes must be its RFC 8785 canonical form.
+MANIFEST_PART = {"type": "object", "description": "the manifest (文件清单), a JSON object sealed byte for byte as "
+                 "sent: RFC 8785 canonical JSON, with `issuer_code` (if any) the caller's unit; otherwise 422 "
+                 "INVALID_MANIFEST", "properties": {"issuer_code": {"type": "string"}}}
+
 VERIFICATION_FORM = {"manifest": "file", "signature": "file", "body": "file", "attachments": "files",
                      "unit_code": "string"}
 
@@ -95,14 +100,14 @@ class SealRoutes:
         return 201, self.call("seal", "approve_use", serial, body, actor)
 
     @api("POST", "/api/v1/seals/sign", summary="Seal a manifest with the caller's unit seal (detached CMS)",
-         tag="seals", form={"manifest": "file", "approval_ids": "string"}, form_required=("manifest",),
+         tag="seals", form={"manifest": MANIFEST_PART, "approval_ids": "string"}, form_required=("manifest",),
          response_schema=SealingSchema,
-         roles=CLERK, errors=(400, 404, 409, 413, 503))
+         roles=CLERK, errors=(400, 404, 409, 413, 422, 503))
     def sign(self, request, principal, actor):
         """For a department system sealing outside the documents flow; ``approval_ids`` comma-separated."""
         parts = form_parts(request, required=("manifest",), optional=("approval_ids",))
         approvals = [a.strip() for a in str(parts.get("approval_ids") or "").split(",") if a.strip()]
-        return 200, self.call("seal", "sign", principal.unit_code, to_wire(parts["manifest"]), actor,
+        return 200, self.call("seal", "sign", principal.unit_code, to_wire(parts["manifest"].encode()), actor,
                               approval_ids=approvals or None)
 
     @api("POST", "/api/v1/seals/verify", summary="Verify a sealed manifest (and the parts given)", tag="seals",

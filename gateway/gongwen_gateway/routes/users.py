@@ -48,7 +48,7 @@ class UserRoutes:
 
     @api("POST", "/api/v1/users/<user_id>/devices", summary="Replace the account's U_Key", tag="users",
          request_schema=DeviceSchema, response_schema=UserSchema, roles=OPERATOR_OR_ADMIN,
-         errors=(400, 404, 409, 503))
+         errors=(400, 404, 409, 422, 503))
     def replace_device(self, request, user_id, body, actor):
         return 200, self.call("identity", "replace_device", user_id, body, actor)
 

@@ -37,8 +37,10 @@ class Blob(Base):
     __tablename__ = "blobs"
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # empty once purged
     created_at = mapped_column(UtcDateTime, nullable=False)
+    # Dropped after every document holding it was archived and the exchange's retention passed.
+    purged_at = mapped_column(UtcDateTime, nullable=True)
 
 
 class Document(Base):
@@ -68,6 +70,7 @@ class Document(Base):
     recalled_at = mapped_column(UtcDateTime)
     recalled_by: Mapped[str | None] = mapped_column(ACTOR)
     completed_at = mapped_column(UtcDateTime)
+    archived_at = mapped_column(UtcDateTime)  # the archive took in its package (归档)
 
     attachments = relationship("Attachment", order_by="Attachment.position", lazy="selectin")
 

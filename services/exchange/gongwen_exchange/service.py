@@ -17,7 +17,7 @@ from gongwen_common.rpc import from_wire, to_wire
 from gongwen_common.service import ServiceBase
 from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
-from .domain import documents, receiving, revocation, supervision
+from .domain import documents, receiving, retention, revocation, supervision
 from .domain.deadlines import DeadlinePolicy
 from .models import UnitView
 
@@ -122,6 +122,16 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
         return receiving.inbox(self.db, actor, state, urgency, receiving.parse_since(since), limit, cursor, now)
 
     @rpc
+    def archival_record(self, document_id):
+        """For the archive: bytes as base64 (the RPC serializer is JSON)."""
+        record = documents.archival_record(self.db, document_id)
+        for key in ("manifest", "signature", "body"):
+            record[key] = to_wire(record[key]) if record[key] is not None else None
+        for attachment in record["attachments"]:
+            attachment["data"] = to_wire(attachment["data"])
+        return record
+
+    @rpc
     def get_document(self, document_id, actor):
         return receiving.get_document(self.db, document_id, actor, self.clock())
 
@@ -194,6 +204,17 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
         """Documents awaiting the revoked seal are withdrawn; those already sent stand."""
         revocation.withdraw_awaiting_seal(self.db, event.data, event.happened_at(self.clock()),
                                           self.clock())
+
+    @event_handler("archive", "package_archived")
+    def on_package_archived(self, event):
+        """The archive has the document's package: its content may leave after the exchange's retention."""
+        retention.mark_archived(self.db, event.data, event.happened_at(self.clock()))
+
+    @timer(interval=60)
+    def purge_archived_content(self):
+        """Bodies and attachments of archived documents past ``EXCHANGE_CONTENT_RETENTION_DAYS``."""
+        return retention.purge_expired_content(self.db, int(self.config.get("EXCHANGE_CONTENT_RETENTION_DAYS") or 365),
+                                               self.clock())
 
     @event_handler("identity", "user_logged_in")
     def on_user_logged_in(self, event):

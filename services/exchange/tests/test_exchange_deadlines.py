@@ -3,6 +3,10 @@ the operator's calendar for years the library does not know; clerks' presence.""
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
+from gongwen_exchange.models import CalendarDay
+
 BEIJING = ZoneInfo("Asia/Shanghai")
 
 
@@ -102,3 +106,19 @@ def test_a_login_time_in_the_future_or_malformed_is_the_handling_time(exchange):
     missed = [w["from"] for w in report["units"][0]["missed_windows"]]
     assert beijing(2026, 11, 18, 8, 30).isoformat() not in missed
     assert beijing(2026, 11, 18, 14, 30).isoformat() in missed
+
+
+def test_a_schedule_listing_a_date_of_another_year_is_a_domain_refusal_and_a_non_boolean_working_a_400(exchange):
+    """The path names the year; a well-formed day of another year breaks the rule (422), the document
+    allows it. ``working`` is JSON true or false: 0 is not a boolean (400), and nothing is loaded."""
+    operator = {"user_id": "op-1", "unit_code": "operator", "roles": ["operator"]}
+    other_year = {"source": "通知", "days": [{"date": "2000-01-01", "working": False}]}
+    refused = exchange.refused("load_calendar", 2099, other_year, operator)
+    assert (refused.code, refused.status, list(refused.fields)) == ("INVALID_CALENDAR", 422, ["days"])
+    not_boolean = {"source": "通知", "days": [{"date": "2099-01-01", "working": 0}]}
+    refused = exchange.refused("load_calendar", 2099, not_boolean, operator)
+    assert (refused.code, refused.status) == ("VALIDATION_ERROR", 400)
+    no_date = {"source": "通知", "days": [{"working": False}, {"date": "2099-01-02", "working": True}]}
+    refused = exchange.refused("load_calendar", 2099, no_date, operator)  # not a 500: the day without a date
+    assert (refused.code, list(refused.fields["days"][0])) == ("VALIDATION_ERROR", ["date"])
+    assert exchange.session.scalars(select(CalendarDay)).all() == []

@@ -82,7 +82,7 @@ def test_a_recipient_listed_twice_or_as_main_and_copy_is_a_validation_error(exch
     assert (grants.code, list(grants.fields)) == ("VALIDATION_ERROR", ["print_grants"])
 
 
-def test_approvals_and_calendar_days_listed_twice_are_validation_errors(exchange):
+def test_approvals_listed_twice_are_a_validation_error_and_calendar_days_twice_a_domain_refusal(exchange):
     doc = sent_to(exchange, "a1")["id"]
     refused = exchange.refused("seal_document", doc, {"seal_use_approval_ids": ["ap-1", "ap-1"]},
                                exchange.clerk("gz-fgw"))
@@ -90,7 +90,8 @@ def test_approvals_and_calendar_days_listed_twice_are_validation_errors(exchange
     operator = {"user_id": "op-1", "unit_code": "operator", "roles": ["operator"]}
     schedule = {"source": "国办发明电〔2026〕1号", "days": [{"date": "2027-01-01", "working": False},
                                                        {"date": "2027-01-01", "working": True}]}
-    assert exchange.refused("load_calendar", 2027, schedule, operator).code == "VALIDATION_ERROR"
+    refused = exchange.refused("load_calendar", 2027, schedule, operator)
+    assert (refused.code, refused.status, list(refused.fields)) == ("INVALID_CALENDAR", 422, ["days"])
 
 
 def test_a_resend_to_a_unit_no_longer_active_is_refused(exchange):

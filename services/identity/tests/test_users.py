@@ -69,7 +69,7 @@ def test_what_a_new_account_must_carry(world):
     assert (taken.code, taken.status) == ("USERNAME_TAKEN", 409)
     for mobile in ("12345", "+86 10 6552 9988", "not a number"):  # a Beijing landline is no mobile
         bad = refused(mobile=mobile)
-        assert (bad.code, bad.status) == ("INVALID_PHONE_NUMBER", 400)
+        assert (bad.code, bad.status) == ("INVALID_PHONE_NUMBER", 422)
     assert refused(mobile=None, roles=["leader"]).fields == {
         "mobile": ["a mobile number is required for a leader or a clerk"]}
     assert refused(roles=["chief"]).code == "VALIDATION_ERROR"
@@ -82,7 +82,7 @@ def test_what_a_new_account_must_carry(world):
                                                 serialization.NoEncryption()).decode()
     for pem in (rsa_pem, p384_pem, private_pem, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", ""):
         bad = refused(device_public_key=pem)
-        assert (bad.code, bad.status) == ("INVALID_DEVICE_KEY", 400)
+        assert (bad.code, bad.status) == ("INVALID_DEVICE_KEY", 422)
     in_use = refused(device_public_key=world.public_pem(world.keys["alice"]))
     assert (in_use.code, in_use.status) == ("DEVICE_KEY_IN_USE", 409)
     weak = refused(initial_password="Password1!")

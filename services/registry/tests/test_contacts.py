@@ -40,7 +40,7 @@ def test_each_change_is_filed_with_what_it_replaced_and_a_repeat_is_no_change(re
 def test_a_number_that_is_not_a_mobile_is_refused_naming_its_user(registry, number):
     registry.unit("aa")
     body = {**CONTACTS, "mobiles": {**CONTACTS["mobiles"], "u-3": number}}
-    refused = registry.refuses("INVALID_PHONE_NUMBER", 400, registry.service.set_contacts, "aa", body)
+    refused = registry.refuses("INVALID_PHONE_NUMBER", 422, registry.service.set_contacts, "aa", body)
     assert list(refused.fields["mobiles"]) == ["u-3"]
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Te
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gongwen_common.audit import AuditRecordColumns
-from gongwen_common.tables import UtcDateTime
+from gongwen_common.tables import UtcDateTime, WrappedKeyColumns
 from gongwen_contracts.registry.replica import UnitViewColumns
 
 
@@ -16,14 +16,6 @@ class Base(DeclarativeBase):
 
 class UnitView(UnitViewColumns, Base):
     """This service's own copy of the unit directory, fed by registry events."""
-
-
-class WrappedKeyColumns:
-    """A private key as ``gongwen_common.keywrap`` stores it: never in clear."""
-
-    kek_id: Mapped[str | None] = mapped_column(String(16))
-    wrapped_data_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Authority(WrappedKeyColumns, Base):

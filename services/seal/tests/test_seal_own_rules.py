@@ -20,7 +20,8 @@ def test_the_seal_service_itself_refuses_custodians_who_are_not_active_users_of_
         custody = {"required_approvals": 2, "custodian_user_ids": custodians}
         refusal = seals.refused("apply_seal", {"unit_code": "gz-fgw", "custody": custody}, admin,
                                 idempotency_key=f"k-{custodians[1]}")
-        assert (refusal.code, refusal.status) == ("VALIDATION_ERROR", 400)
+        # well-formed ids the rules refuse: 422 (API.md: a domain code, 409 or 422), with the field named
+        assert (refusal.code, refusal.status) == ("INVALID_CUSTODY", 422)
         assert list(refusal.fields) == ["custody"] and list(refusal.fields["custody"]) == ["custodian_user_ids"]
         assert custodians[1] in refusal.fields["custody"]["custodian_user_ids"][0]
     assert ("active_members", "gz-fgw", ["keeper-li", "stranger"]) in seals.identity.asked

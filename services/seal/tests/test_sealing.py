@@ -54,9 +54,22 @@ def test_only_the_units_own_clerks_or_their_proxies_may_seal(seals):
     assert seals.session.scalars(select(SealUse.proxy_user_id)).one() == "staff-gz-fgw"
     # The manifest is the unit's own and canonical, or nothing is sealed.
     assert seals.refused("sign", "gz-fgw", seals.b64(seals.document("gz-cz")), seals.clerk("gz-fgw")).code == \
-        "VALIDATION_ERROR"
+        "INVALID_MANIFEST"
     assert seals.refused("sign", "gz-fgw", seals.b64(b'{"b": 1, "a": 2}'), seals.clerk("gz-fgw")).code == \
-        "VALIDATION_ERROR"
+        "INVALID_MANIFEST"
+
+
+def test_a_json_object_manifest_the_seal_will_not_sign_is_a_domain_refusal_and_other_bytes_a_400(seals):
+    """A JSON object is what the document asks for: one not canonical, or another unit's, is refused by a
+    rule (422 INVALID_MANIFEST); bytes that are no JSON object do not match the document (400)."""
+    seals.active_seal("gz-fgw")
+    for manifest in (b'{"a": 1}', b'{"b":1,"a":2}', b'{"issuer_code":"gz-cz"}'):
+        refused = seals.refused("sign", "gz-fgw", seals.b64(manifest), seals.clerk("gz-fgw"))
+        assert (refused.code, refused.status, list(refused.fields)) == ("INVALID_MANIFEST", 422, ["manifest"])
+    for manifest in (b"\x89PNG", b"[1]", b"1", b'{"a":1'):
+        refused = seals.refused("sign", "gz-fgw", seals.b64(manifest), seals.clerk("gz-fgw"))
+        assert (refused.code, refused.status) == ("VALIDATION_ERROR", 400)
+    assert seals.session.scalars(select(SealUse)).all() == []
 
 
 def test_each_rejection_reason_from_its_own_case(seals):

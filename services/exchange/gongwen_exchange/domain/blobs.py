@@ -34,6 +34,10 @@ def fetch(session, digest: str) -> bytes:
     blob = session.get(Blob, digest)
     if blob is None:
         raise NotFound(message="the stored content is missing")
+    if blob.purged_at is not None:
+        left = blob.purged_at.date().isoformat()
+        raise NotFound(message=f"the content was archived and left the exchange on {left}; the archival package "
+                               "has it (GET /api/v1/documents/{id}/archive)")
     return blob.data
 
 

@@ -196,13 +196,13 @@ def _iso(moment):
 
 def summary(document: Document) -> dict:
     return {"id": document.id, "issuer_code": document.issuer_code, "doc_number": document.doc_number,
-            "title": document.title, "urgency": document.urgency, "sent_at": document.sent_at.isoformat(),
-            "status": document.status}
+            "title": document.title, "urgency": document.urgency, "signer": document.signer,
+            "sent_at": document.sent_at.isoformat(), "status": document.status}
 
 
 def document_view(document: Document) -> dict:
     metadata = {k: v for k, v in document.metadata_json.items() if k != "seal_use_approval_ids"}
-    return {**summary(document), "metadata": metadata, "signer": document.signer,
+    return {**summary(document), "metadata": metadata,
             "manifest_sha256": document.manifest_sha256, "seal_serial": document.seal_serial,
             "body": {"name": document.body_name, "sha256": document.body_sha256},
             "attachments": [{"n": a.position, "name": a.name, "sha256": a.sha256, "size": a.size}
@@ -238,6 +238,19 @@ def receipt_view(receipt: Receipt, now=None) -> dict:
         view["overdue"] = receipt.overdue_at is not None or (
             receipt.state in OPEN and receipt.closed_at is None and now >= receipt.due_at)
     return view
+
+
+def archival_record(session, document_id) -> dict:
+    """Everything the archive keeps of a document (归档): its record, the exact sealed bytes, every
+    part and the whole receipt matrix. For the archive service only (no caller: never routed to HTTP)."""
+    document = find_document(session, document_id)
+    rows = session.scalars(select(Receipt).where(Receipt.document_id == document.id)
+                           .order_by(Receipt.role.desc(), Receipt.unit_code, Receipt.generation))
+    return {"document": document_view(document), "manifest": document.manifest, "signature": document.signature,
+            "body": blobs.fetch(session, document.body_sha256),
+            "attachments": [{"n": a.position, "name": a.name, "data": blobs.fetch(session, a.sha256)}
+                            for a in sorted(document.attachments, key=lambda a: a.position)],
+            "receipts": [receipt_view(r) for r in rows]}
 
 
 def find_document(session, document_id) -> Document:

@@ -38,3 +38,9 @@ class PrintNotGranted(DomainError):
 
 class RecallNotAllowed(DomainError):
     code, status = "RECALL_NOT_ALLOWED", 409
+
+
+class InvalidCalendar(DomainError):
+    """A year's holiday schedule that lists a date of another year, or a date twice."""
+
+    code, status = "INVALID_CALENDAR", 422

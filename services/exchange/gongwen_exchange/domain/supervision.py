@@ -1,6 +1,7 @@
 """What keeps the exchange on time: the working calendar the operator loads (工作日历), the
 overdue sweep that announces each late receipt exactly once, and clerks' presence in their duty
 windows (001 §18, §20)."""
+from collections import Counter
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from gongwen_contracts.exchange.schemas import CalendarYearSchema
 from ..models import CalendarDay, CalendarYear, Document, Presence, Receipt, UnitView
 from .deadlines import COVERAGE_WEEKENDS_ONLY, WorkingCalendar
 from .documents import OPEN, record, summary
-from .errors import Forbidden, ValidationFailed
+from .errors import Forbidden, InvalidCalendar, ValidationFailed
 
 SWEEP_BATCH = 500
 
@@ -34,7 +35,12 @@ def load_calendar(session, year, request, actor, now) -> dict:
         raise ValidationFailed({"year": ["2000–2100"]})
     outside = [d["date"].isoformat() for d in data["days"] if d["date"].year != year]
     if outside:
-        raise ValidationFailed({"days": [f"not in {year}: {outside[:5]}"]})
+        raise InvalidCalendar(message=f"Every date must fall in {year}.",
+                              fields={"days": [f"not in {year}: {outside[:5]}"]})
+    repeated = sorted({d.isoformat() for d, n in Counter(d["date"] for d in data["days"]).items() if n > 1})
+    if repeated:
+        raise InvalidCalendar(message="Each date is listed once.",
+                              fields={"days": [f"listed more than once: {repeated}"]})
     for day in data["days"]:
         row = session.get(CalendarDay, day["date"]) or CalendarDay(day=day["date"])
         row.working, row.note = day["working"], day["note"]

@@ -17,7 +17,7 @@ __all__ = ["Conflict", "DomainError", "Forbidden", "InvalidPhoneNumber", "NotFou
 
 
 class InvalidDeviceKey(DomainError):
-    code, status = "INVALID_DEVICE_KEY", 400
+    code, status = "INVALID_DEVICE_KEY", 422
 
 
 class DeviceKeyInUse(Conflict):

@@ -30,6 +30,12 @@ class InvalidCustody(DomainError):
     code, status = "INVALID_CUSTODY", 422
 
 
+class InvalidManifest(DomainError):
+    """A JSON object the seal will not sign: not in its RFC 8785 canonical form, or issued by another unit."""
+
+    code, status = "INVALID_MANIFEST", 422
+
+
 class CustodyApprovalRequired(DomainError):
     """Two-person custody: the use needs approvals from distinct custodians within the window."""
 

@@ -4,37 +4,14 @@ ciphertext moved to another row does not open."""
 import functools
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from sqlalchemy.exc import IntegrityError
 
-from gongwen_common.keywrap import KeyUnavailable, WrappedSecret, unwrap_secret, wrap_secret
+from gongwen_common.keywrap import load_key, shred_key, store_key  # noqa: F401 (seal's callers use keys.*)
 
 from .. import authority
 from ..models import Authority
 
 ROOT = "root"
-
-
-def _pkcs8(private_key) -> bytes:
-    return private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption())
-
-
-def store_key(row, private_key, kek, associated_data: bytes) -> None:
-    wrapped = wrap_secret(kek, _pkcs8(private_key), associated_data)
-    row.kek_id, row.wrapped_data_key, row.key_ciphertext = wrapped.kek_id, wrapped.wrapped_data_key, wrapped.ciphertext
-
-
-def load_key(row, kek, associated_data: bytes):
-    if row.key_ciphertext is None:
-        raise KeyUnavailable("this key was destroyed")
-    plain = unwrap_secret(kek, WrappedSecret(row.kek_id, row.wrapped_data_key, row.key_ciphertext), associated_data)
-    return serialization.load_der_private_key(plain, password=None)
-
-
-def shred_key(row) -> None:
-    """Crypto-shredding: with the wrapped data key gone the ciphertext can never be opened."""
-    row.kek_id = row.wrapped_data_key = row.key_ciphertext = None
 
 
 def root(session, kek, now) -> tuple[Authority, x509.Certificate]:

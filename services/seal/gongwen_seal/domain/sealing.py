@@ -19,7 +19,7 @@ from gongwen_common.audit import Caller
 from ..models import PrintStamp, Seal, SealUse
 from . import keys
 from .custody import take_approvals
-from .errors import Conflict, Forbidden, NotFound, SealExpired, SealNotActive, ValidationFailed
+from .errors import Conflict, Forbidden, InvalidManifest, NotFound, SealExpired, SealNotActive, ValidationFailed
 from .seals import active_seal_of, record, seal_aad
 
 SEAL_REVOKED = "SEAL_REVOKED"
@@ -34,7 +34,8 @@ def _manifest(manifest_bytes) -> dict:
     except ValueError as exc:
         raise ValidationFailed({"manifest": [str(exc)]}) from None
     if not manifests.is_canonical(manifest_bytes):
-        raise ValidationFailed({"manifest": ["not RFC 8785 canonical JSON"]})
+        raise InvalidManifest(message="The manifest is not in its RFC 8785 canonical form.",
+                              fields={"manifest": ["not RFC 8785 canonical JSON"]})
     return document
 
 
@@ -58,7 +59,8 @@ def sign(session, unit_code, manifest_bytes: bytes, actor, approval_ids, setting
         raise Forbidden(message="Only the unit's clerks (or their proxies) may seal with its seal.")
     document = _manifest(manifest_bytes)
     if "issuer_code" in document and document["issuer_code"] != unit_code:
-        raise ValidationFailed({"manifest": [f"issuer_code is {document['issuer_code']!r}, not {unit_code!r}"]})
+        raise InvalidManifest(message="The manifest is issued by another unit.",
+                              fields={"manifest": [f"issuer_code is {document['issuer_code']!r}, not {unit_code!r}"]})
     if approval_ids is not None and (not isinstance(approval_ids, list)
                                      or not all(isinstance(i, str) for i in approval_ids)):
         raise ValidationFailed({"seal_use_approval_ids": ["a list of approval ids"]})

@@ -107,8 +107,10 @@ def apply(session, unit_code, custody, actor, now, active_members) -> dict:
         raise UnknownUnit(message=f"no active unit {unit_code!r}", fields={"unit_code": ["unknown or not active"]})
     strangers = set(custodians) - set(active_members(unit_code, custodians))
     if strangers:
-        raise ValidationFailed({"custody": {"custodian_user_ids": [
-            f"not active users of the unit: {sorted(strangers)}"]}})
+        # well-formed ids the directory of people refuses: a rule of the domain (422), not the body's shape
+        raise InvalidCustody(message="Every custodian must be an active user of the unit.",
+                             fields={"custody": {"custodian_user_ids": [
+                                 f"not active users of the unit: {sorted(strangers)}"]}})
     live = session.scalar(select(Seal.serial).where(Seal.unit_code == unit_code, Seal.status.in_(LIVE)).limit(1))
     if live is not None:
         raise InvalidSealState(message=f"unit {unit_code!r} already has seal {live}; revoke it first")

@@ -1,0 +1,183 @@
+"""The archive: documents' archival packages; the ledger's signed tree heads, entries with their
+exact leaf bytes, and RFC 6962 proofs, so any Certificate Transparency verifier checks what it says."""
+import base64
+
+from marshmallow import Schema, fields, validate
+from werkzeug.wrappers import Response
+
+from ..auth import ANY_ROLE
+from ..http import api
+from ..schemas import Page
+from . import OPERATOR, OPERATOR_OR_ADMIN
+
+_INDEX = fields.Integer(required=True, validate=validate.Range(min=0, max=2**31 - 1))
+_SIZE = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+
+
+class TreeHeadSchema(Schema):
+    tree_size = fields.Integer()
+    root_hash = fields.String(metadata={"description": "base64 of the 32-byte root"})
+    timestamp = fields.Integer(metadata={"description": "milliseconds since the epoch, as signed"})
+    signature = fields.String(metadata={"description": "base64 DER ECDSA P-256 over RFC 6962's TreeHeadSignature"})
+    key_id = fields.String(metadata={"description": "hex SHA-256 of the key's SubjectPublicKeyInfo"})
+    signed_at = fields.DateTime()
+
+
+class LedgerKeySchema(Schema):
+    key_id = fields.String()
+    algorithm = fields.String()
+    public_key_pem = fields.String()
+    created_at = fields.DateTime()
+
+
+class LedgerKeysSchema(Schema):
+    keys = fields.List(fields.Nested(LedgerKeySchema))
+
+
+class LedgerEntrySchema(Schema):
+    index = fields.Integer()
+    leaf_input = fields.String(metadata={"description": "base64 of the exact bytes hashed as the leaf"})
+    source = fields.String()
+    event_id = fields.String()
+    event_type = fields.String()
+    occurred_at = fields.DateTime()
+    document_id = fields.String(allow_none=True)
+    units = fields.List(fields.String())
+
+
+class LedgerEntriesSchema(Schema):
+    items = fields.List(fields.Nested(LedgerEntrySchema))
+    tree_size = fields.Integer()
+
+
+class EntriesQuerySchema(Schema):
+    start = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1),
+                           metadata={"description": "the first index wanted"})
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
+
+
+class InclusionQuerySchema(Schema):
+    index = _INDEX
+    tree_size = _SIZE
+
+
+class InclusionProofSchema(Schema):
+    index = fields.Integer()
+    tree_size = fields.Integer()
+    audit_path = fields.List(fields.String(), metadata={"description": "base64 hashes, leaf side first"})
+
+
+class ConsistencyQuerySchema(Schema):
+    first = _SIZE
+    second = _SIZE
+
+
+class ConsistencyProofSchema(Schema):
+    first = fields.Integer()
+    second = fields.Integer()
+    proof = fields.List(fields.String())
+
+
+class SearchHitSchema(Schema):
+    document_id = fields.String()
+    doc_number = fields.String()
+    title = fields.String()
+    issuer_code = fields.String()
+    urgency = fields.String()
+    signer = fields.String(allow_none=True)
+    status = fields.String()
+    sent_at = fields.DateTime()
+
+
+class SearchPageSchema(Page):
+    items = fields.List(fields.Nested(SearchHitSchema))
+
+
+# ``from`` is a Python keyword: the schema is made from a dict so the parameter keeps API.md's name.
+SearchQuerySchema = Schema.from_dict({
+    "q": fields.String(load_default=None, validate=validate.Length(min=1, max=100),
+                       metadata={"description": "words of the number, title, signer or a unit's name or code"}),
+    "from": fields.Date(load_default=None, metadata={"description": "first sending day (Asia/Shanghai)"}),
+    "to": fields.Date(load_default=None, metadata={"description": "last sending day (Asia/Shanghai)"}),
+    "unit": fields.String(load_default=None, validate=validate.Length(min=1, max=64)),
+    "limit": fields.Integer(load_default=50, validate=validate.Range(min=1, max=200)),
+    "cursor": fields.String(load_default=None, validate=validate.Length(max=200),
+                            metadata={"description": "the next_cursor of the previous page"}),
+}, name="SearchQuery")
+
+
+def _day(value):
+    return value.isoformat() if value else None
+
+
+class DisposalApprovalSchema(Schema):
+    approver_id = fields.String()
+    capacity = fields.String(validate=validate.OneOf(["operator", "unit_admin"]))
+    proxy_user_id = fields.String(allow_none=True)
+    approved_at = fields.DateTime()
+
+
+class DisposalSchema(Schema):
+    document_id = fields.String()
+    retention_class = fields.String(metadata={"description": "the document's kind (文种), which sets its retention"})
+    retain_until = fields.DateTime(allow_none=True, metadata={"description": "null: kept permanently (永久)"})
+    status = fields.String(validate=validate.OneOf(["kept", "awaiting_approval", "disposed"]))
+    disposed_at = fields.DateTime(allow_none=True)
+    approvals = fields.List(fields.Nested(DisposalApprovalSchema))
+
+
+class ArchiveRoutes:
+    @api("GET", "/api/v1/search", summary="Search the documents your unit sent or received (the operator: all)",
+         tag="archive", response_schema=SearchPageSchema, query=SearchQuerySchema, roles=ANY_ROLE,
+         errors=(400, 503))
+    def search(self, request, actor, query):
+        return 200, self.call("archive", "search_documents", actor, q=query["q"], start=_day(query["from"]),
+                              end=_day(query["to"]), unit=query["unit"], limit=query["limit"], cursor=query["cursor"])
+
+    @api("GET", "/api/v1/documents/<document_id>/archive", summary="The archival package (归档包): a zipped BagIt "
+         "bag that verifies with openssl and sha256sum", tag="archive", produces="application/zip", roles=ANY_ROLE,
+         errors=(404, 503))
+    def archival_package(self, request, document_id, actor):
+        got = self.call("archive", "archival_package", document_id, actor, timeout=60)
+        response = Response(base64.b64decode(got["data"]), mimetype=got["media_type"])
+        response.headers["Content-Disposition"] = f'attachment; filename="{got["name"]}"'
+        return response
+
+    @api("POST", "/api/v1/documents/<document_id>/disposal-approvals", summary="Approve disposing of an expired "
+         "archival package (销毁): the operator's and the sending unit's admin's approvals; the second disposes",
+         tag="archive", response_schema=DisposalSchema, roles=OPERATOR_OR_ADMIN, errors=(403, 404, 409, 503))
+    def approve_disposal(self, request, document_id, actor):
+        return 200, self.call("archive", "approve_disposal", document_id, actor)
+
+    @api("GET", "/api/v1/ledger/tree-head", summary="The latest signed tree head", tag="archive",
+         response_schema=TreeHeadSchema, roles=ANY_ROLE, errors=(404, 503))
+    def tree_head(self, request):
+        return 200, self.call("archive", "ledger_tree_head")
+
+    @api("GET", "/api/v1/ledger/keys", summary="The public keys that sign tree heads", tag="archive",
+         response_schema=LedgerKeysSchema, roles=ANY_ROLE, errors=(503,))
+    def ledger_keys(self, request):
+        return 200, self.call("archive", "ledger_keys")
+
+    @api("GET", "/api/v1/ledger/entries", summary="Consecutive ledger entries (the operator's, to verify it all)",
+         tag="archive", response_schema=LedgerEntriesSchema, query=EntriesQuerySchema, roles=OPERATOR,
+         errors=(400, 503))
+    def ledger_entries(self, request, actor, query):
+        return 200, self.call("archive", "ledger_entries", query["start"], query["limit"], actor)
+
+    @api("GET", "/api/v1/ledger/entries/<int:index>", summary="One ledger entry, to the units it concerns",
+         tag="archive", response_schema=LedgerEntrySchema, roles=ANY_ROLE, errors=(404, 503))
+    def ledger_entry(self, request, index, actor):
+        return 200, self.call("archive", "ledger_entry", index, actor)
+
+    @api("GET", "/api/v1/ledger/proof", summary="Inclusion proof of an entry in a tree (RFC 6962 §2.1.1)",
+         tag="archive", response_schema=InclusionProofSchema, query=InclusionQuerySchema, roles=ANY_ROLE,
+         errors=(400, 404, 503))  # 404: the entry is not in a tree of that size
+    def ledger_proof(self, request, query):
+        return 200, self.call("archive", "ledger_inclusion_proof", query["index"], query["tree_size"])
+
+    @api("GET", "/api/v1/ledger/consistency", summary="Consistency proof between two tree sizes (RFC 6962 §2.1.2)",
+         tag="archive", response_schema=ConsistencyProofSchema, query=ConsistencyQuerySchema, roles=ANY_ROLE,
+         errors=(400, 404, 503))
+    def ledger_consistency(self, request, query):
+        return 200, self.call("archive", "ledger_consistency_proof", query["first"], query["second"])

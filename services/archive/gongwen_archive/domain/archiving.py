@@ -1,0 +1,141 @@
+"""Archiving (归档): when a document completes, its package is built, checked for the four
+properties, kept, and its digest entered in the ledger; on demand, anyone it concerns gets the
+package (the kept one, or for a document still open one built now and not kept)."""
+import base64
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from gongwen_common.audit import Caller
+from gongwen_common.db import insert_new
+from gongwen_common.entrypoints import Event
+from gongwen_common.errors import NotFound
+
+from ..models import ArchivalPackage, LedgerEntry, LedgerKey, PackageJob
+from . import ledger, merkle, packages, retention
+
+log = logging.getLogger(__name__)
+BATCH = 5
+RETRY_AFTER_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What the archive asks the other services for (over RPC in the service, plain functions in tests)."""
+
+    record: Callable[[str], dict]  # exchange's archival_record, as it answers (bytes in base64)
+    ca_pem: Callable[[], str]
+    seal_pem: Callable[[str], str | None]
+    notifications: Callable[[str], list]
+
+
+def queue_package(session, document_id: str, now) -> None:
+    """Build the package of this completed document (once, whatever the redeliveries)."""
+    insert_new(session, PackageJob, document_id=document_id, due_at=now, attempts=0)
+
+
+def due_jobs(session, now) -> list[PackageJob]:
+    """Jobs due now, claimed: another instance's timer skips them (``FOR UPDATE SKIP LOCKED``)."""
+    return list(session.scalars(select(PackageJob).where(PackageJob.due_at <= now).order_by(PackageJob.due_at)
+                                .limit(BATCH).with_for_update(skip_locked=True)))
+
+
+def _decoded(record: dict) -> dict:
+    def raw(value):
+        return base64.b64decode(value) if value is not None else None
+    return {**record, "manifest": raw(record["manifest"]), "signature": raw(record["signature"]),
+            "body": raw(record["body"]),
+            "attachments": [{**a, "data": raw(a["data"])} for a in record["attachments"]]}
+
+
+def units_of(record: dict) -> list[str]:
+    return sorted({record["document"]["issuer_code"], *(r["unit_code"] for r in record["receipts"])})
+
+
+def inputs_for(session, settings, sources: Sources, record: dict, now) -> packages.PackageInputs:
+    """The package's inputs: the record, certificates, notification evidence, and the document's
+    ledger entries proven in a tree head that covers them (signed now if the last one does not)."""
+    document = record["document"]
+    head = ledger.publish_tree_head(session, settings, now)
+    size = head["tree_size"]
+    nodes = ledger.StoredNodes(session)
+    entries = [{"index": e.seq, "leaf_input": e.leaf_input,
+                "audit_path": merkle.inclusion_proof(nodes, e.seq, size)}
+               for e in session.scalars(select(LedgerEntry).where(LedgerEntry.document_id == document["id"],
+                                                                  LedgerEntry.seq < size).order_by(LedgerEntry.seq))]
+    key = session.get(LedgerKey, head["key_id"])
+    serial = document.get("seal_serial")
+    return packages.PackageInputs(
+        record=record, ca_pem=sources.ca_pem(), seal_pem=sources.seal_pem(serial) if serial else None,
+        notifications=sources.notifications(document["id"]), entries=entries, tree_head=head,
+        tree_head_tbs=merkle.tree_head_input(head["timestamp"], size, base64.b64decode(head["root_hash"])),
+        archive_key_pem=key.public_key_pem)
+
+
+def archive_document(session, settings, sources: Sources, document_id: str, now) -> ArchivalPackage:
+    """Build, check and keep the package; its digest and the check's verdict become a ledger entry."""
+    kept = session.get(ArchivalPackage, document_id)
+    if kept is not None:
+        return kept
+    record = _decoded(sources.record(document_id))
+    inputs = inputs_for(session, settings, sources, record, now)
+    data = packages.build(inputs)
+    digest = hashlib.sha256(data).hexdigest()
+    verdict = packages.check(data, inputs.ca_pem.encode(), expected_sha256=digest)
+    kind = retention.document_kind(record["document"]["title"])
+    row = ArchivalPackage(document_id=document_id, sha256=digest, size=len(data), data=data, units=units_of(record),
+                          issuer_code=record["document"]["issuer_code"], tree_size=inputs.tree_head["tree_size"],
+                          check_result=verdict, archived_at=now, retention_class=kind,
+                          retain_until=settings.retention.retain_until(kind, now))
+    session.add(row)
+    archived = {"document_id": document_id, "sha256": digest, "size": len(data), "tree_size": row.tree_size,
+                "issuer_code": row.issuer_code, "unit_codes": row.units, "retention_class": kind,
+                "retain_until": row.retain_until.isoformat() if row.retain_until else None,
+                "four_properties": {name: verdict[name]["ok"] for name in ("authenticity", "integrity", "usability",
+                                                                           "security")}}
+    ledger.append(session, "archive", Event(str(uuid.uuid4()), "package_archived", now.isoformat(), archived), now)
+    # The exchange may drop the document's content once its own retention has passed (003 第二篇 §6).
+    session.emit("package_archived", archived, at=now)
+    return row
+
+
+def build_due(session, settings, sources: Sources, now) -> int:
+    """The builder timer's work: each claimed job's package, or the job put off when a source failed."""
+    built = 0
+    for job in due_jobs(session, now):
+        try:
+            with session.begin_nested():
+                archive_document(session, settings, sources, job.document_id, now)
+        except Exception as failure:  # a service away or a transient fault: the job is kept for later
+            job.attempts += 1
+            job.due_at = now + timedelta(seconds=RETRY_AFTER_SECONDS * job.attempts)
+            log.warning("archival package of %s not built (attempt %d): %s", job.document_id, job.attempts, failure)
+            continue
+        session.delete(job)
+        built += 1
+    return built
+
+
+def package_for(session, settings, sources: Sources, document_id, actor, now) -> tuple[bytes, str]:
+    """The package for someone it concerns (sender, recipients, operator); 404 for anyone else."""
+    caller = Caller.of(actor)
+    kept = session.get(ArchivalPackage, document_id) if isinstance(document_id, str) else None
+    if kept is not None:
+        units, data = kept.units, kept.data
+        if data is None and (caller.is_operator or caller.unit_code in units):
+            raise NotFound(message=f"The package of {document_id} was disposed of on "
+                                   f"{kept.disposed_at.date().isoformat()} (its digest stays in the ledger).")
+    else:
+        record = _decoded(sources.record(document_id))
+        units = units_of(record)
+        if not (caller.is_operator or caller.unit_code in units):
+            raise NotFound(message=f"no document {document_id!r}")
+        data = packages.build(inputs_for(session, settings, sources, record, now))
+    if not (caller.is_operator or caller.unit_code in units):
+        raise NotFound(message=f"no document {document_id!r}")
+    return data, f"gongwen-{document_id}.zip"
