@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PACKAGES := common services/registry services/identity services/seal services/exchange \
+PACKAGES := common contracts services/registry services/identity services/seal services/exchange \
             services/notify services/archive gateway deploy/local deploy/fake_twilio cli
 STAMP := $(VENV)/.installed
 

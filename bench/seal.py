@@ -123,7 +123,7 @@ def issue_seal(cluster) -> dict:
          "device_public_key": public_pem()}, {"user_id": operator["user_id"]}))
     CLERK["user_id"] = clerk["user_id"]
     custody = {"required_approvals": 1, "custodian_user_ids": [clerk["user_id"]]}
-    applied = once_known(lambda: cluster.seal.apply_seal(UNIT_CODE, custody, ADMIN))
+    applied = once_known(lambda: cluster.seal.apply_seal({"unit_code": UNIT_CODE, "custody": custody}, ADMIN))
     return cluster.seal.approve_seal(applied["serial"], OPERATOR)
 
 

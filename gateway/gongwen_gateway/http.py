@@ -8,7 +8,8 @@ Routes are closed by default: each declares the ``roles`` that may call it, or `
 a route declaring neither (or both) fails when the service module is imported.
 
 A route's function receives, besides the request and its path values, what it names of
-``body`` (the JSON body validated by the declared ``request_schema``), ``actor`` (who acts, as
+``body`` (the JSON object of the request, as sent: the service that owns the operation validates
+it with the declared ``request_schema``, its contract's, once), ``actor`` (who acts, as
 services record it), ``principal`` (the verified caller) and ``idempotency_key`` (the
 ``Idempotency-Key`` header, for a route declared ``idempotent=True``). The declaration and the
 function must agree (checked when the module is imported), and the OpenAPI document is built
@@ -183,12 +184,13 @@ def parse_json(raw, what="The request body"):
     return checked_json(data)
 
 
-def json_body(request, schema):
-    """Parse and validate a JSON object body; 400 with field errors, nothing else happens."""
+def json_object(request) -> dict:
+    """The body, if it is a JSON object within the limits (depth, storable texts); its fields are
+    the owning service's to validate, with its contract's schema. 400 otherwise, nothing done."""
     data = parse_json(request.get_data(cache=True))
     if not isinstance(data, dict):
         raise ValidationFailed({"_schema": ["Expected a JSON object."]})
-    return validated(schema, data)
+    return data
 
 
 def is_json_part(kind) -> bool:
@@ -335,8 +337,9 @@ class ApiEntrypoint(HttpRequestHandler):
         """``roles``: ``ANY_ROLE`` for any authenticated caller, or the roles that may call it;
         ``public=True`` instead for a route without a token. One of the two, always: a route
         that forgot its ``roles`` must not become public. ``during_password_change``: still
-        allowed before the initial password is changed. ``request_schema``: the JSON body,
-        validated and passed as ``body``. ``idempotent``: the route honours ``Idempotency-Key``
+        allowed before the initial password is changed. ``request_schema``: the owning service's
+        contract schema of the JSON body, documented; the body is passed as ``body`` once it is a JSON
+        object within the limits, and the service validates it. ``idempotent``: the route honours ``Idempotency-Key``
         (passed as ``idempotency_key``). ``query``: a schema of the query parameters, validated
         before the route runs (passed as ``query``); the document gives each one's type and bounds.
         ``form_required``: the multipart parts that must be sent (documented as required);
@@ -400,11 +403,11 @@ class ApiEntrypoint(HttpRequestHandler):
         self.injects = injected_names(getattr(self.container.service_cls, self.method_name))
 
     def injected(self, request) -> dict:
-        """What the route's function names: the validated body, who acts, the idempotency key."""
+        """What the route's function names: the body (a JSON object, validated by the service it is
+        forwarded to), who acts, the idempotency key."""
         values = {}
         if "body" in self.injects:
-            schema = self.request_schema
-            values["body"] = json_body(request, schema() if isinstance(schema, type) else schema)
+            values["body"] = json_object(request)
         if "actor" in self.injects:
             values["actor"] = actor_of(request.principal)
         if "principal" in self.injects:

@@ -59,8 +59,8 @@ def test_the_readme_endpoint_table_lists_exactly_the_operations_of_the_openapi_d
 def test_the_documented_password_pattern_is_identitys_composition_rule():
     """The document states the policy identity applies (PASSWORD_TOO_WEAK, 400): a schema-valid password
     is refused only for what no pattern can say (a common password, the username inside)."""
+    from gongwen_contracts.identity.schemas import PASSWORD_POLICY
     from gongwen_identity.domain.passwords import PasswordPolicy
-    from gongwen_identity.schemas import PASSWORD_POLICY
 
     spec = build_spec()["components"]["schemas"]
     documented = [spec[name]["properties"][field] for name, field in (

@@ -1,6 +1,6 @@
 """The operator's administration: the working calendar (exchange) and every service's dead letters."""
 from gongwen_common.errors import NotFound
-from gongwen_exchange.schemas import CalendarYearSchema
+from gongwen_contracts.exchange.schemas import CalendarYearSchema
 
 from ..http import api
 from ..schemas import DeadLetterListSchema, DeadLetterQuerySchema, DeadLetterSchema
@@ -13,8 +13,7 @@ class AdminRoutes:
          path={"year": {"minimum": 2000, "maximum": 2100}},
          errors=(400, 422, 503))
     def load_calendar(self, request, year, body, actor):
-        days = [{**d, "date": d["date"].isoformat()} for d in body["days"]]
-        return 200, self.call("exchange", "load_calendar", year, {**body, "days": days}, actor)
+        return 200, self.call("exchange", "load_calendar", year, body, actor)
 
     @api("GET", "/api/v1/admin/calendar", summary="Which years the working calendar covers, and warnings",
          tag="operations", roles=OPERATOR, errors=(503,))

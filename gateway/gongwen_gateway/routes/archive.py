@@ -5,6 +5,17 @@ import base64
 from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
+from gongwen_contracts.archive.schemas import (
+    ConsistencyProofSchema,
+    DisposalSchema,
+    InclusionProofSchema,
+    LedgerEntriesSchema,
+    LedgerEntrySchema,
+    LedgerKeysSchema,
+    SearchHitSchema,
+    TreeHeadSchema,
+)
+
 from ..auth import ANY_ROLE
 from ..http import api
 from ..schemas import Page
@@ -12,42 +23,6 @@ from . import OPERATOR, OPERATOR_OR_ADMIN
 
 _INDEX = fields.Integer(required=True, validate=validate.Range(min=0, max=2**31 - 1))
 _SIZE = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
-
-
-class TreeHeadSchema(Schema):
-    tree_size = fields.Integer()
-    root_hash = fields.String(metadata={"description": "base64 of the 32-byte root"})
-    timestamp = fields.Integer(metadata={"description": "milliseconds since the epoch, as signed"})
-    signature = fields.String(metadata={"description": "base64 DER ECDSA P-256 over RFC 6962's TreeHeadSignature"})
-    key_id = fields.String(metadata={"description": "hex SHA-256 of the key's SubjectPublicKeyInfo"})
-    signed_at = fields.DateTime()
-
-
-class LedgerKeySchema(Schema):
-    key_id = fields.String()
-    algorithm = fields.String()
-    public_key_pem = fields.String()
-    created_at = fields.DateTime()
-
-
-class LedgerKeysSchema(Schema):
-    keys = fields.List(fields.Nested(LedgerKeySchema))
-
-
-class LedgerEntrySchema(Schema):
-    index = fields.Integer()
-    leaf_input = fields.String(metadata={"description": "base64 of the exact bytes hashed as the leaf"})
-    source = fields.String()
-    event_id = fields.String()
-    event_type = fields.String()
-    occurred_at = fields.DateTime()
-    document_id = fields.String(allow_none=True)
-    units = fields.List(fields.String())
-
-
-class LedgerEntriesSchema(Schema):
-    items = fields.List(fields.Nested(LedgerEntrySchema))
-    tree_size = fields.Integer()
 
 
 class EntriesQuerySchema(Schema):
@@ -61,32 +36,9 @@ class InclusionQuerySchema(Schema):
     tree_size = _SIZE
 
 
-class InclusionProofSchema(Schema):
-    index = fields.Integer()
-    tree_size = fields.Integer()
-    audit_path = fields.List(fields.String(), metadata={"description": "base64 hashes, leaf side first"})
-
-
 class ConsistencyQuerySchema(Schema):
     first = _SIZE
     second = _SIZE
-
-
-class ConsistencyProofSchema(Schema):
-    first = fields.Integer()
-    second = fields.Integer()
-    proof = fields.List(fields.String())
-
-
-class SearchHitSchema(Schema):
-    document_id = fields.String()
-    doc_number = fields.String()
-    title = fields.String()
-    issuer_code = fields.String()
-    urgency = fields.String()
-    signer = fields.String(allow_none=True)
-    status = fields.String()
-    sent_at = fields.DateTime()
 
 
 class SearchPageSchema(Page):
@@ -108,22 +60,6 @@ SearchQuerySchema = Schema.from_dict({
 
 def _day(value):
     return value.isoformat() if value else None
-
-
-class DisposalApprovalSchema(Schema):
-    approver_id = fields.String()
-    capacity = fields.String(validate=validate.OneOf(["operator", "unit_admin"]))
-    proxy_user_id = fields.String(allow_none=True)
-    approved_at = fields.DateTime()
-
-
-class DisposalSchema(Schema):
-    document_id = fields.String()
-    retention_class = fields.String(metadata={"description": "the document's kind (文种), which sets its retention"})
-    retain_until = fields.DateTime(allow_none=True, metadata={"description": "null: kept permanently (永久)"})
-    status = fields.String(validate=validate.OneOf(["kept", "awaiting_approval", "disposed"]))
-    disposed_at = fields.DateTime(allow_none=True)
-    approvals = fields.List(fields.Nested(DisposalApprovalSchema))
 
 
 # ``from`` is a Python keyword: the query's schema is built from a dict to keep the API's name.

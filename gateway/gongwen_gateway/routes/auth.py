@@ -1,20 +1,21 @@
 """Authentication (identity): login by U_Key, client credentials, one's password, proxies' tokens."""
 from nameko.events import BROADCAST
 
-from gongwen_identity.schemas import LoginResultSchema, LoginSchema
-
-from ..auth import ANY_ROLE, revocation_handler
-from ..http import api
-from ..schemas import (
+from gongwen_contracts.identity.schemas import (
     ActForRequestSchema,
     ActForResultSchema,
     ChallengeRequestSchema,
     ChallengeSchema,
     ClientCredentialsSchema,
     JwksSchema,
+    LoginResultSchema,
+    LoginSchema,
     MeSchema,
     PasswordChangeSchema,
 )
+
+from ..auth import ANY_ROLE, revocation_handler
+from ..http import api
 
 
 class AuthRoutes:
@@ -28,27 +29,25 @@ class AuthRoutes:
          tag="auth", request_schema=ChallengeRequestSchema, response_schema=ChallengeSchema, errors=(400, 429, 503),
          rate_limit="auth", public=True)
     def challenge(self, request, body):
-        return 200, self.call("identity", "issue_challenge", body["username"])
+        return 200, self.call("identity", "issue_challenge", body)
 
     @api("POST", "/api/v1/auth/login", summary="Password + U_Key signature over the challenge → access token",
          tag="auth", request_schema=LoginSchema, response_schema=LoginResultSchema, errors=(400, 401, 429, 503),
          rate_limit="auth", public=True)
     def login(self, request, body):
-        return 200, self.call("identity", "login", body["username"], body["password"], body["challenge_id"],
-                              body["signature"])
+        return 200, self.call("identity", "login", body)
 
     @api("POST", "/api/v1/auth/token", summary="Client credentials of a unit's system → access token",
          tag="auth", request_schema=ClientCredentialsSchema, response_schema=LoginResultSchema,
          errors=(400, 401, 429, 503), rate_limit="auth", public=True)
     def client_token(self, request, body):
-        return 200, self.call("identity", "client_token", body["client_id"], body["client_secret"])
+        return 200, self.call("identity", "client_token", body)
 
     @api("POST", "/api/v1/auth/password", summary="Change one's own password", tag="auth", status=204,
          request_schema=PasswordChangeSchema, roles=ANY_ROLE, during_password_change=True, errors=(400, 503))
     def change_password(self, request, body, principal, actor):
         """Identity refuses a department system (no password) and a proxy (in person only)."""
-        self.call("identity", "change_password", principal.user_id, body["old_password"], body["new_password"],
-                  actor=actor)
+        self.call("identity", "change_password", principal.user_id, body, actor=actor)
         return 204, None
 
     @api("POST", "/api/v1/auth/logout", summary="Revoke the access token used for this call", tag="auth",
@@ -79,4 +78,4 @@ class AuthRoutes:
          response_schema=ActForResultSchema, roles=ANY_ROLE, errors=(400, 403, 503))
     def act_for(self, request, body, principal, actor):
         """Identity refuses a department system and a proxy's token (no chains)."""
-        return 200, self.call("identity", "act_for", principal.user_id, body["principal_user_id"], actor=actor)
+        return 200, self.call("identity", "act_for", principal.user_id, body, actor=actor)

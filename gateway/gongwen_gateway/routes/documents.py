@@ -5,13 +5,15 @@ from urllib.parse import quote
 
 from werkzeug.wrappers import Response
 
-from gongwen_common.errors import validated
 from gongwen_common.rpc import to_wire
-from gongwen_exchange.schemas import (
+from gongwen_contracts.exchange.schemas import (
+    DocumentSchema,
     MetadataSchema,
     PaperDeliverySchema,
     PrintRequestSchema,
+    PrintSchema,
     ReasonSchema,
+    ReceiptSchema,
     RegistrationSchema,
     ResendSchema,
     SealApprovalsSchema,
@@ -19,7 +21,7 @@ from gongwen_exchange.schemas import (
 
 from ..auth import ANY_ROLE
 from ..http import api, form_parts, parse_json
-from ..schemas import DocumentSchema, InboxQuerySchema, ListQuerySchema, PrintSchema, ReceiptPageSchema, ReceiptSchema
+from ..schemas import InboxQuerySchema, ListQuerySchema, ReceiptPageSchema
 from . import CLERK, RECEIVERS
 
 
@@ -31,10 +33,10 @@ class DocumentRoutes:
          response_schema=DocumentSchema, status=201, also=(202,), idempotent=True, roles=CLERK, uploads=True,
          errors=(400, 403, 409, 413, 422, 503))
     def send_document(self, request, actor, idempotency_key):
-        """``metadata`` is the JSON of API.md's metadata; ``Idempotency-Key`` makes a retry send once."""
+        """``metadata`` is the JSON of API.md's metadata (the exchange validates it); ``Idempotency-Key``
+        makes a retry send once."""
         parts = form_parts(request, required=("metadata", "body"), many=("attachments",))
         metadata = parse_json(parts["metadata"], "metadata")
-        metadata = validated(MetadataSchema(), metadata, "metadata")
         body_file = request.files.get("body")
         files = [{"name": name, "data": to_wire(data)} for name, data in parts["attachments"]]
         sent = self.call("exchange", "send_document", metadata, to_wire(parts["body"]),
@@ -47,8 +49,7 @@ class DocumentRoutes:
          "custodians' approvals (two-person custody)", tag="documents", request_schema=SealApprovalsSchema,
          response_schema=DocumentSchema, roles=CLERK, errors=(400, 404, 409, 422, 503))
     def seal_document(self, request, document_id, body, actor):
-        return 200, self.call("exchange", "seal_document", document_id, body["seal_use_approval_ids"], actor,
-                              timeout=60)
+        return 200, self.call("exchange", "seal_document", document_id, body, actor, timeout=60)
 
     @api("GET", "/api/v1/documents/<document_id>", summary="A document: the sender sees every receipt, a "
          "recipient its own", tag="documents", response_schema=DocumentSchema, roles=ANY_ROLE, errors=(404, 503))
@@ -111,13 +112,13 @@ class DocumentRoutes:
          tag="documents", request_schema=RegistrationSchema, response_schema=ReceiptSchema, roles=RECEIVERS,
          errors=(400, 404, 409, 503))
     def register(self, request, document_id, body, actor):
-        return 200, self.call("exchange", "register", document_id, body["registration_number"], actor)
+        return 200, self.call("exchange", "register", document_id, body, actor)
 
     @api("POST", "/api/v1/documents/<document_id>/return", summary="Return it (退回) with a reason",
          tag="documents", request_schema=ReasonSchema, response_schema=ReceiptSchema, roles=RECEIVERS,
          errors=(400, 404, 409, 503))
     def return_document(self, request, document_id, body, actor):
-        return 200, self.call("exchange", "return_document", document_id, body["reason"], actor)
+        return 200, self.call("exchange", "return_document", document_id, body, actor)
 
     @api("POST", "/api/v1/documents/<document_id>/print", summary="Print one granted copy, with the verification "
          "stamp (a retry with the same Idempotency-Key gets the same copy)", tag="documents",
@@ -129,7 +130,7 @@ class DocumentRoutes:
          tag="documents", request_schema=PrintRequestSchema, status=201, roles=RECEIVERS,
          errors=(400, 404, 503))
     def request_print_copies(self, request, document_id, body, actor):
-        return 201, self.call("exchange", "request_print_copies", document_id, body["copies"], body["reason"], actor)
+        return 201, self.call("exchange", "request_print_copies", document_id, body, actor)
 
     @api("POST", "/api/v1/documents/<document_id>/print-requests/<request_id>/grant", summary="Grant the copies",
          tag="documents", roles=CLERK, errors=(404, 409, 503))
@@ -144,12 +145,12 @@ class DocumentRoutes:
     @api("POST", "/api/v1/documents/<document_id>/resend-requests", summary="Ask the sender to send again",
          tag="documents", request_schema=ReasonSchema, status=201, roles=RECEIVERS, errors=(400, 404, 409, 503))
     def request_resend(self, request, document_id, body, actor):
-        return 201, self.call("exchange", "request_resend", document_id, body["reason"], actor)
+        return 201, self.call("exchange", "request_resend", document_id, body, actor)
 
     @api("POST", "/api/v1/documents/<document_id>/resend", summary="Send again (重发) to returned or asking "
          "recipients", tag="documents", request_schema=ResendSchema, roles=CLERK, errors=(400, 404, 409, 503))
     def resend(self, request, document_id, body, actor):
-        return 200, {"items": self.call("exchange", "resend", document_id, body["unit_codes"], actor)}
+        return 200, {"items": self.call("exchange", "resend", document_id, body, actor)}
 
     @api("POST", "/api/v1/documents/<document_id>/recall", summary="Recall it (撤回) while nobody has signed",
          tag="documents", response_schema=DocumentSchema, roles=CLERK, errors=(404, 409, 503))
@@ -160,4 +161,4 @@ class DocumentRoutes:
          "during an outage", tag="documents", request_schema=PaperDeliverySchema, response_schema=ReceiptSchema,
          roles=CLERK, errors=(400, 404, 409, 503))
     def paper_delivery(self, request, document_id, body, actor):
-        return 200, self.call("exchange", "paper_delivery", document_id, body["unit_code"], body["note"], actor)
+        return 200, self.call("exchange", "paper_delivery", document_id, body, actor)

@@ -5,10 +5,7 @@ import base64
 from werkzeug.wrappers import Response
 
 from gongwen_common.rpc import to_wire
-
-from ..auth import ANY_ROLE
-from ..http import api, form_parts
-from ..schemas import (
+from gongwen_contracts.seal.schemas import (
     DestructionSchema,
     SealApplicationSchema,
     SealingSchema,
@@ -18,6 +15,9 @@ from ..schemas import (
     UseApprovalSchema,
     VerificationSchema,
 )
+
+from ..auth import ANY_ROLE
+from ..http import api, form_parts
 from . import CLERK, OPERATOR, OPERATOR_OR_ADMIN
 
 # A manifest to seal is a JSON object, sealed as sent: its bytes must be its RFC 8785 canonical form.
@@ -50,8 +50,7 @@ class SealRoutes:
          roles=OPERATOR_OR_ADMIN, errors=(400, 404, 409, 422, 503))
     def apply_seal(self, request, body, actor, idempotency_key):
         """The seal service checks with identity that the custodians are active users of the unit."""
-        return 201, self.call("seal", "apply_seal", body["unit_code"], body["custody"], actor,
-                              idempotency_key=idempotency_key)
+        return 201, self.call("seal", "apply_seal", body, actor, idempotency_key=idempotency_key)
 
     @api("POST", "/api/v1/seals/<serial>/approve", summary="Approve a seal: its key and certificate are made",
          tag="seals", response_schema=SealSchema, roles=OPERATOR, errors=(404, 409, 503))
@@ -84,7 +83,7 @@ class SealRoutes:
          request_schema=SealRevocationSchema, response_schema=SealSchema, roles=OPERATOR_OR_ADMIN,
          errors=(400, 404, 409, 503))
     def revoke_seal(self, request, serial, body, actor):
-        return 200, self.call("seal", "revoke_seal", serial, body["reason"], actor)
+        return 200, self.call("seal", "revoke_seal", serial, body, actor)
 
     @api("POST", "/api/v1/seals/<serial>/destruction-approvals", summary="Record one party's presence at the "
          "seal's destruction (operator, secrecy bureau, owning unit); the third destroys it", tag="seals",
@@ -98,7 +97,7 @@ class SealRoutes:
          "manifest (two-person custody)", tag="seals", request_schema=UseApprovalRequestSchema,
          response_schema=UseApprovalSchema, status=201, roles=ANY_ROLE, errors=(400, 404, 409, 503))
     def approve_use(self, request, serial, body, actor):
-        return 201, self.call("seal", "approve_use", serial, body["manifest_sha256"], actor)
+        return 201, self.call("seal", "approve_use", serial, body, actor)
 
     @api("POST", "/api/v1/seals/sign", summary="Seal a manifest with the caller's unit seal (detached CMS)",
          tag="seals", form={"manifest": MANIFEST_PART, "approval_ids": "string"}, form_required=("manifest",),

@@ -1,5 +1,5 @@
 """Units (registry): applications, the directory, renames, revocations, merges and contacts (备案)."""
-from gongwen_registry.schemas import (
+from gongwen_contracts.registry.schemas import (
     ContactsSchema,
     MergeSchema,
     RenameSchema,
@@ -43,20 +43,18 @@ class UnitRoutes:
          tag="units", request_schema=RenameSchema, response_schema=UnitSchema, roles=OPERATOR,
          errors=(400, 404, 409, 503))
     def rename_unit(self, request, code, body, actor):
-        return 200, self.call("registry", "rename_unit", code, body["name"], actor=actor)
+        return 200, self.call("registry", "rename_unit", code, body, actor=actor)
 
     @api("POST", "/api/v1/units/<code>/revoke", summary="Revoke a unit (撤销) and say what becomes of its documents",
          tag="units", request_schema=RevocationSchema, response_schema=UnitSchema, roles=OPERATOR,
          errors=(400, 404, 409, 422, 503))
     def revoke_unit(self, request, code, body, actor):
-        return 200, self.call("registry", "revoke_unit", code, body["reason"], body["documents"],
-                              successor_code=body.get("successor_code"), actor=actor)
+        return 200, self.call("registry", "revoke_unit", code, body, actor=actor)
 
     @api("POST", "/api/v1/units/merge", summary="Merge units (合并) into one of them or into a new unit",
          tag="units", request_schema=MergeSchema, idempotent=True, roles=OPERATOR, errors=(400, 404, 409, 422, 503))
     def merge_units(self, request, body, actor, idempotency_key):
-        return 200, self.call("registry", "merge_units", body["from_codes"], into_code=body.get("into_code"),
-                              new=body.get("new"), actor=actor, idempotency_key=idempotency_key)
+        return 200, self.call("registry", "merge_units", body, actor=actor, idempotency_key=idempotency_key)
 
     @api("PUT", "/api/v1/units/<code>/contacts", summary="File the unit's admin, clerks and leaders (备案)",
          tag="units", request_schema=ContactsSchema, response_schema=UnitSchema, roles=OPERATOR_OR_ADMIN,

@@ -1,18 +1,23 @@
 """Users (identity): real-name accounts, U_Keys, proxies (代理人) and units' system clients."""
-from gongwen_identity.schemas import MobileSchema, NewUserSchema, ProxySchema, UserSchema
+from gongwen_contracts.identity.schemas import (
+    ClientSchema,
+    DeviceSchema,
+    DisableSchema,
+    MobileSchema,
+    NewUserSchema,
+    ProxySchema,
+    ResetPasswordSchema,
+    UserSchema,
+)
 
 from ..auth import ANY_ROLE
 from ..http import api
 from ..schemas import (
     ClientPageSchema,
     ClientQuerySchema,
-    ClientSchema,
-    DeviceSchema,
-    DisableSchema,
     PeopleQuerySchema,
     ProxyPageSchema,
     ProxyQuerySchema,
-    ResetPasswordSchema,
     UserPageSchema,
 )
 from . import OPERATOR, OPERATOR_OR_ADMIN
@@ -34,7 +39,7 @@ class UserRoutes:
          request_schema=DisableSchema, response_schema=UserSchema, roles=OPERATOR_OR_ADMIN,
          errors=(400, 404, 409, 503))
     def disable_user(self, request, user_id, body, actor):
-        return 200, self.call("identity", "disable_user", user_id, actor, body["reason"])
+        return 200, self.call("identity", "disable_user", user_id, actor, body)
 
     @api("PUT", "/api/v1/users/<user_id>/mobile", summary="Change the account's mobile (the number SMS "
          "reminders use)", tag="users", request_schema=MobileSchema, response_schema=UserSchema,
@@ -45,21 +50,19 @@ class UserRoutes:
     @api("POST", "/api/v1/users/<user_id>/reset-password", summary="Set a new initial password", tag="users",
          request_schema=ResetPasswordSchema, status=204, roles=OPERATOR_OR_ADMIN, errors=(400, 404, 503))
     def reset_password(self, request, user_id, body, actor):
-        self.call("identity", "reset_password", user_id, body["initial_password"], actor)
+        self.call("identity", "reset_password", user_id, body, actor)
         return 204, None
 
     @api("POST", "/api/v1/users/<user_id>/devices", summary="Replace the account's U_Key", tag="users",
          request_schema=DeviceSchema, response_schema=UserSchema, roles=OPERATOR_OR_ADMIN,
          errors=(400, 404, 409, 422, 503))
     def replace_device(self, request, user_id, body, actor):
-        return 200, self.call("identity", "replace_device", user_id, body["public_key"], actor)
+        return 200, self.call("identity", "replace_device", user_id, body, actor)
 
     @api("POST", "/api/v1/proxies", summary="Name a proxy (代理人) for a time window", tag="users",
          request_schema=ProxySchema, status=201, idempotent=True, roles=ANY_ROLE, errors=(400, 404, 422, 503))
     def set_proxy(self, request, body, actor, idempotency_key):
-        return 201, self.call("identity", "set_proxy", body["principal_user_id"], body["proxy_user_id"],
-                              body["starts_at"].isoformat(), body["ends_at"].isoformat(), actor,
-                              idempotency_key=idempotency_key)
+        return 201, self.call("identity", "set_proxy", body, actor, idempotency_key=idempotency_key)
 
     @api("POST", "/api/v1/units/<code>/clients", summary="Client credentials for the unit's own system "
          "(the secret is shown once)", tag="users", response_schema=ClientSchema, status=201,

@@ -6,7 +6,7 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, Te
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gongwen_common.tables import UtcDateTime, WrappedKeyColumns
-from gongwen_registry.replica import UnitViewColumns
+from gongwen_contracts.registry.replica import UnitViewColumns
 
 
 class Base(DeclarativeBase):

@@ -1,5 +1,5 @@
 """Archive entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``; the unit
-directory copy follows the registry's events (``gongwen_registry.replica``).
+directory copy follows the registry's events (``gongwen_contracts.registry.replica``).
 
 The ledger takes every event of every service: one queue per source service bound to all its
 routing keys (``#``), through the same reliable handler as any consumer (claimed event id, so
@@ -16,7 +16,7 @@ from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.errors import ValidationFailed
 from gongwen_common.rpc import to_wire
 from gongwen_common.service import CheckedAtStart, ServiceBase
-from gongwen_registry.replica import UnitDirectoryReplica
+from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
 from .domain import archiving, ledger, report_formats, reports, retention, search
 from .domain.settings import ArchiveSettings

@@ -220,3 +220,13 @@ def test_a_decision_is_kept_permanently(sqlite_session):
 def test_the_kind_of_a_document_is_the_one_its_title_ends_with(title, kind):
     from gongwen_archive.domain.retention import document_kind
     assert document_kind(title) == kind
+
+
+def test_the_package_archived_event_loads_with_the_archives_contract_schema(archived):
+    from gongwen_common.tables import OutboxEvent
+    from gongwen_contracts.events import load_event_data
+
+    archive, document, row = archived
+    [event] = archive.session.query(OutboxEvent).filter_by(event_type="package_archived").all()
+    loaded = load_event_data("archive", "package_archived", event.payload["data"])
+    assert (loaded["document_id"], loaded["sha256"], loaded["unit_codes"]) == (document.id, row.sha256, row.units)

@@ -1,5 +1,5 @@
 """Exchange entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``; the unit
-directory copy follows the registry's events (``gongwen_registry.replica``).
+directory copy follows the registry's events (``gongwen_contracts.registry.replica``).
 
 Bytes cross RPC as base64 strings (the serializer is JSON). ``actor`` is the caller as the
 gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?}``. Sealing and
@@ -15,7 +15,7 @@ from gongwen_common.errors import ValidationFailed
 from gongwen_common.idempotency import once
 from gongwen_common.rpc import from_wire, to_wire
 from gongwen_common.service import ServiceBase
-from gongwen_registry.replica import UnitDirectoryReplica
+from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
 from .domain import documents, receiving, retention, revocation, supervision
 from .domain.deadlines import DeadlinePolicy
@@ -78,9 +78,10 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
         return once(self.db, "send_document", documents.idempotency_key(idempotency_key), request, perform)
 
     @rpc
-    def seal_document(self, document_id, approval_ids, actor):
-        """Seal and send a document that awaited its custodians' approvals (two-person custody)."""
-        return documents.seal_document(self.db, document_id, approval_ids, actor, self._sealer(actor),
+    def seal_document(self, document_id, request, actor):
+        """Seal and send a document that awaited its custodians' approvals (two-person custody):
+        ``request`` is ``{seal_use_approval_ids}``."""
+        return documents.seal_document(self.db, document_id, request, actor, self._sealer(actor),
                                        self._policy(), supervision.working_calendar(self.db), self.clock())
 
     @rpc
@@ -96,14 +97,13 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
         return documents.recall(self.db, document_id, actor, self.clock())
 
     @rpc
-    def resend(self, document_id, unit_codes, actor):
-        return documents.resend(self.db, document_id, {"unit_codes": unit_codes}, actor, self._policy(),
+    def resend(self, document_id, request, actor):
+        return documents.resend(self.db, document_id, request, actor, self._policy(),
                                 supervision.working_calendar(self.db), self.clock())
 
     @rpc
-    def paper_delivery(self, document_id, unit_code, note, actor):
-        return documents.paper_delivery(self.db, document_id, {"unit_code": unit_code, "note": note}, actor,
-                                        self.clock())
+    def paper_delivery(self, document_id, request, actor):
+        return documents.paper_delivery(self.db, document_id, request, actor, self.clock())
 
     @rpc
     def grant_print_request(self, document_id, request_id, actor):
@@ -145,13 +145,12 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
         return receiving.sign_for(self.db, document_id, actor, self._seal_check(), self.clock())
 
     @rpc
-    def register(self, document_id, registration_number, actor):
-        return receiving.register(self.db, document_id, {"registration_number": registration_number}, actor,
-                                  self.clock())
+    def register(self, document_id, request, actor):
+        return receiving.register(self.db, document_id, request, actor, self.clock())
 
     @rpc
-    def return_document(self, document_id, reason, actor):
-        return receiving.return_document(self.db, document_id, {"reason": reason}, actor, self.clock())
+    def return_document(self, document_id, request, actor):
+        return receiving.return_document(self.db, document_id, request, actor, self.clock())
 
     @rpc
     def print_copy(self, document_id, actor, idempotency_key=None):
@@ -159,13 +158,12 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
                                     self.clock())
 
     @rpc
-    def request_print_copies(self, document_id, copies, reason, actor):
-        return receiving.request_print_copies(self.db, document_id, {"copies": copies, "reason": reason}, actor,
-                                        self.clock())
+    def request_print_copies(self, document_id, request, actor):
+        return receiving.request_print_copies(self.db, document_id, request, actor, self.clock())
 
     @rpc
-    def request_resend(self, document_id, reason, actor):
-        return receiving.request_resend(self.db, document_id, {"reason": reason}, actor, self.clock())
+    def request_resend(self, document_id, request, actor):
+        return receiving.request_resend(self.db, document_id, request, actor, self.clock())
 
     # -- deadlines, calendar, presence -------------------------------------------------------
 

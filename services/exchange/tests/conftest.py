@@ -90,8 +90,8 @@ class Exchange(WorkerCalls):
         self.seal.session.commit()
         for code in sealed:
             admin = {"user_id": f"admin-{code}", "unit_code": code, "roles": ["admin"]}
-            applied = self.seal.service.apply_seal(
-                code, custody or {"required_approvals": 1, "custodian_user_ids": ["k"]}, admin)
+            policy = custody or {"required_approvals": 1, "custodian_user_ids": ["k"]}
+            applied = self.seal.service.apply_seal({"unit_code": code, "custody": policy}, admin)
             self.seal.service.approve_seal(applied["serial"], OPERATOR)
             self.seal.session.commit()
 

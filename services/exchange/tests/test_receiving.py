@@ -21,7 +21,7 @@ def test_each_recipient_reads_signs_and_registers_and_the_document_completes_onc
         exchange.download(doc, "body", code)
         signed = exchange.call("sign_for", doc, exchange.clerk(code))
         assert (signed["state"], signed["signed_by"]) == ("signed", f"clerk-{code}")
-        exchange.call("register", doc, f"收文〔2026〕{code}", exchange.clerk(code))
+        exchange.call("register", doc, {"registration_number": f"收文〔2026〕{code}"}, exchange.clerk(code))
     matrix = exchange.call("receipts", doc, exchange.clerk("gz-fgw"))
     assert {r["state"] for r in matrix} == {"registered"}
     assert all(r["first_read_at"] <= r["signed_at"] <= r["registered_at"] for r in matrix)
@@ -60,11 +60,12 @@ def test_a_tampered_stored_body_is_refused_at_sign_for_and_nothing_changes(excha
 def test_return_with_a_reason_then_resend_linked_to_the_original(exchange):
     sent = sent_to_all(exchange)
     doc = sent["id"]
-    assert exchange.refused("return_document", doc, "", exchange.clerk("a2")).code == "VALIDATION_ERROR"
-    returned = exchange.call("return_document", doc, "附件缺页", exchange.clerk("a2"))
+    assert exchange.refused("return_document", doc, {"reason": ""}, exchange.clerk("a2")).code == "VALIDATION_ERROR"
+    returned = exchange.call("return_document", doc, {"reason": "附件缺页"}, exchange.clerk("a2"))
     assert (returned["state"], returned["return_reason"]) == ("returned", "附件缺页")
-    assert exchange.refused("resend", doc, ["a1"], exchange.clerk("gz-fgw")).code == "INVALID_RECEIPT_STATE"
-    [again] = exchange.call("resend", doc, ["a2"], exchange.clerk("gz-fgw"))
+    assert exchange.refused("resend", doc, {"unit_codes": ["a1"]},
+                            exchange.clerk("gz-fgw")).code == "INVALID_RECEIPT_STATE"
+    [again] = exchange.call("resend", doc, {"unit_codes": ["a2"]}, exchange.clerk("gz-fgw"))
     assert (again["state"], again["generation"], again["resent_from"]) == ("delivered", 2, returned["receipt_id"])
     assert exchange.call("sign_for", doc, exchange.clerk("a2"))["generation"] == 2
     matrix = exchange.call("receipts", doc, exchange.clerk("gz-fgw"))
@@ -72,8 +73,8 @@ def test_return_with_a_reason_then_resend_linked_to_the_original(exchange):
         ("a2", 1, "returned"), ("a2", 2, "signed")]
 
     # A recipient whose receipt failed may ask for a resend; the sender answers it.
-    exchange.call("request_resend", doc, "无法打开正文", exchange.clerk("a3"))
-    assert exchange.call("resend", doc, ["a3"], exchange.clerk("gz-fgw"))[0]["generation"] == 2
+    exchange.call("request_resend", doc, {"reason": "无法打开正文"}, exchange.clerk("a3"))
+    assert exchange.call("resend", doc, {"unit_codes": ["a3"]}, exchange.clerk("gz-fgw"))[0]["generation"] == 2
 
 
 def test_print_within_the_grant_with_a_verification_stamp_and_ask_for_more(exchange):
@@ -86,7 +87,7 @@ def test_print_within_the_grant_with_a_verification_stamp_and_ask_for_more(excha
     exchange.call("print_copy", doc, exchange.clerk("a1"))
     assert exchange.refused("print_copy", doc, exchange.clerk("a1")).code == "PRINT_NOT_GRANTED"
     assert exchange.refused("print_copy", doc, exchange.clerk("a2")).code == "PRINT_NOT_GRANTED"  # none granted
-    asked = exchange.call("request_print_copies", doc, 3, "会议需要", exchange.clerk("a1"))
+    asked = exchange.call("request_print_copies", doc, {"copies": 3, "reason": "会议需要"}, exchange.clerk("a1"))
     assert exchange.refused("grant_print_request", doc, asked["request_id"], exchange.clerk("a1")).code == \
         "NOT_FOUND"  # only the sender answers
     granted = exchange.call("grant_print_request", doc, asked["request_id"], exchange.clerk("gz-fgw"))
@@ -109,8 +110,9 @@ def test_recall_only_while_nobody_signed_and_paper_service_completes_the_record(
     other = exchange.send(doc_number="穗发改〔2026〕13号", main=("a1", "a2"), cc=())
     exchange.call("sign_for", other["id"], exchange.clerk("a1"))
     assert exchange.refused("recall", other["id"], exchange.clerk("gz-fgw")).code == "RECALL_NOT_ALLOWED"
-    exchange.call("register", other["id"], "R-1", exchange.clerk("a1"))
-    served = exchange.call("paper_delivery", other["id"], "a2", "系统故障，已送纸质件", exchange.clerk("gz-fgw"))
+    exchange.call("register", other["id"], {"registration_number": "R-1"}, exchange.clerk("a1"))
+    served = exchange.call("paper_delivery", other["id"], {"unit_code": "a2", "note": "系统故障，已送纸质件"},
+                           exchange.clerk("gz-fgw"))
     assert (served["state"], served["paper_served_by"]) == ("paper_served", "clerk-gz-fgw")
     assert [e["id"] for e in exchange.events("document_completed")] == [other["id"]]
 
@@ -127,8 +129,8 @@ def test_each_print_request_act_has_one_name_from_rpc_to_audit(exchange):
     name the same act (request_print_copies → print_copies_requested, grant_print_request →
     print_request_granted, refuse_print_request → print_request_refused)."""
     doc = sent_to_all(exchange)["id"]
-    first = exchange.call("request_print_copies", doc, 1, "会议需要", exchange.clerk("a1"))
-    second = exchange.call("request_print_copies", doc, 2, "再要两份", exchange.clerk("a1"))
+    first = exchange.call("request_print_copies", doc, {"copies": 1, "reason": "会议需要"}, exchange.clerk("a1"))
+    second = exchange.call("request_print_copies", doc, {"copies": 2, "reason": "再要两份"}, exchange.clerk("a1"))
     assert exchange.call("refuse_print_request", doc, first["request_id"], exchange.clerk("gz-fgw"))["state"] == \
         "refused"
     granted = exchange.call("grant_print_request", doc, second["request_id"], exchange.clerk("gz-fgw"))

@@ -28,19 +28,21 @@ def test_a_repeated_sign_for_answers_the_same_receipt_and_signs_once(exchange):
 def test_a_repeated_registration_answers_the_same_receipt_and_another_number_is_refused(exchange):
     doc = sent_to(exchange, "a1")["id"]
     exchange.call("sign_for", doc, exchange.clerk("a1"))
-    first = exchange.call("register", doc, "收〔2026〕1号", exchange.clerk("a1"))
+    first = exchange.call("register", doc, {"registration_number": "收〔2026〕1号"}, exchange.clerk("a1"))
     exchange.clock.advance(minutes=5)
-    assert exchange.call("register", doc, "收〔2026〕1号", exchange.clerk("a1")) == first
-    assert exchange.refused("register", doc, "收〔2026〕2号", exchange.clerk("a1")).code == "INVALID_RECEIPT_STATE"
+    assert exchange.call("register", doc, {"registration_number": "收〔2026〕1号"}, exchange.clerk("a1")) == first
+    assert exchange.refused("register", doc, {"registration_number": "收〔2026〕2号"},
+                            exchange.clerk("a1")).code == "INVALID_RECEIPT_STATE"
     assert len(exchange.events("receipt_registered")) == 1 and len(exchange.events("document_completed")) == 1
 
 
 def test_a_repeated_return_answers_the_same_receipt_and_returns_once(exchange):
     doc = sent_to(exchange, "a1")["id"]
-    first = exchange.call("return_document", doc, "文号有误", exchange.clerk("a1"))
+    first = exchange.call("return_document", doc, {"reason": "文号有误"}, exchange.clerk("a1"))
     exchange.clock.advance(minutes=5)
-    assert exchange.call("return_document", doc, "文号有误", exchange.clerk("a1")) == first
-    assert exchange.refused("return_document", doc, "另一个理由", exchange.clerk("a1")).code == "INVALID_RECEIPT_STATE"
+    assert exchange.call("return_document", doc, {"reason": "文号有误"}, exchange.clerk("a1")) == first
+    assert exchange.refused("return_document", doc, {"reason": "另一个理由"},
+                            exchange.clerk("a1")).code == "INVALID_RECEIPT_STATE"
     assert len(exchange.events("document_returned")) == 1
 
 
@@ -60,8 +62,8 @@ def test_a_repeated_print_with_its_idempotency_key_answers_the_same_copy_and_use
 
 def test_a_resend_naming_a_unit_twice_is_a_validation_error_and_changes_nothing(exchange):
     doc = sent_to(exchange, "a1", "a2")["id"]
-    exchange.call("return_document", doc, "文号有误", exchange.clerk("a1"))
-    refused = exchange.refused("resend", doc, ["a1", "a1"], exchange.clerk("gz-fgw"))
+    exchange.call("return_document", doc, {"reason": "文号有误"}, exchange.clerk("a1"))
+    refused = exchange.refused("resend", doc, {"unit_codes": ["a1", "a1"]}, exchange.clerk("gz-fgw"))
     assert (refused.code, list(refused.fields)) == ("VALIDATION_ERROR", ["unit_codes"])
     assert [r["state"] for r in exchange.call("receipts", doc, exchange.clerk("gz-fgw"))] == ["returned", "delivered"]
 
@@ -82,7 +84,8 @@ def test_a_recipient_listed_twice_or_as_main_and_copy_is_a_validation_error(exch
 
 def test_approvals_listed_twice_are_a_validation_error_and_calendar_days_twice_a_domain_refusal(exchange):
     doc = sent_to(exchange, "a1")["id"]
-    refused = exchange.refused("seal_document", doc, ["ap-1", "ap-1"], exchange.clerk("gz-fgw"))
+    refused = exchange.refused("seal_document", doc, {"seal_use_approval_ids": ["ap-1", "ap-1"]},
+                               exchange.clerk("gz-fgw"))
     assert (refused.code, list(refused.fields)) == ("VALIDATION_ERROR", ["seal_use_approval_ids"])
     operator = {"user_id": "op-1", "unit_code": "operator", "roles": ["operator"]}
     schedule = {"source": "国办发明电〔2026〕1号", "days": [{"date": "2027-01-01", "working": False},
@@ -93,12 +96,12 @@ def test_approvals_listed_twice_are_a_validation_error_and_calendar_days_twice_a
 
 def test_a_resend_to_a_unit_no_longer_active_is_refused(exchange):
     doc = sent_to(exchange, "a1")["id"]
-    exchange.call("return_document", doc, "文号有误", exchange.clerk("a1"))
+    exchange.call("return_document", doc, {"reason": "文号有误"}, exchange.clerk("a1"))
     exchange.call("on_unit_revoked", {"event_id": "rv-1", "event_type": "unit_revoked", "occurred_at":
                                       exchange.clock.now.isoformat(), "data": {
                                           "unit": {"code": "a1", "name": "单位a1", "status": "revoked", "version": 9},
                                           "reason": "撤销", "documents": "keep", "successor_code": None}})
-    assert exchange.refused("resend", doc, ["a1"], exchange.clerk("gz-fgw")).code == "UNKNOWN_UNIT"
+    assert exchange.refused("resend", doc, {"unit_codes": ["a1"]}, exchange.clerk("gz-fgw")).code == "UNKNOWN_UNIT"
 
 
 def test_an_idempotency_key_longer_than_128_characters_is_a_validation_error(exchange):
@@ -111,7 +114,8 @@ def test_an_idempotency_key_longer_than_128_characters_is_a_validation_error(exc
 
 def test_a_repeated_paper_delivery_record_answers_the_same_receipt_and_records_once(exchange):
     doc = sent_to(exchange, "a1")["id"]
-    first = exchange.call("paper_delivery", doc, "a1", "断网期间纸质送达", exchange.clerk("gz-fgw"))
+    served = {"unit_code": "a1", "note": "断网期间纸质送达"}
+    first = exchange.call("paper_delivery", doc, served, exchange.clerk("gz-fgw"))
     exchange.clock.advance(minutes=5)
-    assert exchange.call("paper_delivery", doc, "a1", "断网期间纸质送达", exchange.clerk("gz-fgw")) == first
+    assert exchange.call("paper_delivery", doc, served, exchange.clerk("gz-fgw")) == first
     assert len(exchange.events("receipt_paper_served")) == 1

@@ -56,7 +56,7 @@ def test_keep_and_archive_close_the_open_receipts_and_stop_the_overdue_alarm(exc
     exchange.units("gz-fgw", "a1", "a2", "a3", sealed=["gz-fgw"])
     doc = exchange.send(main=("a1", "a2", "a3"), cc=())["id"]
     exchange.call("sign_for", doc, exchange.clerk("a3"))
-    exchange.call("register", doc, "收〔2026〕3号", exchange.clerk("a3"))
+    exchange.call("register", doc, {"registration_number": "收〔2026〕3号"}, exchange.clerk("a3"))
     revoked(exchange, "a1", "keep")
     revoked(exchange, "a2", "archive")
     assert states(exchange, doc) == {"a1": ("delivered", "kept"), "a2": ("delivered", "archived"),
@@ -77,7 +77,7 @@ def test_a_revocation_leaves_handled_receipts_and_other_units_alone(exchange):
     exchange.units("gz-fgw", "a1", "a2", "succ", sealed=["gz-fgw"])
     doc = exchange.send(main=("a1", "a2"), cc=())["id"]
     exchange.call("sign_for", doc, exchange.clerk("a1"))
-    exchange.call("register", doc, "收〔2026〕1号", exchange.clerk("a1"))
+    exchange.call("register", doc, {"registration_number": "收〔2026〕1号"}, exchange.clerk("a1"))
     revoked(exchange, "a1", "transfer", successor="succ")
     assert states(exchange, doc) == {"a1": ("registered", None), "a2": ("delivered", None)}
 
@@ -96,7 +96,8 @@ def test_a_document_awaiting_a_revoked_seal_is_withdrawn_and_sent_ones_still_sig
     exchange.call("on_seal_revoked", envelope)
     assert exchange.call("get_document", waiting["id"], exchange.clerk("gz-fgw"))["status"] == "recalled"
     assert len(exchange.events("document_recalled")) == 1
-    assert exchange.refused("seal_document", waiting["id"], ["ap-1"], exchange.clerk("gz-fgw")).code == \
+    assert exchange.refused("seal_document", waiting["id"], {"seal_use_approval_ids": ["ap-1"]},
+                            exchange.clerk("gz-fgw")).code == \
         "INVALID_RECEIPT_STATE"
 
 
@@ -105,7 +106,7 @@ def test_a_document_sent_before_its_seal_was_revoked_still_verifies_at_sign_for(
     sent = exchange.send(main=("a1",), cc=())
     exchange.clock.advance(minutes=1)
     admin = {"user_id": "admin-gz-fgw", "unit_code": "gz-fgw", "roles": ["admin"]}
-    exchange.seal.service.revoke_seal(sent["seal_serial"], "印章遗失", admin)
+    exchange.seal.service.revoke_seal(sent["seal_serial"], {"reason": "印章遗失"}, admin)
     exchange.seal.session.commit()
     exchange.call("on_seal_revoked", {"event_id": "sr-2", "event_type": "seal_revoked",
                                       "occurred_at": exchange.clock.now.isoformat(),

@@ -97,20 +97,22 @@ def test_under_two_person_custody_the_document_waits_for_its_custodians_then_goe
     draft = exchange.send(main=("a1", "a2"), cc=())
     assert (draft["status"], draft["receipts"], draft["seal_serial"]) == ("awaiting_seal", [], None)
     assert exchange.events("document_sent") == [] and exchange.call("inbox", exchange.clerk("a1"))["items"] == []
-    assert exchange.refused("seal_document", draft["id"], None, exchange.clerk("gz-fgw")).code == \
+    assert exchange.refused("seal_document", draft["id"], {"seal_use_approval_ids": None},
+                            exchange.clerk("gz-fgw")).code == \
         "CUSTODY_APPROVAL_REQUIRED"
 
     serial = exchange.seal.session.scalar(select(Seal.serial).where(Seal.unit_code == "gz-fgw"))
-    approvals = [exchange.seal.service.approve_use(serial, draft["manifest_sha256"],
+    approvals = [exchange.seal.service.approve_use(serial, {"manifest_sha256": draft["manifest_sha256"]},
                                                    {"user_id": keeper, "unit_code": "gz-fgw", "roles": ["custodian"]})
                  ["approval_id"] for keeper in ("li", "wang")]
     exchange.seal.session.commit()
-    sent = exchange.call("seal_document", draft["id"], approvals, exchange.clerk("gz-fgw"))
+    sent = exchange.call("seal_document", draft["id"], {"seal_use_approval_ids": approvals}, exchange.clerk("gz-fgw"))
     assert (sent["status"], sent["seal_serial"], len(sent["receipts"])) == ("sent", serial, 2)
     assert [e["id"] for e in exchange.events("document_sent")] == [draft["id"]]
     signature = exchange.download(draft["id"], "signature.p7s", "a1")
     manifest = exchange.download(draft["id"], "manifest", "a1")
     checked = exchange.seal.service.verify(base64.b64encode(manifest).decode(), base64.b64encode(signature).decode())
     assert checked["valid"]
-    assert exchange.refused("seal_document", draft["id"], approvals, exchange.clerk("gz-fgw")).code == \
+    assert exchange.refused("seal_document", draft["id"], {"seal_use_approval_ids": approvals},
+                            exchange.clerk("gz-fgw")).code == \
         "INVALID_RECEIPT_STATE"  # sent once

@@ -5,7 +5,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from gongwen_common.audit import AuditRecordColumns
 from gongwen_common.tables import UtcDateTime
-from gongwen_registry.replica import UnitViewColumns
+from gongwen_contracts.registry.replica import UnitViewColumns
 
 
 class Base(DeclarativeBase):

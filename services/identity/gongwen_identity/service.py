@@ -1,14 +1,28 @@
 """Identity entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``.
 
 ``actor`` arguments are the caller's verified token claims or ``{"user_id": …}``; identity
-reads the acting user's roles and unit from its own tables.
+reads the acting user's roles and unit from its own tables. What a caller sends (the gateway
+forwards HTTP bodies as they come) is validated here, once, with identity's contract schemas
+(``gongwen_contracts.identity.schemas``).
 """
 import logging
 
 from gongwen_common.entrypoints import event_handler, rpc, timer
+from gongwen_common.errors import validated
 from gongwen_common.idempotency import once
 from gongwen_common.service import CheckedAtStart, ServiceBase
-from gongwen_registry.replica import UnitDirectoryReplica
+from gongwen_contracts.identity.schemas import (
+    ActForRequestSchema,
+    ChallengeRequestSchema,
+    ClientCredentialsSchema,
+    DeviceSchema,
+    DisableSchema,
+    LoginSchema,
+    PasswordChangeSchema,
+    ProxySchema,
+    ResetPasswordSchema,
+)
+from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
 from .domain import authentication, bootstrap, clients, proxies, tokens, unit_events, users
 from .domain.errors import AuthenticationFailed
@@ -75,11 +89,13 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
         return users.approve_user(self.db, user_id, actor, self.clock())
 
     @rpc
-    def disable_user(self, user_id, actor, reason):
+    def disable_user(self, user_id, actor, request):
+        reason = validated(DisableSchema(), request)["reason"]
         return users.disable_user(self.db, user_id, actor, reason, self.clock())
 
     @rpc
-    def reset_password(self, user_id, new_initial_password, actor):
+    def reset_password(self, user_id, request, actor):
+        new_initial_password = validated(ResetPasswordSchema(), request)["initial_password"]
         settings = self._settings()
         return users.reset_password(self.db, user_id, new_initial_password, actor, settings.password, self.clock())
 
@@ -88,7 +104,8 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
         return users.unlock_user(self.db, user_id, actor, self.clock())
 
     @rpc
-    def replace_device(self, user_id, public_key_pem, actor):
+    def replace_device(self, user_id, request, actor):
+        public_key_pem = validated(DeviceSchema(), request)["public_key"]
         return users.replace_device(self.db, user_id, public_key_pem, actor, self.clock())
 
     @rpc
@@ -99,18 +116,22 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
     # -- authentication ---------------------------------------------------------------------
 
     @rpc
-    def issue_challenge(self, username):
+    def issue_challenge(self, request):
+        username = validated(ChallengeRequestSchema(), request)["username"]
         return authentication.issue_challenge(self.db, username, self._settings(), self.clock())
 
     @rpc
-    def login(self, username, password, challenge_id, signature_b64):
-        return self._keeping_refusal(authentication.login, self.db, username, password, challenge_id,
-                                     signature_b64, self._settings(), self.clock())
+    def login(self, request):
+        """``request``: ``{username, password, challenge_id, signature}`` (the signature base64)."""
+        data = validated(LoginSchema(), request)
+        return self._keeping_refusal(authentication.login, self.db, data["username"], data["password"],
+                                     data["challenge_id"], data["signature"], self._settings(), self.clock())
 
     @rpc
-    def change_password(self, user_id, old_password, new_password, actor=None):
-        self._keeping_refusal(authentication.change_password, self.db, user_id, old_password, new_password,
-                              self._settings(), self.clock(), actor)
+    def change_password(self, user_id, request, actor=None):
+        data = validated(PasswordChangeSchema(), request)
+        self._keeping_refusal(authentication.change_password, self.db, user_id, data["old_password"],
+                              data["new_password"], self._settings(), self.clock(), actor)
 
     @rpc
     def logout(self, jti, exp):
@@ -159,13 +180,19 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
         return clients.list_clients(self.db, unit_code, actor, status, q, limit, cursor)
 
     @rpc
-    def client_token(self, client_id, client_secret):
-        return clients.client_token(self.db, client_id, client_secret, self._settings(), self.clock())
+    def client_token(self, request):
+        data = validated(ClientCredentialsSchema(), request)
+        return clients.client_token(self.db, data["client_id"], data["client_secret"], self._settings(), self.clock())
 
     # -- proxies ----------------------------------------------------------------------------
 
     @rpc
-    def set_proxy(self, principal_user_id, proxy_user_id, starts_at, ends_at, actor, idempotency_key=None):
+    def set_proxy(self, request, actor, idempotency_key=None):
+        """``request``: ``{principal_user_id, proxy_user_id, starts_at, ends_at}``, times in RFC 3339
+        with an offset."""
+        window = validated(ProxySchema(), request)
+        principal_user_id, proxy_user_id = window["principal_user_id"], window["proxy_user_id"]
+        starts_at, ends_at = window["starts_at"].isoformat(), window["ends_at"].isoformat()
         request = proxies.idempotency_fingerprint(principal_user_id, proxy_user_id, starts_at, ends_at, actor)
         return once(self.db, "set_proxy", idempotency_key, request,
                     lambda: proxies.set_proxy(self.db, principal_user_id, proxy_user_id, starts_at, ends_at,
@@ -180,8 +207,9 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
         return proxies.proxy_for(self.db, proxy_user_id, principal_user_id, self.clock())
 
     @rpc
-    def act_for(self, proxy_user_id, principal_user_id, actor=None):
+    def act_for(self, proxy_user_id, request, actor=None):
         """A token for the proxy to act with the principal's authority inside the window."""
+        principal_user_id = validated(ActForRequestSchema(), request)["principal_user_id"]
         return proxies.issue_proxy_token(self.db, proxy_user_id, principal_user_id, self._settings(), self.clock(),
                                          actor)
 

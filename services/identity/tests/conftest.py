@@ -88,16 +88,19 @@ class World:
         return {"user_id": self.user(username).id}
 
     def login(self, username, password=None, key=None, service=None):
-        challenge = self.call("issue_challenge", username, service=service)
+        challenge = self.call("issue_challenge", {"username": username}, service=service)
         signature = sign(key or self.keys[username], challenge["nonce"])
-        return self.call("login", username, self.passwords[username] if password is None else password,
-                         challenge["challenge_id"], signature, service=service)
+        password = self.passwords[username] if password is None else password
+        return self.call("login", {"username": username, "password": password,
+                                   "challenge_id": challenge["challenge_id"], "signature": signature}, service=service)
 
     def login_refused(self, username, password=None, key=None, service=None) -> DomainError:
-        challenge = self.call("issue_challenge", username, service=service)
+        challenge = self.call("issue_challenge", {"username": username}, service=service)
         signature = sign(key or self.keys.get(username) or new_key(), challenge["nonce"])
-        return self.refused("login", username, self.passwords.get(username) if password is None else password,
-                            challenge["challenge_id"], signature, service=service)
+        password = self.passwords.get(username) if password is None else password
+        return self.refused("login", {"username": username, "password": password,
+                                      "challenge_id": challenge["challenge_id"], "signature": signature},
+                            service=service)
 
     def unit_changed(self, event_type, code, status="active", version=None, name=None):
         """Deliver a registry unit event to its handler, as the broker would (by default the
@@ -139,7 +142,8 @@ def cast():
     for name, unit_code, roles in (("alice", "gz-fgw", ["staff"]), ("bob", "gz-fgw", ["staff"]),
                                    ("carol", "gz-cz", ["staff"]), ("dave", "gz-fgw", ["admin"])):
         world.new_user(name, roles, unit_code)
-    world.call("change_password", world.user("dave").id, "Beacon#2026west", PASSWORDS["dave"])
+    world.call("change_password", world.user("dave").id, {"old_password": "Beacon#2026west",
+                                                          "new_password": PASSWORDS["dave"]})
     session.execute(delete(OutboxEvent))  # each test sees only the events it caused
     session.commit()
     raw = engine.raw_connection()

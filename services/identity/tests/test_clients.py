@@ -17,14 +17,14 @@ def test_a_unit_system_gets_tokens_with_its_client_credentials(world):
     stored = world.session.scalars(select(Client)).one()
     assert stored.secret_hash.startswith("$argon2id$") and secret not in stored.secret_hash
 
-    result = world.call("client_token", client_id, secret)
+    result = world.call("client_token", {"client_id": client_id, "client_secret": secret})
     assert (result["token_type"], result["expires_in"], result["must_change_password"]) == ("Bearer", 900, False)
     token = claims(world, result["access_token"])
     assert {k: token[k] for k in ("sub", "unit", "roles", "pwd")} == {
         "sub": f"client:{client_id}", "unit": "gz-fgw", "roles": ["system"], "pwd": False}
 
     for wrong_id, wrong_secret in ((client_id, secret[:-1] + "x"), ("no-such-client", secret)):
-        refusal = world.refused("client_token", wrong_id, wrong_secret)
+        refusal = world.refused("client_token", {"client_id": wrong_id, "client_secret": wrong_secret})
         assert (refusal.code, refusal.status) == ("INVALID_CREDENTIALS", 401)
     assert world.refused("create_client", "gz-cz", admin).code == "FORBIDDEN"  # not dave's unit
     as_system = {"sub": f"client:{client_id}", "roles": ["system"]}
@@ -33,11 +33,13 @@ def test_a_unit_system_gets_tokens_with_its_client_credentials(world):
     rotated = world.call("rotate_client", client_id, admin)
     assert rotated["client_id"] == client_id and rotated["client_secret"] != secret
     assert world.call("is_revoked", token["jti"]) is True  # the old secret's tokens end with it
-    assert world.refused("client_token", client_id, secret).code == "INVALID_CREDENTIALS"
-    fresh = claims(world, world.call("client_token", client_id, rotated["client_secret"])["access_token"])
+    assert world.refused("client_token", {"client_id": client_id,
+                                          "client_secret": secret}).code == "INVALID_CREDENTIALS"
+    fresh = claims(world, world.call("client_token", {"client_id": client_id,
+                                                      "client_secret": rotated["client_secret"]})["access_token"])
 
     world.unit_changed("unit_revoked", "gz-fgw", status="revoked")
-    refusal = world.refused("client_token", client_id, rotated["client_secret"])
+    refusal = world.refused("client_token", {"client_id": client_id, "client_secret": rotated["client_secret"]})
     assert (refusal.code, refusal.status) == ("ACCOUNT_DISABLED", 401)
     assert world.call("is_revoked", fresh["jti"]) is True
     assert world.refused("create_client", "gz-fgw", world.actor("operator")).code == "UNKNOWN_UNIT"
@@ -53,7 +55,8 @@ def as_system(client_id) -> dict:
 def test_a_department_system_has_no_password_to_change(world):
     client_id = world.call("create_client", "gz-fgw", world.actor("dave"))["client_id"]
     for actor in (as_system(client_id), None):
-        refusal = world.refused("change_password", f"client:{client_id}", "anything", "Gw-New-2026?north", actor)
+        refusal = world.refused("change_password", f"client:{client_id}", {"old_password": "anything",
+                                                                           "new_password": "Gw-New-2026?north"}, actor)
         # Refused as a system (403), not taken for a wrong password (401).
         assert (refusal.code, refusal.status) == ("FORBIDDEN", 403)
         assert "department system" in refusal.message
@@ -64,9 +67,9 @@ def test_a_department_system_cannot_be_a_proxy(world):
     client_id = world.call("create_client", "gz-fgw", world.actor("dave"))["client_id"]
     alice = world.user("alice")
     for actor in (as_system(client_id), None):
-        refusal = world.refused("act_for", f"client:{client_id}", alice.id, actor)
+        refusal = world.refused("act_for", f"client:{client_id}", {"principal_user_id": alice.id}, actor)
         assert (refusal.code, refusal.status) == ("PROXY_NOT_ALLOWED", 403)
         assert refusal.message == "A department system cannot be a proxy."
     # Nor does a person get a proxy's token while the caller is a system.
-    refusal = world.refused("act_for", alice.id, world.user("bob").id, as_system(client_id))
+    refusal = world.refused("act_for", alice.id, {"principal_user_id": world.user("bob").id}, as_system(client_id))
     assert refusal.message == "A department system cannot be a proxy."

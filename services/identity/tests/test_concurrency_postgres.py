@@ -13,9 +13,10 @@ from gongwen_identity.models import AuditRecord, RevokedToken
 
 def test_two_concurrent_logins_with_one_challenge_give_one_token(pg_world):
     world = pg_world
-    challenge = world.call("issue_challenge", "alice")
+    challenge = world.call("issue_challenge", {"username": "alice"})
     signature = world.sign(world.keys["alice"], challenge["nonce"])
-    attempt = ("login", ("alice", world.passwords["alice"], challenge["challenge_id"], signature))
+    attempt = ("login", ({"username": "alice", "password": world.passwords["alice"],
+                          "challenge_id": challenge["challenge_id"], "signature": signature},))
     results = world.concurrently([attempt, attempt])
     tokens = [r for r in results if isinstance(r, dict)]
     refusals = [r.code for r in results if isinstance(r, DomainError)]
@@ -26,9 +27,10 @@ def test_concurrent_wrong_passwords_each_count(pg_world):
     world, attempts = pg_world, 6
     calls = []
     for _ in range(attempts):
-        challenge = world.call("issue_challenge", "alice")
-        calls.append(("login", ("alice", "Wrong#2026guess", challenge["challenge_id"],
-                                world.sign(world.keys["alice"], challenge["nonce"]))))
+        challenge = world.call("issue_challenge", {"username": "alice"})
+        calls.append(("login", ({"username": "alice", "password": "Wrong#2026guess",
+                                 "challenge_id": challenge["challenge_id"],
+                                 "signature": world.sign(world.keys["alice"], challenge["nonce"])},)))
     results = world.concurrently(calls)
     assert [r.code for r in results] == ["INVALID_CREDENTIALS"] * attempts
     assert world.user("alice").failed_attempts == attempts

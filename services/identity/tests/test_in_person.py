@@ -45,13 +45,14 @@ def test_a_proxy_cannot_rotate_or_revoke_client_credentials(world, method):
     args = (client["client_id"],) if method == "rotate_client" else ("gz-fgw", client["client_id"])
     refusal = world.refused(method, *args, for_dave_by_alice(world))
     assert (refusal.code, refusal.status) == ("PROXY_NOT_ALLOWED", 403)
-    assert world.call("client_token", client["client_id"], client["client_secret"])["token_type"] == "Bearer"
+    assert world.call("client_token", {"client_id": client["client_id"],
+                                       "client_secret": client["client_secret"]})["token_type"] == "Bearer"
 
 
 def test_a_proxy_cannot_reset_a_password_or_replace_a_u_key(world):
     bob = world.user("bob")
-    for method, args in (("reset_password", (bob.id, "Saffron#2026new")),
-                         ("replace_device", (bob.id, world.public_pem(world.new_key())))):
+    for method, args in (("reset_password", (bob.id, {"initial_password": "Saffron#2026new"})),
+                         ("replace_device", (bob.id, {"public_key": world.public_pem(world.new_key())}))):
         refusal = world.refused(method, *args, for_dave_by_alice(world))
         assert (refusal.code, refusal.status) == ("PROXY_NOT_ALLOWED", 403), method
 
@@ -59,15 +60,18 @@ def test_a_proxy_cannot_reset_a_password_or_replace_a_u_key(world):
 def test_a_proxy_cannot_change_the_principals_password_or_chain_to_another_proxy(world):
     dave, alice, bob = world.user("dave"), world.user("alice"), world.user("bob")
     by_proxy = for_dave_by_alice(world)
-    refusal = world.refused("change_password", dave.id, world.passwords["dave"], "Sunrise#2026tea", actor=by_proxy)
+    refusal = world.refused("change_password", dave.id, {"old_password": world.passwords["dave"],
+                                                         "new_password": "Sunrise#2026tea"}, actor=by_proxy)
     assert (refusal.code, refusal.status) == ("PROXY_NOT_ALLOWED", 403)
     assert world.user("dave").failed_attempts == 0  # refused before any password work
     # dave is bob's proxy now; alice, acting for dave, may not act for bob through him.
-    world.call("change_password", bob.id, world.passwords["bob"], "Meadow#2026qxZq")
+    world.call("change_password", bob.id, {"old_password": world.passwords["bob"], "new_password": "Meadow#2026qxZq"})
     now = world.clock.now
-    world.call("set_proxy", bob.id, dave.id, now.isoformat(), (now + timedelta(hours=1)).isoformat(),
+    world.call("set_proxy", {"principal_user_id": bob.id, "proxy_user_id": dave.id, "starts_at": now.isoformat(),
+                             "ends_at": (now + timedelta(hours=1)).isoformat()},
                world.actor("dave"))
-    refusal = world.refused("act_for", dave.id, bob.id, actor=by_proxy)
+    refusal = world.refused("act_for", dave.id, {"principal_user_id": bob.id}, actor=by_proxy)
     assert (refusal.code, refusal.status) == ("PROXY_NOT_ALLOWED", 403)
-    assert world.call("act_for", dave.id, bob.id, actor=world.actor("dave"))["proxy_user_id"] == dave.id
+    assert world.call("act_for", dave.id, {"principal_user_id": bob.id},
+                      actor=world.actor("dave"))["proxy_user_id"] == dave.id
     assert alice.id in by_proxy.values()

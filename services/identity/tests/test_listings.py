@@ -9,7 +9,8 @@ from gongwen_identity.models import AuditRecord
 
 def settled(world, username):
     """Past the first login, so only the role decides."""
-    world.call("change_password", world.user(username).id, world.passwords[username], "Meadow#2026qxZq")
+    world.call("change_password", world.user(username).id, {"old_password": world.passwords[username],
+                                                            "new_password": "Meadow#2026qxZq"})
 
 
 def usernames(page):
@@ -25,7 +26,7 @@ def test_the_operator_lists_every_units_users_and_an_admin_only_its_own(world):
     assert usernames(world.call("list_users", dave, q="BO")) == ["bob"]
     assert usernames(world.call("list_users", dave, q="用户 a")) == ["alice"]
 
-    world.call("disable_user", world.user("bob").id, dave, "left")
+    world.call("disable_user", world.user("bob").id, dave, {"reason": "left"})
     assert usernames(world.call("list_users", dave, status="disabled")) == ["bob"]
     first = world.call("list_users", dave, limit=2)
     assert usernames(first) == ["alice", "bob"] and first["next_cursor"] == "bob"
@@ -43,7 +44,8 @@ def test_a_revoked_client_issues_no_tokens_and_its_tokens_are_refused(world):
     """Issue 9 item 1: a client's secret is otherwise invisible and eternal."""
     dave = world.actor("dave")
     client = world.call("create_client", "gz-fgw", dave)
-    token = world.call("client_token", client["client_id"], client["client_secret"])["access_token"]
+    token = world.call("client_token", {"client_id": client["client_id"],
+                                        "client_secret": client["client_secret"]})["access_token"]
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
 
     listed = world.call("list_clients", "gz-fgw", dave)["items"]
@@ -57,7 +59,8 @@ def test_a_revoked_client_issues_no_tokens_and_its_tokens_are_refused(world):
     assert (revoked["status"], revoked["revoked_by"]) == ("revoked", dave["user_id"])
     assert world.call("is_revoked", jti) is True
     assert [e["jti"] for e in world.events("token_revoked")] == [jti]  # every gateway hears of it
-    refusal = world.refused("client_token", client["client_id"], client["client_secret"])
+    refusal = world.refused("client_token", {"client_id": client["client_id"],
+                                             "client_secret": client["client_secret"]})
     assert (refusal.code, refusal.status) == ("ACCOUNT_DISABLED", 401)
     assert world.call("revoke_client", "gz-fgw", client["client_id"], dave)["status"] == "revoked"  # again: same
     assert world.refused("rotate_client", client["client_id"], dave).code == "INVALID_USER_STATE"  # stays revoked
@@ -75,19 +78,23 @@ def test_another_units_clients_are_not_found(world):
         assert (refusal.code, refusal.status) == ("NOT_FOUND", 404), method
     settled(world, "alice")
     assert world.refused("list_clients", "gz-fgw", world.actor("alice")).code == "FORBIDDEN"
-    assert world.call("client_token", client["client_id"], client["client_secret"])["token_type"] == "Bearer"
+    assert world.call("client_token", {"client_id": client["client_id"],
+                                       "client_secret": client["client_secret"]})["token_type"] == "Bearer"
 
 
 def test_proxies_are_listed_by_window_and_unit(world):
     alice, bob, carol = world.user("alice"), world.user("bob"), world.user("carol")
     operator, dave, now = world.actor("operator"), world.actor("dave"), world.clock.now
-    current = world.call("set_proxy", alice.id, bob.id, now.isoformat(), (now + timedelta(hours=1)).isoformat(),
+    current = world.call("set_proxy", {"principal_user_id": alice.id, "proxy_user_id": bob.id,
+                                       "starts_at": now.isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()},
                          dave)
-    later = world.call("set_proxy", bob.id, alice.id, (now + timedelta(days=1)).isoformat(),
-                       (now + timedelta(days=2)).isoformat(), dave)
+    later = world.call("set_proxy", {"principal_user_id": bob.id, "proxy_user_id": alice.id,
+                                     "starts_at": (now + timedelta(days=1)).isoformat(),
+                                     "ends_at": (now + timedelta(days=2)).isoformat()}, dave)
     world.new_user("frank", unit_code="gz-cz")
-    elsewhere = world.call("set_proxy", carol.id, world.user("frank").id, now.isoformat(),
-                           (now + timedelta(hours=1)).isoformat(), operator)
+    elsewhere = world.call("set_proxy", {"principal_user_id": carol.id, "proxy_user_id": world.user("frank").id,
+                                         "starts_at": now.isoformat(),
+                                         "ends_at": (now + timedelta(hours=1)).isoformat()}, operator)
 
     def ids(page):
         return sorted(p["proxy_id"] for p in page["items"])

@@ -8,43 +8,51 @@ from gongwen_identity.domain import authentication
 from gongwen_identity.models import AuditRecord, Challenge
 
 
+def credentials(username, password, challenge_id, signature) -> dict:
+    """A login request, as POST /auth/login forwards it."""
+    return {"username": username, "password": password, "challenge_id": challenge_id, "signature": signature}
+
+
 def test_login_answers_in_the_order_of_the_api(world):
     alice = world.user("alice")
     password, key = world.passwords["alice"], world.keys["alice"]
 
     # 1. CHALLENGE_EXPIRED: right password, right U_Key, but 121 s later.
-    stale = world.call("issue_challenge", "alice")
+    stale = world.call("issue_challenge", {"username": "alice"})
     assert len(base64.b64decode(stale["nonce"])) == 32
     world.clock.advance(seconds=121)
-    refusal = world.refused("login", "alice", password, stale["challenge_id"], world.sign(key, stale["nonce"]))
+    refusal = world.refused("login", credentials("alice", password, stale["challenge_id"],
+                                                 world.sign(key, stale["nonce"])))
     assert (refusal.code, refusal.status) == ("CHALLENGE_EXPIRED", 401)
-    unknown = world.refused("login", "alice", password, "no-such-challenge", world.sign(key, stale["nonce"]))
+    unknown = world.refused("login", credentials("alice", password, "no-such-challenge",
+                                                 world.sign(key, stale["nonce"])))
     assert unknown.code == "CHALLENGE_EXPIRED"
 
     # Success, then 2. CHALLENGE_USED: the same challenge replayed with everything right.
-    challenge = world.call("issue_challenge", "alice")
+    challenge = world.call("issue_challenge", {"username": "alice"})
     signature = world.sign(key, challenge["nonce"])
-    result = world.call("login", "alice", password, challenge["challenge_id"], signature)
+    result = world.call("login", credentials("alice", password, challenge["challenge_id"], signature))
     assert result["token_type"] == "Bearer" and result["must_change_password"] is True
-    replay = world.refused("login", "alice", password, challenge["challenge_id"], signature)
+    replay = world.refused("login", credentials("alice", password, challenge["challenge_id"], signature))
     assert (replay.code, replay.status) == ("CHALLENGE_USED", 401)
 
     # A challenge issued for another username is spent as well: it counts as used.
-    for_bob = world.call("issue_challenge", "bob")
-    borrowed = world.refused("login", "alice", password, for_bob["challenge_id"], world.sign(key, for_bob["nonce"]))
+    for_bob = world.call("issue_challenge", {"username": "bob"})
+    borrowed = world.refused("login", credentials("alice", password, for_bob["challenge_id"],
+                                                  world.sign(key, for_bob["nonce"])))
     assert borrowed.code == "CHALLENGE_USED"
-    assert world.refused("login", "bob", world.passwords["bob"], for_bob["challenge_id"],
-                         world.sign(world.keys["bob"], for_bob["nonce"])).code == "CHALLENGE_USED"
+    assert world.refused("login", credentials("bob", world.passwords["bob"], for_bob["challenge_id"],
+                                              world.sign(world.keys["bob"], for_bob["nonce"]))).code == "CHALLENGE_USED"
 
     # 3. DEVICE_SIGNATURE_INVALID: signed by another key (right password); the attempt spends it.
-    challenge = world.call("issue_challenge", "alice")
+    challenge = world.call("issue_challenge", {"username": "alice"})
     forged = world.sign(world.new_key(), challenge["nonce"])
-    refusal = world.refused("login", "alice", password, challenge["challenge_id"], forged)
+    refusal = world.refused("login", credentials("alice", password, challenge["challenge_id"], forged))
     assert (refusal.code, refusal.status) == ("DEVICE_SIGNATURE_INVALID", 401)
-    assert world.refused("login", "alice", password, challenge["challenge_id"],
-                         world.sign(key, challenge["nonce"])).code == "CHALLENGE_USED"
-    garbage = world.call("issue_challenge", "alice")
-    assert world.refused("login", "alice", password, garbage["challenge_id"], "not base64!").code == \
+    assert world.refused("login", credentials("alice", password, challenge["challenge_id"],
+                                              world.sign(key, challenge["nonce"]))).code == "CHALLENGE_USED"
+    garbage = world.call("issue_challenge", {"username": "alice"})
+    assert world.refused("login", credentials("alice", password, garbage["challenge_id"], "not base64!")).code == \
         "DEVICE_SIGNATURE_INVALID"
 
     # 6. INVALID_CREDENTIALS: right U_Key, wrong password.
@@ -52,13 +60,14 @@ def test_login_answers_in_the_order_of_the_api(world):
     assert (refusal.code, refusal.status) == ("INVALID_CREDENTIALS", 401)
 
     # 4. ACCOUNT_DISABLED once disabled, whatever the password: the state comes before it.
-    world.call("disable_user", alice.id, world.actor("operator"), "left the unit")
+    world.call("disable_user", alice.id, world.actor("operator"), {"reason": "left the unit"})
     for attempt in ("Wrong#2026pass", password):
         refusal = world.login_refused("alice", password=attempt)
         assert (refusal.code, refusal.status) == ("ACCOUNT_DISABLED", 401)
     # An expired challenge outranks everything else, a used one everything after it.
     world.clock.advance(seconds=121)
-    assert world.refused("login", "alice", password, challenge["challenge_id"], forged).code == "CHALLENGE_EXPIRED"
+    assert world.refused("login", credentials("alice", password, challenge["challenge_id"], forged)).code == \
+        "CHALLENGE_EXPIRED"
 
 
 def test_a_locked_account_answers_the_same_whatever_the_password_and_tests_none(world, monkeypatch):
@@ -78,7 +87,7 @@ def test_a_locked_account_answers_the_same_whatever_the_password_and_tests_none(
 
 def test_a_disabled_account_answers_the_same_whatever_the_password(world):
     bob = world.user("bob")
-    world.call("disable_user", bob.id, world.actor("operator"), "left the unit")
+    world.call("disable_user", bob.id, world.actor("operator"), {"reason": "left the unit"})
     answers = {(r.code, r.message) for r in (world.login_refused("bob", password=p)
                                              for p in ("Wrong#2026again", world.passwords["bob"]))}
     assert answers == {("ACCOUNT_DISABLED", "The account is disabled.")}
@@ -87,12 +96,13 @@ def test_a_disabled_account_answers_the_same_whatever_the_password(world):
 
 def test_unknown_user_is_answered_like_a_known_user_with_a_bad_signature(world):
     thief_key = world.new_key()
-    known = world.call("issue_challenge", "alice")
-    unknown = world.call("issue_challenge", "nobody")
+    known = world.call("issue_challenge", {"username": "alice"})
+    unknown = world.call("issue_challenge", {"username": "nobody"})
     assert known.keys() == unknown.keys()
     assert len(base64.b64decode(known["nonce"])) == len(base64.b64decode(unknown["nonce"])) == 32
 
-    answers = [world.refused("login", name, "Lantern#2026red", ch["challenge_id"], world.sign(thief_key, ch["nonce"]))
+    answers = [world.refused("login", credentials(name, "Lantern#2026red", ch["challenge_id"],
+                                                  world.sign(thief_key, ch["nonce"])))
                for name, ch in (("alice", known), ("nobody", unknown))]
     assert {(a.code, a.status, a.message) for a in answers} == {
         ("DEVICE_SIGNATURE_INVALID", 401, "The U_Key signature does not verify.")}
@@ -139,6 +149,6 @@ def test_success_resets_the_count_and_an_admin_unlock_or_reset_ends_a_lock(world
     for _ in range(2):
         world.login_refused("bob", password="Wrong#2026three", service=service)
     assert world.user("bob").locked_until is not None
-    world.call("reset_password", bob.id, "Saffron#2026new", admin)
+    world.call("reset_password", bob.id, {"initial_password": "Saffron#2026new"}, admin)
     assert world.login("bob", password="Saffron#2026new", service=service)["must_change_password"] is True
     assert [e["reset"] for e in world.events("password_changed")] == [True]

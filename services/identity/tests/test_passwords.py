@@ -56,19 +56,23 @@ def test_the_max_age_asks_for_a_change():
 def test_the_initial_password_must_be_changed_before_anything_else(world):
     alice, old = world.user("alice"), world.passwords["alice"]
     # While on the initial password, acting is refused (the token says pwd=true).
-    refusal = world.refused("set_proxy", alice.id, world.user("bob").id, world.clock.now.isoformat(),
-                            (world.clock.now + timedelta(days=1)).isoformat(), world.actor("alice"))
+    refusal = world.refused("set_proxy", {"principal_user_id": alice.id, "proxy_user_id": world.user("bob").id,
+                                          "starts_at": world.clock.now.isoformat(),
+                                          "ends_at": (world.clock.now + timedelta(days=1)).isoformat()},
+                            world.actor("alice"))
     assert (refusal.code, refusal.status) == ("PASSWORD_CHANGE_REQUIRED", 403)
 
-    wrong = world.refused("change_password", alice.id, "Wrong#2026old", "Sunrise#2026tea")
+    wrong = world.refused("change_password", alice.id, {"old_password": "Wrong#2026old",
+                                                        "new_password": "Sunrise#2026tea"})
     assert (wrong.code, wrong.status) == ("INVALID_CREDENTIALS", 401)
     assert world.user("alice").failed_attempts == 1  # counted, and kept despite the rollback
-    assert world.refused("change_password", alice.id, old, old).code == "PASSWORD_TOO_WEAK"
-    weak = world.refused("change_password", alice.id, old, "alice#2026Tea")
+    assert world.refused("change_password", alice.id, {"old_password": old,
+                                                       "new_password": old}).code == "PASSWORD_TOO_WEAK"
+    weak = world.refused("change_password", alice.id, {"old_password": old, "new_password": "alice#2026Tea"})
     assert weak.code == "PASSWORD_TOO_WEAK" and "username" in weak.message
 
     session = world.login("alice")
-    world.call("change_password", alice.id, old, "Sunrise#2026tea")
+    world.call("change_password", alice.id, {"old_password": old, "new_password": "Sunrise#2026tea"})
     alice = world.user("alice")
     assert (alice.must_change_password, alice.failed_attempts) == (False, 0)
     [changed] = world.events("password_changed")

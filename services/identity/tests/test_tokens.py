@@ -56,7 +56,7 @@ def test_logout_revokes_the_jti_and_disabling_a_user_revokes_their_sessions(worl
         {"jti": first["jti"], "expires_at": datetime.fromtimestamp(first["exp"], UTC).isoformat()}]
 
     second = decode(world, world.login("bob")["access_token"])[1]
-    world.call("disable_user", world.user("bob").id, world.actor("dave"), "left the unit")
+    world.call("disable_user", world.user("bob").id, world.actor("dave"), {"reason": "left the unit"})
     assert world.call("is_revoked", second["jti"]) is True
     assert [e["jti"] for e in world.events("token_revoked")] == [first["jti"], second["jti"]]
     [disabled] = world.events("user_disabled")
@@ -120,7 +120,7 @@ def test_with_the_development_flag_a_development_key_is_used_with_a_warning(worl
 def test_purge_drops_expired_challenges_and_long_expired_tokens(world):
     claims = decode(world, world.login("operator")["access_token"])[1]
     world.call("logout", claims["jti"], claims["exp"])
-    world.call("issue_challenge", "anyone")
+    world.call("issue_challenge", {"username": "anyone"})
     world.clock.advance(minutes=15)  # the token just expired: its revocation is kept for clock skew
     assert world.call("purge_expired") == {"challenges": 2, "access_tokens": 0, "revoked_tokens": 0}
     world.clock.advance(hours=1)

@@ -48,11 +48,12 @@ def test_the_operator_creates_active_accounts_and_an_admin_keeps_to_their_unit(w
         "PASSWORD_CHANGE_REQUIRED"  # bob is still on his initial password
     # Another unit's user does not exist for this admin (404, not 403).
     carol = world.user("carol")
-    for method, args in (("disable_user", (carol.id, admin, "x")), ("reset_password", (carol.id, "Ok#2026pass", admin)),
+    for method, args in (("disable_user", (carol.id, admin, {"reason": "left"})),
+                         ("reset_password", (carol.id, {"initial_password": "Ok#2026pass"}, admin)),
                          ("get_user", (carol.id, admin))):
         assert world.refused(method, *args).code == "NOT_FOUND"
-    assert world.refused("disable_user", world.user("dave").id, admin, "bye").code == "FORBIDDEN"
-    assert world.refused("disable_user", world.user("bob").id, admin, "  ").code == "VALIDATION_ERROR"
+    assert world.refused("disable_user", world.user("dave").id, admin, {"reason": "bye"}).code == "FORBIDDEN"
+    assert world.refused("disable_user", world.user("bob").id, admin, {"reason": "  "}).code == "VALIDATION_ERROR"
     assert world.call("get_user", world.user("bob").id, admin)["username"] == "bob"
     assert world.call("me", carol.id) == {"user_id": carol.id, "username": "carol", "name": carol.name,
                                           "unit_code": "gz-cz", "roles": ["staff"]}
@@ -103,7 +104,7 @@ def test_a_repeated_create_with_the_same_idempotency_key_returns_the_first_answe
 def test_replacing_the_u_key_ends_the_old_key_and_its_sessions(world):
     bob, old_key, new_key = world.user("bob"), world.keys["bob"], world.new_key()
     session = world.login("bob")
-    replaced = world.call("replace_device", bob.id, world.public_pem(new_key), world.actor("dave"))
+    replaced = world.call("replace_device", bob.id, {"public_key": world.public_pem(new_key)}, world.actor("dave"))
     assert replaced["device"]["fingerprint"] != ""
     jti = jwt.decode(session["access_token"], options={"verify_signature": False})["jti"]
     assert [e["jti"] for e in world.events("token_revoked")] == [jti]
@@ -111,10 +112,11 @@ def test_replacing_the_u_key_ends_the_old_key_and_its_sessions(world):
     assert world.login("bob", key=new_key)["token_type"] == "Bearer"
     statuses = world.session.scalars(select(DeviceKey.status).where(DeviceKey.user_id == bob.id))
     assert sorted(statuses) == ["active", "replaced"]
-    assert world.refused("replace_device", bob.id, "junk", world.actor("dave")).code == "INVALID_DEVICE_KEY"
+    assert world.refused("replace_device", bob.id, {"public_key": "junk"},
+                         world.actor("dave")).code == "INVALID_DEVICE_KEY"
 
 
 def test_active_members_are_the_units_active_users_only(world):
     alice, bob, carol = world.user("alice"), world.user("bob"), world.user("carol")
-    world.call("disable_user", bob.id, world.actor("dave"), "left the unit")
+    world.call("disable_user", bob.id, world.actor("dave"), {"reason": "left the unit"})
     assert world.call("active_members", "gz-fgw", [alice.id, bob.id, carol.id, "nobody"]) == [alice.id]

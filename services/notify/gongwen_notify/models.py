@@ -7,7 +7,7 @@ from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, UniqueConstr
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gongwen_common.tables import UtcDateTime
-from gongwen_registry.replica import UnitViewColumns
+from gongwen_contracts.registry.replica import UnitViewColumns
 
 MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "undelivered", "failed")
 CHANNELS = ("sms", "voice")

@@ -1,5 +1,5 @@
 """Notify entrypoints (thin): infrastructure in ``gongwen_common``; the unit directory copy
-follows the registry's published events (``gongwen_registry.replica``); the rules are in
+follows the registry's published events (``gongwen_contracts.registry.replica``); the rules are in
 ``domain`` (escalation) and ``delivery`` (getting each message to Twilio once, and its status
 callbacks).
 
@@ -13,7 +13,7 @@ import os
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.errors import NotFound
 from gongwen_common.service import INSTANCE_ID, CheckedAtStart, ServiceBase
-from gongwen_registry.replica import UnitDirectoryReplica
+from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
 from .delivery import costs
 from .delivery.dispatch import apply_callback

@@ -37,19 +37,19 @@ class RegistryService(ServiceBase):
         return domain.approve_unit(self.db, code, self.clock(), actor)
 
     @rpc
-    def rename_unit(self, code, name, actor=None):
-        return domain.rename_unit(self.db, code, name, self.clock(), actor)
+    def rename_unit(self, code, request, actor=None):
+        """``request``: ``{name}``."""
+        return domain.rename_unit(self.db, code, request, self.clock(), actor)
 
     @rpc
-    def revoke_unit(self, code, reason, documents, successor_code=None, actor=None):
-        """Revoke (撤销) a unit; ``documents`` is keep | transfer | archive."""
-        decision = {"reason": reason, "documents": documents, "successor_code": successor_code}
-        return domain.revoke_unit(self.db, code, decision, self.clock(), actor)
+    def revoke_unit(self, code, request, actor=None):
+        """Revoke (撤销) a unit: ``request`` is the decision, ``{reason, documents, successor_code?}``
+        with ``documents`` keep | transfer | archive."""
+        return domain.revoke_unit(self.db, code, request, self.clock(), actor)
 
     @rpc
-    def merge_units(self, from_codes, into_code=None, new=None, actor=None, idempotency_key=None):
-        """Merge (合并) units into one of them (``into_code``) or into a ``new`` unit."""
-        request = {"from_codes": from_codes, "into_code": into_code, "new": new}
+    def merge_units(self, request, actor=None, idempotency_key=None):
+        """Merge (合并) units into one of them or into a new unit: ``{from_codes, into_code | new}``."""
         return once(self.db, "merge_units", idempotency_key, request,
                     lambda: domain.merge_units(self.db, request, self.clock(), actor))
 

@@ -59,7 +59,7 @@ class Registry:
         application = {"code": code, "name": f"单位{code}", "kind": "department", "parent_code": parent_code}
         view = self.service.register_unit(application, actor=self.operator, active=status != "applied")
         if status == "revoked":
-            view = self.service.revoke_unit(code, "撤销", "archive", actor=self.operator)
+            view = self.service.revoke_unit(code, {"reason": "撤销", "documents": "archive"}, actor=self.operator)
         return view
 
     def events(self, *types):

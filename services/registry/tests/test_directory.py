@@ -45,7 +45,7 @@ def test_1000_units_resolve_in_one_query_well_under_a_second(registry):
     wanted = [f"u{i:04d}" for i in range(1000)]
     for code in wanted:
         registry.unit(code)
-    registry.service.rename_unit("u0500", "新名称")
+    registry.service.rename_unit("u0500", {"name": "新名称"})
     registry.session.flush()
     registry.session.expunge_all()  # as a fresh worker would: nothing cached in the session
     statements = []

@@ -24,7 +24,8 @@ def test_only_an_application_can_be_approved(registry, status):
 
 
 @pytest.mark.parametrize("call, args", [
-    ("approve_unit", ()), ("rename_unit", ("新名称",)), ("revoke_unit", ("撤销", "keep")),
+    ("approve_unit", ()), ("rename_unit", ({"name": "新名称"},)),
+    ("revoke_unit", ({"reason": "撤销", "documents": "keep"},)),
 ])
 def test_changing_an_unknown_unit_is_not_found(registry, call, args):
     registry.refuses("UNIT_NOT_FOUND", 404, getattr(registry.service, call), "nobody", *args)
@@ -32,8 +33,8 @@ def test_changing_an_unknown_unit_is_not_found(registry, call, args):
 
 def test_renames_keep_every_former_name_with_when_it_was_borne(registry):
     created = registry.unit("aa")
-    registry.service.rename_unit("aa", "第二名称", actor=registry.operator)
-    unit = registry.service.rename_unit("aa", "第三名称", actor={"user_id": 7, "roles": ["operator"]})
+    registry.service.rename_unit("aa", {"name": "第二名称"}, actor=registry.operator)
+    unit = registry.service.rename_unit("aa", {"name": "第三名称"}, actor={"user_id": 7, "roles": ["operator"]})
     assert (unit["name"], unit["former_names"]) == ("第三名称", ["单位aa", "第二名称"])
     first, second = registry.row("aa").name_history
     assert first.valid_from.isoformat() == created["created_at"] and first.valid_to == second.valid_from
@@ -49,13 +50,14 @@ def test_renames_keep_every_former_name_with_when_it_was_borne(registry):
 ])
 def test_refused_renames(registry, status, name, code, http_status):
     registry.unit("aa", status=status)
-    registry.refuses(code, http_status, registry.service.rename_unit, "aa", name)
+    registry.refuses(code, http_status, registry.service.rename_unit, "aa", {"name": name})
 
 
 def test_revoking_with_transfer_records_the_decision_and_its_successor(registry):
     registry.unit("aa")
     registry.unit("bb")
-    unit = registry.service.revoke_unit("aa", "机构改革", "transfer", successor_code="bb", actor=registry.operator)
+    unit = registry.service.revoke_unit("aa", {"reason": "机构改革", "documents": "transfer", "successor_code": "bb"},
+                                        actor=registry.operator)
     assert unit["status"] == "revoked"
     assert unit["revocation"] == {"reason": "机构改革", "documents": "transfer", "successor_code": "bb",
                                   "revoked_by": "op-1", "revoked_at": ANY}
@@ -66,7 +68,7 @@ def test_revoking_with_transfer_records_the_decision_and_its_successor(registry)
 @pytest.mark.parametrize("documents", ["keep", "archive"])
 def test_revoking_without_a_successor(registry, documents):
     registry.unit("aa")
-    unit = registry.service.revoke_unit("aa", "撤销", documents)
+    unit = registry.service.revoke_unit("aa", {"reason": "撤销", "documents": documents})
     assert unit["revocation"]["documents"] == documents and unit["revocation"]["revoked_by"] == "system"
     assert registry.events("unit_revoked")[0][1]["successor_code"] is None
 
@@ -84,17 +86,18 @@ def test_revoking_without_a_successor(registry, documents):
 def test_refused_revocations(registry, reason, documents, successor, code, http_status):
     for unit_code, status in (("aa", "active"), ("bb", "active"), ("gone", "revoked"), ("pending", "applied")):
         registry.unit(unit_code, status=status)
-    registry.refuses(code, http_status, registry.service.revoke_unit, "aa", reason, documents, successor_code=successor)
+    decision = {"reason": reason, "documents": documents, "successor_code": successor}
+    registry.refuses(code, http_status, registry.service.revoke_unit, "aa", decision)
 
 
 def test_a_revoked_unit_cannot_be_revoked_again(registry):
     registry.unit("aa", status="revoked")
-    registry.refuses("UNIT_REVOKED", 409, registry.service.revoke_unit, "aa", "再撤销", "keep")
+    registry.refuses("UNIT_REVOKED", 409, registry.service.revoke_unit, "aa", {"reason": "再撤销", "documents": "keep"})
 
 
 def test_an_application_is_turned_down_by_revoking_it(registry):
     registry.unit("aa", status="applied")
-    assert registry.service.revoke_unit("aa", "材料不全", "keep")["status"] == "revoked"
+    assert registry.service.revoke_unit("aa", {"reason": "材料不全", "documents": "keep"})["status"] == "revoked"
 
 
 
@@ -102,7 +105,7 @@ def test_every_change_carries_a_higher_unit_version_for_ordering_consumers(regis
     service = registry.service
     service.register_unit({"code": "aa", "name": "单位甲", "kind": "department"})
     service.approve_unit("aa")
-    service.rename_unit("aa", "单位乙")
+    service.rename_unit("aa", {"name": "单位乙"})
     versions = [(data.get("unit") or data)["version"] for _, data in registry.events()]
     assert versions == [1, 2, 3]
 
@@ -113,7 +116,7 @@ def test_a_units_times_and_audit_follow_the_registrys_clock(registry):
     approved_at = registry.clock.advance(days=2)
     registry.service.approve_unit("aa", actor=registry.operator)
     renamed_at = registry.clock.advance(hours=5)
-    registry.service.rename_unit("aa", "第二名称", actor=registry.operator)
+    registry.service.rename_unit("aa", {"name": "第二名称"}, actor=registry.operator)
     row = registry.row("aa")
     assert registered["created_at"] == "2026-11-21T09:00:00+00:00"
     assert (row.approved_at, row.name_history[0].valid_to) == (approved_at, renamed_at)
@@ -134,12 +137,13 @@ def test_a_revocation_reason_is_refused_as_blank_exactly_as_the_document_says(re
     \\x1f passed the document (ECMA) and was refused by Python's \\S."""
     import re
 
-    from gongwen_registry.schemas import NOT_ONLY_SPACE
+    from gongwen_contracts.registry.schemas import NOT_ONLY_SPACE
 
     registry.unit("aa")
     assert bool(re.search(NOT_ONLY_SPACE, reason)) is accepted
     if accepted:
-        assert registry.service.revoke_unit("aa", reason, "keep", actor=registry.operator)["status"] == "revoked"
+        assert registry.service.revoke_unit("aa", {"reason": reason, "documents": "keep"},
+                                            actor=registry.operator)["status"] == "revoked"
     else:
-        registry.refuses("VALIDATION_ERROR", 400, registry.service.revoke_unit, "aa", reason, "keep",
-                         actor=registry.operator)
+        registry.refuses("VALIDATION_ERROR", 400, registry.service.revoke_unit, "aa",
+                         {"reason": reason, "documents": "keep"}, actor=registry.operator)

@@ -27,7 +27,7 @@ def merge_revocations(registry):
 
 @pytest.mark.parametrize("from_codes", [["aa", "bb"], ["bb"]], ids=["into-a-member", "into-another-unit"])
 def test_merging_into_a_kept_unit_revokes_the_others(units, from_codes):
-    merged = units.service.merge_units(from_codes, into_code="aa", actor=units.operator)
+    merged = units.service.merge_units({"from_codes": from_codes, "into_code": "aa"}, actor=units.operator)
     kept = units.service.get_unit("aa")
     assert merged == {"from_codes": from_codes, "into_code": "aa", "new_unit_created": False, "unit": kept}
     assert kept["status"] == "active" and kept["name"] == "单位aa"
@@ -38,7 +38,7 @@ def test_merging_into_a_kept_unit_revokes_the_others(units, from_codes):
 
 
 def test_merging_into_a_new_unit_registers_it_and_revokes_every_old_one(units):
-    merged = units.service.merge_units(["aa", "bb"], new=NEW, actor=units.operator)
+    merged = units.service.merge_units({"from_codes": ["aa", "bb"], "new": NEW}, actor=units.operator)
     new_unit = units.service.get_unit("cc")
     assert new_unit["status"] == "active" and merged["unit"] == new_unit
     assert merged["into_code"] == "cc" and merged["new_unit_created"] is True
@@ -66,12 +66,13 @@ def test_merging_into_a_new_unit_registers_it_and_revokes_every_old_one(units):
     (["aa", "bb"], {"new": {**NEW, "parent_code": "nowhere"}}, "UNKNOWN_PARENT_UNIT", 422),
 ])
 def test_refused_merges_change_nothing(units, from_codes, target, code, status):
-    units.refuses(code, status, units.service.merge_units, from_codes, **target)
+    units.refuses(code, status, units.service.merge_units, {"from_codes": from_codes, **target})
 
 
 def test_a_repeated_merge_with_the_same_key_answers_the_first_result(units):
-    first = units.service.merge_units(["aa", "bb"], into_code="aa", idempotency_key="m-1")
-    assert units.service.merge_units(["aa", "bb"], into_code="aa", idempotency_key="m-1") == first
+    merge = {"from_codes": ["aa", "bb"], "into_code": "aa"}
+    first = units.service.merge_units(merge, idempotency_key="m-1")
+    assert units.service.merge_units(merge, idempotency_key="m-1") == first
     assert len(units.events("unit_merged")) == 1
-    units.refuses("IDEMPOTENCY_KEY_REUSED", 409, units.service.merge_units, ["aa", "bb"], new=NEW,
+    units.refuses("IDEMPOTENCY_KEY_REUSED", 409, units.service.merge_units, {"from_codes": ["aa", "bb"], "new": NEW},
                   idempotency_key="m-1")

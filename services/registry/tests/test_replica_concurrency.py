@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from conftest import wait_until
-from gongwen_registry.replica import UnitViewColumns, remember_unit
+from gongwen_contracts.registry.replica import UnitViewColumns, remember_unit
 
 AT = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 

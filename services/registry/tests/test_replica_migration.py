@@ -4,7 +4,7 @@ from alembic.operations import Operations
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.orm import DeclarativeBase
 
-from gongwen_registry.replica import UnitViewColumns, create_unit_views
+from gongwen_contracts.registry.replica import UnitViewColumns, create_unit_views
 
 
 class Base(DeclarativeBase):

@@ -71,9 +71,9 @@ def test_a_unit_admin_files_only_its_own_units_contacts(registry):
 
 @pytest.mark.parametrize("call, args, kwargs", [
     ("approve_unit", ("ap",), {}),
-    ("rename_unit", ("aa", "新名称"), {}),
-    ("revoke_unit", ("aa", "撤销", "archive"), {}),
-    ("merge_units", (["bb"],), {"into_code": "aa"}),
+    ("rename_unit", ("aa", {"name": "新名称"}), {}),
+    ("revoke_unit", ("aa", {"reason": "撤销", "documents": "archive"}), {}),
+    ("merge_units", ({"from_codes": ["bb"], "into_code": "aa"},), {}),
 ])
 def test_the_directorys_changes_are_the_operators_only(registry, call, args, kwargs):
     registry.unit("aa")

@@ -1,21 +1,24 @@
 """Seal entrypoints (thin): rules in ``domain``, infrastructure in ``gongwen_common``; the unit
-directory copy follows the registry's events (``gongwen_registry.replica``).
+directory copy follows the registry's events (``gongwen_contracts.registry.replica``).
 
 Bytes cross RPC as base64 strings (the serializer is JSON). ``actor`` is the caller as the
 gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?}``. What the
 seal's rules need to know of others the service asks itself, with a deadline, whoever calls it:
-identity whether custodians are active users of the unit, the registry a unit's kind.
+identity whether custodians are active users of the unit, the registry a unit's kind. What a
+caller sends (the gateway forwards HTTP bodies as they come) is validated here, once, with the
+seal's contract schemas (``gongwen_contracts.seal.schemas``).
 """
 
 from nameko.rpc import RpcProxy
 
 from gongwen_common import rpc as rpc_calls
 from gongwen_common.entrypoints import event_handler, rpc
-from gongwen_common.errors import DomainError, ValidationFailed
+from gongwen_common.errors import DomainError, ValidationFailed, validated
 from gongwen_common.idempotency import once
 from gongwen_common.rpc import from_wire, to_wire
 from gongwen_common.service import CheckedAtStart, ServiceBase
-from gongwen_registry.replica import UnitDirectoryReplica, unit_of
+from gongwen_contracts.registry.replica import UnitDirectoryReplica, unit_of
+from gongwen_contracts.seal.schemas import SealApplicationSchema, SealRevocationSchema, UseApprovalRequestSchema
 
 from .domain import custody, keys, sealing, seals
 from .domain.settings import SealSettings
@@ -66,7 +69,10 @@ class SealService(UnitDirectoryReplica, ServiceBase):
         return row.certificate_pem
 
     @rpc
-    def apply_seal(self, unit_code, custody_policy, actor, idempotency_key=None):
+    def apply_seal(self, request, actor, idempotency_key=None):
+        """``request``: ``{unit_code, custody: {required_approvals, custodian_user_ids}}``."""
+        application = validated(SealApplicationSchema(), request)
+        unit_code, custody_policy = application["unit_code"], application["custody"]
         request = {"unit_code": unit_code, "custody": custody_policy, "actor": actor}
         return once(self.db, "apply_seal", idempotency_key, request,
                     lambda: seals.apply(self.db, unit_code, custody_policy, actor, self.clock(),
@@ -81,7 +87,8 @@ class SealService(UnitDirectoryReplica, ServiceBase):
         return seals.approve(self.db, serial, actor, self._settings(), self.clock())
 
     @rpc
-    def revoke_seal(self, serial, reason, actor):
+    def revoke_seal(self, serial, request, actor):
+        reason = validated(SealRevocationSchema(), request)["reason"]
         return seals.revoke(self.db, serial, reason, actor, self.clock())
 
     @rpc
@@ -99,7 +106,8 @@ class SealService(UnitDirectoryReplica, ServiceBase):
     # -- custody ----------------------------------------------------------------------------
 
     @rpc
-    def approve_use(self, serial, manifest_sha256, actor):
+    def approve_use(self, serial, request, actor):
+        manifest_sha256 = validated(UseApprovalRequestSchema(), request)["manifest_sha256"]
         return custody.approve_use(self.db, serial, manifest_sha256, actor, self._settings().approval_window,
                                    self.clock())
 

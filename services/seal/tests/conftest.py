@@ -107,8 +107,8 @@ class SealWorld(WorkerCalls):
             self.unit(unit_code)
         custodians = custodians or [f"keeper1-{unit_code}", f"keeper2-{unit_code}"]
         self.member(unit_code, *custodians)
-        applied = self.call("apply_seal", unit_code, {"required_approvals": required,
-                                                      "custodian_user_ids": custodians}, self.admin(unit_code))
+        custody = {"required_approvals": required, "custodian_user_ids": custodians}
+        applied = self.call("apply_seal", {"unit_code": unit_code, "custody": custody}, self.admin(unit_code))
         return self.call("approve_seal", applied["serial"], OPERATOR)
 
     person = staticmethod(person)

@@ -18,7 +18,8 @@ def test_two_person_custody_needs_two_distinct_fresh_approvals_of_this_manifest(
     digest = hashlib.sha256(manifest).hexdigest()
 
     def approve(user_id, sha=digest):
-        return seals.call("approve_use", seal["serial"], sha, keeper(seals, user_id))["approval_id"]
+        return seals.call("approve_use", seal["serial"], {"manifest_sha256": sha},
+                          keeper(seals, user_id))["approval_id"]
 
     assert seals.refused("sign", "gz-fgw", seals.b64(manifest), seals.clerk("gz-fgw")).code == \
         "CUSTODY_APPROVAL_REQUIRED"
@@ -51,12 +52,14 @@ def test_two_person_custody_needs_two_distinct_fresh_approvals_of_this_manifest(
 def test_only_named_custodians_in_person_may_approve(seals):
     seal = seals.active_seal("gz-fgw", required=2, custodians=KEEPERS)
     digest = "a" * 64
-    assert seals.refused("approve_use", seal["serial"], digest, keeper(seals, "stranger")).code == "NOT_A_CUSTODIAN"
-    assert seals.refused("approve_use", seal["serial"], digest, keeper(seals, "keeper-li", "gz-cz")).code == \
+    use = {"manifest_sha256": digest}
+    assert seals.refused("approve_use", seal["serial"], use, keeper(seals, "stranger")).code == "NOT_A_CUSTODIAN"
+    assert seals.refused("approve_use", seal["serial"], use, keeper(seals, "keeper-li", "gz-cz")).code == \
         "NOT_FOUND"
-    assert seals.refused("approve_use", seal["serial"], digest, keeper(seals, "keeper-li", proxy="someone")).code == \
+    assert seals.refused("approve_use", seal["serial"], use, keeper(seals, "keeper-li", proxy="someone")).code == \
         "PROXY_NOT_ALLOWED"
-    assert seals.refused("approve_use", seal["serial"], "not-a-digest", keeper(seals, "keeper-li")).code == \
+    assert seals.refused("approve_use", seal["serial"], {"manifest_sha256": "not-a-digest"},
+                         keeper(seals, "keeper-li")).code == \
         "VALIDATION_ERROR"
 
 

@@ -13,7 +13,8 @@ from gongwen_seal.models import AuditRecord, Seal
 
 def test_apply_then_approve_issues_a_certificate_from_the_operator_ca(seals):
     seals.unit("gz-fgw", "广州市发展和改革委员会")
-    applied = seals.call("apply_seal", "gz-fgw", {"required_approvals": 2, "custodian_user_ids": ["k1", "k2"]},
+    applied = seals.call("apply_seal", {"unit_code": "gz-fgw", "custody": {"required_approvals": 2,
+                                                                           "custodian_user_ids": ["k1", "k2"]}},
                          seals.admin("gz-fgw"))
     assert (applied["status"], applied["custody"]["required_approvals"]) == ("applied", 2)
     assert seals.events("seal_applied") == [applied]
@@ -36,24 +37,29 @@ def test_who_may_apply_approve_and_see(seals):
     seals.unit("gz-fgw")
     seals.unit("gz-cz")
     custody = {"required_approvals": 1, "custodian_user_ids": ["k1"]}
-    assert seals.refused("apply_seal", "gz-fgw", custody, seals.admin("gz-cz")).code == "NOT_FOUND"
-    assert seals.refused("apply_seal", "gz-fgw", custody, seals.clerk("gz-fgw")).code == "FORBIDDEN"
-    assert seals.refused("apply_seal", "nowhere", custody, seals.operator).code == "UNKNOWN_UNIT"
+    assert seals.refused("apply_seal", {"unit_code": "gz-fgw", "custody": custody},
+                         seals.admin("gz-cz")).code == "NOT_FOUND"
+    assert seals.refused("apply_seal", {"unit_code": "gz-fgw", "custody": custody},
+                         seals.clerk("gz-fgw")).code == "FORBIDDEN"
+    assert seals.refused("apply_seal", {"unit_code": "nowhere", "custody": custody},
+                         seals.operator).code == "UNKNOWN_UNIT"
     for bad, code in (({"required_approvals": 3, "custodian_user_ids": ["k1"]}, "VALIDATION_ERROR"),
                       ({"required_approvals": 2, "custodian_user_ids": ["k1"]}, "INVALID_CUSTODY"),
                       ({"required_approvals": 2, "custodian_user_ids": ["k1", "k1"]}, "INVALID_CUSTODY")):
-        assert seals.refused("apply_seal", "gz-fgw", bad, seals.admin("gz-fgw")).code == code
-    applied = seals.call("apply_seal", "gz-fgw", custody, seals.admin("gz-fgw"))
-    assert seals.refused("apply_seal", "gz-fgw", custody, seals.admin("gz-fgw")).code == "INVALID_SEAL_STATE"
+        assert seals.refused("apply_seal", {"unit_code": "gz-fgw", "custody": bad}, seals.admin("gz-fgw")).code == code
+    applied = seals.call("apply_seal", {"unit_code": "gz-fgw", "custody": custody}, seals.admin("gz-fgw"))
+    assert seals.refused("apply_seal", {"unit_code": "gz-fgw", "custody": custody},
+                         seals.admin("gz-fgw")).code == "INVALID_SEAL_STATE"
     assert seals.refused("approve_seal", applied["serial"], seals.admin("gz-fgw")).code == "FORBIDDEN"
     assert seals.refused("get_seal", applied["serial"], seals.admin("gz-cz")).code == "NOT_FOUND"
     assert seals.call("get_seal", applied["serial"], seals.clerk("gz-fgw"))["serial"] == applied["serial"]
     seals.call("approve_seal", applied["serial"], seals.operator)
     assert seals.refused("approve_seal", applied["serial"], seals.operator).code == "INVALID_SEAL_STATE"
-    assert seals.refused("revoke_seal", applied["serial"], "丢失", seals.admin("gz-cz")).code == "NOT_FOUND"
-    revoked = seals.call("revoke_seal", applied["serial"], "印章丢失", seals.admin("gz-fgw"))
+    assert seals.refused("revoke_seal", applied["serial"], {"reason": "丢失"}, seals.admin("gz-cz")).code == "NOT_FOUND"
+    revoked = seals.call("revoke_seal", applied["serial"], {"reason": "印章丢失"}, seals.admin("gz-fgw"))
     assert (revoked["status"], revoked["revocation_reason"]) == ("revoked", "印章丢失")
-    assert seals.refused("revoke_seal", applied["serial"], "again", seals.operator).code == "INVALID_SEAL_STATE"
+    assert seals.refused("revoke_seal", applied["serial"], {"reason": "again"},
+                         seals.operator).code == "INVALID_SEAL_STATE"
 
 
 def test_a_renamed_unit_gets_a_new_application_and_a_revoked_unit_loses_its_seal(seals):
@@ -74,13 +80,15 @@ def test_a_renamed_unit_gets_a_new_application_and_a_revoked_unit_loses_its_seal
     seals.call("on_unit_revoked", {"event_id": "e-revoke", "event_type": "unit_revoked",
                                    "occurred_at": "2026-11-20T11:00:00+00:00", "data": {"unit": revoked}})
     assert seals.session.get(Seal, new[0]["serial"]).status == "revoked"
-    assert seals.refused("apply_seal", "gz-fgw", {"required_approvals": 1, "custodian_user_ids": ["k"]},
+    assert seals.refused("apply_seal", {"unit_code": "gz-fgw", "custody": {"required_approvals": 1,
+                                                                           "custodian_user_ids": ["k"]}},
                          seals.operator).code == "UNKNOWN_UNIT"
 
 
 def test_an_uploaded_image_replaces_the_rendered_one_before_issue_only(seals):
     seals.unit("gz-fgw")
-    applied = seals.call("apply_seal", "gz-fgw", {"required_approvals": 1, "custodian_user_ids": ["k1"]},
+    applied = seals.call("apply_seal", {"unit_code": "gz-fgw", "custody": {"required_approvals": 1,
+                                                                           "custodian_user_ids": ["k1"]}},
                          seals.admin("gz-fgw"))
     assert seals.refused("set_seal_image", applied["serial"], seals.b64(b"GIF89a"), seals.admin("gz-fgw")).code == \
         "INVALID_SEAL_IMAGE"

@@ -18,7 +18,8 @@ def test_the_seal_service_itself_refuses_custodians_who_are_not_active_users_of_
     admin = seals.admin("gz-fgw")
     for custodians in (["keeper-li", "stranger"], ["keeper-li", "keeper-zhao"]):  # nobody's, another unit's
         custody = {"required_approvals": 2, "custodian_user_ids": custodians}
-        refusal = seals.refused("apply_seal", "gz-fgw", custody, admin, idempotency_key=f"k-{custodians[1]}")
+        refusal = seals.refused("apply_seal", {"unit_code": "gz-fgw", "custody": custody}, admin,
+                                idempotency_key=f"k-{custodians[1]}")
         # well-formed ids the rules refuse: 422 (API.md: a domain code, 409 or 422), with the field named
         assert (refusal.code, refusal.status) == ("INVALID_CUSTODY", 422)
         assert list(refusal.fields) == ["custody"] and list(refusal.fields["custody"]) == ["custodian_user_ids"]
@@ -27,8 +28,8 @@ def test_the_seal_service_itself_refuses_custodians_who_are_not_active_users_of_
     assert count(seals, Seal) == 0 and seals.events("seal_applied") == []
 
     seals.member("gz-fgw", "keeper-wang")
-    applied = seals.call("apply_seal", "gz-fgw", {"required_approvals": 2,
-                                                  "custodian_user_ids": ["keeper-li", "keeper-wang"]}, admin)
+    applied = seals.call("apply_seal", {"unit_code": "gz-fgw", "custody": {"required_approvals": 2,
+                                                  "custodian_user_ids": ["keeper-li", "keeper-wang"]}}, admin)
     assert applied["custody"]["custodian_user_ids"] == ["keeper-li", "keeper-wang"]
 
 

@@ -24,20 +24,22 @@ def test_a_proxy_may_not_name_seal_custodians_nor_issue_a_seals_key(seals):
     seals.unit("gz-fgw")
     custody = {"required_approvals": 1, "custodian_user_ids": ["k1"]}
     for_admin = seals.person("admin-gz-fgw", "gz-fgw", "admin", proxy="clerk-gz-fgw")
-    assert seals.refused("apply_seal", "gz-fgw", custody, for_admin).code == "PROXY_NOT_ALLOWED"
-    assert seals.refused("apply_seal", "gz-fgw", custody, for_admin, idempotency_key="k").code == "PROXY_NOT_ALLOWED"
+    application = {"unit_code": "gz-fgw", "custody": custody}
+    assert seals.refused("apply_seal", application, for_admin).code == "PROXY_NOT_ALLOWED"
+    assert seals.refused("apply_seal", application, for_admin, idempotency_key="k").code == "PROXY_NOT_ALLOWED"
     for_operator = {**seals.operator, "proxy_user_id": "op-deputy"}
-    assert seals.refused("apply_seal", "gz-fgw", custody, for_operator).code == "PROXY_NOT_ALLOWED"
+    assert seals.refused("apply_seal", application, for_operator).code == "PROXY_NOT_ALLOWED"
     assert count(seals, Seal) == 0
 
-    applied = seals.call("apply_seal", "gz-fgw", custody, seals.admin("gz-fgw"))
+    applied = seals.call("apply_seal", application, seals.admin("gz-fgw"))
     assert seals.refused("approve_seal", applied["serial"], for_operator).code == "PROXY_NOT_ALLOWED"
     row = seals.session.get(Seal, applied["serial"])
     assert (row.status, row.key_ciphertext, row.certificate_pem) == ("applied", None, None)
     # A custodian's approval of a use is custody itself (003 §22): in person too.
     issued = seals.call("approve_seal", applied["serial"], seals.operator)
     by_proxy = {**keeper(seals, "k1"), "proxy_user_id": "someone"}
-    assert seals.refused("approve_use", issued["serial"], "a" * 64, by_proxy).code == "PROXY_NOT_ALLOWED"
+    assert seals.refused("approve_use", issued["serial"], {"manifest_sha256": "a" * 64},
+                         by_proxy).code == "PROXY_NOT_ALLOWED"
     assert count(seals, UseApproval) == 0
 
 
@@ -49,7 +51,8 @@ def test_a_retried_seal_sign_answers_the_first_signature_and_consumes_no_more_ap
     digest = hashlib.sha256(manifest).hexdigest()
 
     def approve(user_id):
-        return seals.call("approve_use", seal["serial"], digest, keeper(seals, user_id))["approval_id"]
+        return seals.call("approve_use", seal["serial"], {"manifest_sha256": digest},
+                          keeper(seals, user_id))["approval_id"]
 
     approvals = [approve("keeper-li"), approve("keeper-wang")]
     spare = [approve("keeper-zhao"), approve("keeper-li")]  # would let a second use through
@@ -65,7 +68,7 @@ def test_a_retried_seal_sign_answers_the_first_signature_and_consumes_no_more_ap
     plain = seals.document("gz-fgw", title="另一份")
     plain_digest = hashlib.sha256(plain).hexdigest()
     for user_id in ("keeper-li", "keeper-wang", "keeper-zhao"):
-        seals.call("approve_use", seal["serial"], plain_digest, keeper(seals, user_id))
+        seals.call("approve_use", seal["serial"], {"manifest_sha256": plain_digest}, keeper(seals, user_id))
     sealed = seals.sign("gz-fgw", plain)
     assert seals.sign("gz-fgw", plain) == sealed
     assert count(seals, UseApproval, UseApproval.manifest_sha256 == plain_digest, UseApproval.used_at.is_(None)) == 1

@@ -115,7 +115,7 @@ def test_a_seal_revoked_before_signing_is_refused_and_earlier_signatures_stand(s
     manifest = seals.document("gz-fgw")
     before = seals.sign("gz-fgw", manifest)["signature"]
     seals.clock.advance(hours=1)
-    seals.call("revoke_seal", seal["serial"], "印章丢失", seals.admin("gz-fgw"))
+    seals.call("revoke_seal", seal["serial"], {"reason": "印章丢失"}, seals.admin("gz-fgw"))
     seals.clock.advance(minutes=5)
     assert seals.refused("sign", "gz-fgw", seals.b64(manifest), seals.clerk("gz-fgw")).code == "SEAL_NOT_ACTIVE"
     after = forged_signature(seals, seal["serial"], manifest, seals.clock.now)

@@ -15,6 +15,7 @@ from gongwen_common.audit import Caller
 from gongwen_common.db import insert_new
 from gongwen_common.entrypoints import Event
 from gongwen_common.errors import Forbidden, NotFound
+from gongwen_contracts.archive.schemas import APPROVER_CAPACITIES
 
 from ..models import ArchivalPackage, DisposalApproval
 from . import ledger
@@ -91,7 +92,7 @@ def approve_disposal(session, document_id, actor, now) -> dict:
                capacity="operator" if caller.is_operator else "unit_admin", proxy_user_id=caller.proxy_user_id,
                approved_at=now)
     approvals = _approvals(session, document_id)
-    if {a.capacity for a in approvals} >= {"operator", "unit_admin"} and len({a.approver_id for a in approvals}) >= 2:
+    if {a.capacity for a in approvals} >= set(APPROVER_CAPACITIES) and len({a.approver_id for a in approvals}) >= 2:
         package.data, package.disposed_at = None, now
         ledger.append(session, "archive", Event(str(uuid.uuid4()), "package_disposed", now.isoformat(), {
             "document_id": document_id, "sha256": package.sha256, "issuer_code": package.issuer_code,

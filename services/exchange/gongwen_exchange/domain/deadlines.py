@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import chinese_calendar
 
-URGENCIES = ("normal", "urgent", "extra_urgent")  # 平急, 加急, 特急
+from gongwen_contracts.exchange.schemas import URGENCIES
 
 COVERAGE_OFFICIAL = "official"
 COVERAGE_LIBRARY = "library"

@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from gongwen_common import manifest as manifests
 from gongwen_common.audit import AuditTrail, Caller
 from gongwen_common.errors import validated
+from gongwen_contracts.exchange.schemas import MetadataSchema, PaperDeliverySchema, ResendSchema, SealApprovalsSchema
 
 from ..models import Attachment, AuditRecord, Document, Receipt, ResendRequest, UnitView
-from ..schemas import MetadataSchema, PaperDeliverySchema, ResendSchema, SealApprovalsSchema
 from . import blobs
 from .errors import (
     ClassifiedNotAllowed,
@@ -154,10 +154,10 @@ def send(session, metadata, body: bytes, body_name, attachments, actor, sealer, 
     return deliver(session, document, recipients, sealed, caller, policy, calendar, now)
 
 
-def seal_document(session, document_id, approval_ids, actor, sealer, policy, calendar, now) -> dict:
+def seal_document(session, document_id, request, actor, sealer, policy, calendar, now) -> dict:
     """Seal a document that awaited its custodians' approvals, and deliver it."""
     caller = Caller.of(actor)
-    approval_ids = validated(SealApprovalsSchema(), {"seal_use_approval_ids": approval_ids})["seal_use_approval_ids"]
+    approval_ids = validated(SealApprovalsSchema(), request)["seal_use_approval_ids"]
     document = sent_by_caller(session, document_id, caller, lock=True)
     if not any(caller.has(role) for role in SENDER_ROLES):
         raise Forbidden(message="Only the sending unit's clerks send documents.")

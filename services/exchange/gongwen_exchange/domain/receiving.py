@@ -10,9 +10,9 @@ from sqlalchemy import or_, select
 from gongwen_common.audit import Caller
 from gongwen_common.errors import validated
 from gongwen_common.idempotency import once
+from gongwen_contracts.exchange.schemas import PrintRequestSchema, ReasonSchema, RegistrationSchema
 
 from ..models import Document, PrintRequest, Receipt, ResendRequest
-from ..schemas import PrintRequestSchema, ReasonSchema, RegistrationSchema
 from . import blobs
 from .documents import (
     OPEN,

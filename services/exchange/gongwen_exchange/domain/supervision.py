@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from gongwen_common.audit import Caller
 from gongwen_common.errors import validated
+from gongwen_contracts.exchange.schemas import CalendarYearSchema
 
 from ..models import CalendarDay, CalendarYear, Document, Presence, Receipt, UnitView
-from ..schemas import CalendarYearSchema
 from .deadlines import COVERAGE_WEEKENDS_ONLY, WorkingCalendar
 from .documents import OPEN, record, summary
 from .errors import Forbidden, InvalidCalendar, ValidationFailed

@@ -2,8 +2,9 @@
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from gongwen_contracts.identity.schemas import USERNAME
+
 from ..models import BootstrapRecord, UserRole
-from ..schemas import USERNAME
 from . import audit, devices
 from .errors import AlreadyBootstrapped, ValidationFailed
 from .passwords import PasswordPolicy

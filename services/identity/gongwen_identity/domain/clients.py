@@ -8,6 +8,8 @@ import uuid
 
 from sqlalchemy import select
 
+from gongwen_contracts.identity.schemas import CLIENT_STATUSES
+
 from ..models import Client, UnitView
 from . import audit, listing, passwords, tokens
 from .actors import require_unit_manager, resolve_actor
@@ -16,8 +18,6 @@ from .policies import IdentitySettings
 from .units import require_open_unit
 
 SYSTEM_ROLE = "system"
-# ``disabled``: its unit was revoked; ``revoked``: its unit's admin or the operator revoked it.
-CLIENT_STATUSES = ("active", "disabled", "revoked")
 
 
 def subject(client_id: str) -> str:

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 
 from gongwen_common.audit import Acting
+from gongwen_contracts.identity.schemas import PROXY_STATUSES
 
 from ..models import Proxy, User
 from . import audit, listing, tokens
@@ -23,10 +24,6 @@ def _instant(value, field: str) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValidationFailed({field: ["expected an RFC 3339 time with offset"]})
     return value
-
-
-# A window that has not opened yet, is open, or has closed (at the time of the listing).
-PROXY_STATUSES = ("upcoming", "active", "ended")
 
 
 def proxy_view(proxy: Proxy) -> dict:

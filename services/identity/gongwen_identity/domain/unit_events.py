@@ -1,5 +1,5 @@
 """Effects of the registry's unit events on identity beyond keeping its copy of the directory."""
-from gongwen_registry.replica import remember_unit, unit_of
+from gongwen_contracts.registry.replica import remember_unit, unit_of
 
 from ..models import UnitView
 from . import audit

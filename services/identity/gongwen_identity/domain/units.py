@@ -1,4 +1,4 @@
-"""Rules about units as identity knows them (its copy of the directory: ``gongwen_registry.replica``)."""
+"""Rules about units as identity knows them (its copy of the directory: ``gongwen_contracts.registry.replica``)."""
 from ..models import UnitView
 from .errors import UnknownUnit
 

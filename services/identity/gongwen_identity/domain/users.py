@@ -9,9 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from gongwen_common.audit import Acting
 from gongwen_common.errors import validated
 from gongwen_common.phones import mobile_e164
+from gongwen_contracts.identity.schemas import USER_STATUSES, MobileSchema, NewUserSchema
 
 from ..models import User, UserRole
-from ..schemas import USER_STATUSES, MobileSchema, NewUserSchema
 from . import audit, devices, listing, lockout, passwords, tokens
 from .actors import actor_id, require_manager_of, require_operator, require_unit_manager, resolve_actor, visible_user
 from .errors import (

@@ -4,9 +4,9 @@ from sqlalchemy.orm import object_session
 
 from gongwen_common.audit import Acting, AuditTrail, Caller
 from gongwen_common.errors import Forbidden, validated
+from gongwen_contracts.registry.schemas import ActorSchema, UnitSchema
 
 from ..models import AuditRecord, Unit
-from ..schemas import ActorSchema, UnitSchema
 from .errors import UnitNotApproved, UnitNotFound, UnitRevoked
 
 SYSTEM_ACTOR = "system"

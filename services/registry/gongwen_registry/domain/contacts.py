@@ -6,9 +6,9 @@ the unit, and asks identity whether they are active users of the unit and, while
 whether the leader, the deputy leader and the clerks have a mobile (000 §11).
 """
 from gongwen_common.errors import Forbidden, validated
+from gongwen_contracts.registry.schemas import ContactsSchema
 
 from ..models import ContactChange, Unit
-from ..schemas import ContactsSchema
 from .common import acting, announce, caller_of, contacts_view, find_unit, require_active, unit_view
 from .errors import MobileRequired, NotUnitMembers, UnitNotFound
 

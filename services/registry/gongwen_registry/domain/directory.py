@@ -2,9 +2,9 @@
 from sqlalchemy import select
 
 from gongwen_common.errors import validated
+from gongwen_contracts.registry.schemas import ResolveSchema
 
 from ..models import Unit
-from ..schemas import ResolveSchema
 from .common import unit_view
 from .errors import UnitNotFound
 

@@ -3,9 +3,9 @@ from sqlalchemy.exc import IntegrityError
 
 from gongwen_common.audit import Acting
 from gongwen_common.errors import Forbidden, validated
+from gongwen_contracts.registry.schemas import RenameSchema, RevocationSchema, UnitApplicationSchema
 
 from ..models import Unit, UnitName
-from ..schemas import RenameSchema, RevocationSchema, UnitApplicationSchema
 from .common import acting, announce, caller_of, find_unit, refuse_revoked, require_operator, unit_view
 from .errors import (
     InvalidSuccessor,
@@ -74,11 +74,11 @@ def approve_unit(session, code, now, actor=None) -> dict:
     return view
 
 
-def rename_unit(session, code, name, now, actor=None) -> dict:
+def rename_unit(session, code, request: dict, now, actor=None) -> dict:
     """Rename (更名): the old name goes to the history with the time it was borne (000 §22)."""
     by = acting(actor)
     require_operator(actor, "rename a unit")
-    new_name = validated(RenameSchema(), {"name": name})["name"]
+    new_name = validated(RenameSchema(), request)["name"]
     unit = find_unit(session, code)
     refuse_revoked(unit)
     if new_name == unit.name:

@@ -2,9 +2,9 @@
 are revoked; or it takes a new name, registers anew, and all old units are revoked. Either way
 the revoked units' documents are transferred to the merged unit."""
 from gongwen_common.errors import validated
+from gongwen_contracts.registry.schemas import MergeSchema
 
 from ..models import UnitMerge
-from ..schemas import MergeSchema
 from .common import acting, announce, find_unit, refuse_revoked, require_active, require_operator, unit_view
 from .errors import MergeIntoSelf
 from .lifecycle import new_unit, revoke

@@ -5,7 +5,7 @@ Revision ID: 0001
 from alembic import op
 
 from gongwen_common.migrate import create_infra_tables, drop_infra_tables
-from gongwen_registry.replica import create_unit_views
+from gongwen_contracts.registry.replica import create_unit_views
 
 revision = "0001"
 down_revision = None

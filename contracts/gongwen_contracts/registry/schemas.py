@@ -1,3 +1,6 @@
+"""Request and response shapes of the registry (API.md "Units"): the registry validates each
+request with these schemas (once: the gateway forwards bodies as they come), the gateway
+documents them."""
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from gongwen_common.fields import StrictBoolean  # noqa: F401  (also imported from here)

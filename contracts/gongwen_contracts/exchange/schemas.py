@@ -1,12 +1,14 @@
-"""The document metadata as senders give it (API.md "Documents"), validated at the gateway and
-again by the exchange."""
+"""Request and response shapes of the exchange (API.md "Documents"): the exchange validates each
+request with these schemas (once: the gateway forwards bodies and the metadata part as they come),
+the gateway documents them."""
 from collections import Counter
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from gongwen_common.fields import StrictBoolean
 
-URGENCIES = ("normal", "urgent", "extra_urgent")
+URGENCIES = ("normal", "urgent", "extra_urgent")  # 平急, 加急, 特急
+RECEIPT_STATES = ("delivered", "read", "signed", "registered", "returned", "recalled", "paper_served")
 UNIT_CODE = fields.String(validate=validate.Length(min=1, max=64))
 
 
@@ -86,3 +88,42 @@ class CalendarYearSchema(Schema):
                            metadata={"description": "the State Council notice the schedule comes from"})
     # each date once and all in the path's year: the exchange's rules for a year (422 INVALID_CALENDAR)
     days = fields.List(fields.Nested(CalendarDaySchema), required=True, validate=validate.Length(min=1, max=366))
+
+
+class DocumentSchema(Schema):
+    id = fields.String(required=True)
+    issuer_code = fields.String()
+    doc_number = fields.String()
+    title = fields.String()
+    urgency = fields.String()
+    status = fields.String(metadata={"description": "sent | recalled | completed"})
+    sent_at = fields.String()
+    manifest_sha256 = fields.String()
+    seal_serial = fields.String()
+    metadata = fields.Dict()
+    body = fields.Dict()
+    attachments = fields.List(fields.Dict())
+    paper_attachments = fields.List(fields.String())
+    receipts = fields.List(fields.Dict(), metadata={"description": "the sender's receipt matrix"})
+    receipt = fields.Dict(metadata={"description": "a recipient's own receipt"})
+
+
+class ReceiptSchema(Schema):
+    receipt_id = fields.String(required=True)
+    unit_code = fields.String()
+    role = fields.String(metadata={"description": "main (主送) | cc (抄送)"})
+    state = fields.String(metadata={"description": "delivered | read | signed | registered | returned | recalled | "
+                                                   "paper_served"})
+    due_at = fields.String()
+    overdue = fields.Boolean()
+    generation = fields.Integer()
+    closed_at = fields.String(allow_none=True, metadata={"description": "when it was closed without being handled: "
+                                                                        "its unit was revoked"})
+    closed_reason = fields.String(allow_none=True, metadata={"description": "kept | archived | transferred (to the "
+                                                                            "successor unit, as a new receipt)"})
+
+
+class PrintSchema(Schema):
+    copy_number = fields.Integer(required=True)
+    copies_left = fields.Integer(required=True)
+    stamp = fields.Dict(metadata={"description": "the verification stamp (print serial, seal image)"})

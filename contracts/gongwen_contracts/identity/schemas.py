@@ -1,9 +1,14 @@
-"""Request and response shapes of identity (API.md "Users", "Authentication"); the gateway may
-use them to parse bodies at the edge, identity checks them again."""
+"""Request and response shapes of identity (API.md "Users", "Authentication"): identity validates
+each request with these schemas (once: the gateway forwards bodies as they come), the gateway
+documents them."""
 from marshmallow import Schema, fields, validate
 
 ROLES = ("admin", "clerk", "leader", "staff", "custodian", "operator", "secrecy_officer")
 USER_STATUSES = ("pending", "active", "disabled")
+# A proxy window (代理人) that has not opened yet, is open, or has closed (at the time of the listing).
+PROXY_STATUSES = ("upcoming", "active", "ended")
+# A client ``disabled``: its unit was revoked; ``revoked``: its unit's admin or the operator revoked it.
+CLIENT_STATUSES = ("active", "disabled", "revoked")
 # ASCII account names: they are typed on U_Key login screens and compared case-insensitively.
 USERNAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$",
                            error="3–64 letters, digits, '.', '_' or '-', starting with a letter or digit")
@@ -82,3 +87,96 @@ class ProxySchema(Schema):
     proxy_user_id = fields.String(required=True)
     starts_at = fields.AwareDateTime(required=True)
     ends_at = fields.AwareDateTime(required=True)
+
+
+class ChallengeRequestSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class ChallengeSchema(Schema):
+    challenge_id = fields.String(required=True)
+    nonce = fields.String(required=True, metadata={"description": "base64 of 32 random bytes; sign the raw bytes"})
+    expires_at = fields.DateTime()
+
+
+class ClientCredentialsSchema(Schema):
+    client_id = fields.String(required=True)
+    client_secret = fields.String(required=True, load_only=True)
+
+
+class PasswordChangeSchema(Schema):
+    old_password = fields.String(required=True, load_only=True)
+    new_password = fields.String(required=True, load_only=True, metadata=PASSWORD_POLICY)
+
+
+class JwksSchema(Schema):
+    keys = fields.List(fields.Dict(), required=True)
+
+
+class ActingProxySchema(Schema):
+    user_id = fields.String(required=True)
+    username = fields.String(required=True)
+
+
+class MeSchema(Schema):
+    user_id = fields.String(required=True)
+    username = fields.String(required=True)
+    name = fields.String()
+    unit_code = fields.String()
+    roles = fields.List(fields.String())
+    proxy = fields.Nested(ActingProxySchema, allow_none=True,
+                          metadata={"description": "the proxy (代理人) acting with this user's authority, if any"})
+
+
+class ActForRequestSchema(Schema):
+    principal_user_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+
+
+class ActForResultSchema(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True)
+    expires_in = fields.Integer(required=True, metadata={"description": "never beyond the proxy window's end"})
+    must_change_password = fields.Boolean(required=True)
+    principal_user_id = fields.String(required=True)
+    proxy_user_id = fields.String(required=True)
+
+
+class DisableSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class ResetPasswordSchema(Schema):
+    initial_password = fields.String(required=True, load_only=True, metadata=PASSWORD_POLICY)
+
+
+class DeviceSchema(Schema):
+    public_key = fields.String(required=True, metadata={"description": "EC P-256 public key, PEM"})
+
+
+class ClientSchema(Schema):
+    client_id = fields.String(required=True)
+    unit_code = fields.String(required=True)
+    client_secret = fields.String(required=True, metadata={"description": "shown once"})
+
+
+class ClientInfoSchema(Schema):
+    """A listed client: never its secret, nor the secret's hash."""
+
+    client_id = fields.String(required=True)
+    unit_code = fields.String(required=True)
+    status = fields.String(metadata={"description": "active | disabled (unit revoked) | revoked"})
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    rotated_at = fields.DateTime(allow_none=True)
+    revoked_by = fields.String(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class ProxyViewSchema(Schema):
+    proxy_id = fields.String(required=True)
+    principal_user_id = fields.String(required=True)
+    proxy_user_id = fields.String(required=True)
+    unit_code = fields.String()
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    set_by = fields.String()

@@ -1,0 +1,1 @@
+"""The archive service's contract: ``schemas`` (requests, answers) and ``events``."""

@@ -1,0 +1,1 @@
+"""The exchange service's contract: ``schemas`` (requests, answers) and ``events``."""

@@ -1,0 +1,1 @@
+"""The identity service's contract: ``schemas`` (requests, answers) and ``events``."""

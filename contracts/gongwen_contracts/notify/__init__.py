@@ -1,0 +1,1 @@
+"""The notify service's contract: ``schemas`` (requests, answers) and ``events``."""

@@ -1,0 +1,1 @@
+"""The registry service's contract: ``schemas`` (requests, answers) and ``events``."""

@@ -1,0 +1,1 @@
+"""The seal service's contract: ``schemas`` (requests, answers) and ``events``."""
