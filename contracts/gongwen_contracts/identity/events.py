@@ -22,6 +22,11 @@ class UserDisabledData(EventData):
     reason = fields.String(allow_none=True)
 
 
+class UserMobileChangedData(EventData):
+    user = fields.Nested(UserSchema, required=True, metadata={"description": "the account with its new mobile"})
+    changed_by = fields.String(required=True)
+
+
 class PasswordChangedData(EventData):
     user_id = fields.String(required=True)
     username = fields.String(required=True)
@@ -48,6 +53,7 @@ class ProxySetData(ProxyViewSchema, EventData):
 
 
 EVENTS = {
+    "user_mobile_changed": UserMobileChangedData,
     "user_created": UserCreatedData,
     "user_approved": UserApprovedData,
     "user_disabled": UserDisabledData,

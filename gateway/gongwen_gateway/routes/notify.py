@@ -1,8 +1,8 @@
 """Notifications (notify): the proof of who was told of a document (001 §21), the escalation
 policies (the operator's defaults, a unit admin's tightening) and the SMS templates. notify
 decides who may see and change what; these routes only forward."""
-from gongwen_notify.domain.texts import PLACEHOLDERS
-from gongwen_notify.schemas import (
+from gongwen_contracts.notify.schemas import (
+    PLACEHOLDERS,
     URGENCIES,
     NotificationListSchema,
     PolicySchema,

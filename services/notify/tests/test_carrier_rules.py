@@ -1,8 +1,8 @@
 """Segments counted as carriers count UCS-2, titles cut to the budget, and what "tighter" means."""
 import pytest
 
+from gongwen_contracts.notify.schemas import PolicySchema
 from gongwen_notify.domain import policies, texts
-from gongwen_notify.schemas import PolicySchema
 
 
 @pytest.mark.parametrize(("length", "parts"), [(0, 0), (1, 1), (70, 1), (71, 2), (134, 2), (135, 3), (201, 3),

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from gongwen_common.audit import Caller
 from gongwen_common.errors import Forbidden, NotFound, ValidationFailed, validated
+from gongwen_contracts.notify.schemas import URGENCIES, PolicySchema, UnitPolicySchema
 
 from ..models import PolicyRecord
-from ..schemas import URGENCIES, PolicySchema, UnitPolicySchema
 from .settings import NotifySettings, duration
 
 DEFAULT = ""  # the unit_code of the operator's defaults

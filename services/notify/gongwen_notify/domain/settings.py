@@ -6,8 +6,8 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from gongwen_common.errors import validated
+from gongwen_contracts.notify.schemas import DURATION, URGENCIES, PolicySchema
 
-from ..schemas import DURATION, URGENCIES, PolicySchema
 from . import texts
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -2,9 +2,9 @@
 an approved one is sent; the defaults ship (approved) in config, the operator edits and approves."""
 from gongwen_common.audit import Caller
 from gongwen_common.errors import Forbidden, NotFound, ValidationFailed, validated
+from gongwen_contracts.notify.schemas import TemplateSchema
 
 from ..models import TemplateRecord
-from ..schemas import TemplateSchema
 from . import texts
 from .settings import NotifySettings
 

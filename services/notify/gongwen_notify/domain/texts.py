@@ -9,16 +9,10 @@ import string
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from gongwen_contracts.notify.schemas import PLACEHOLDERS
+
 SINGLE, PART = 70, 67
 ELLIPSIS = "…"
-PLACEHOLDERS = {
-    "urgent_alert": ("sender", "urgency", "doc_number", "title", "due", "link"),
-    "reminder": ("sender", "doc_number", "title", "due", "link"),
-    "chase": ("recipient", "doc_number", "title", "due", "link"),
-    "combined": ("count", "items", "link"),
-    "combined_item": ("sender", "doc_number", "title", "due"),
-    "voice": ("sender", "urgency", "doc_number", "title"),
-}
 URGENCY_NAMES = {"normal": "平急", "urgent": "加急", "extra_urgent": "特急"}
 FORBIDDEN_PHRASES = ("回复", "reply")  # one-way SMS: nothing may ask for an answer
 
