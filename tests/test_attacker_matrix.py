@@ -195,7 +195,7 @@ TABLE = {
     ("get", "/api/v1/inbox"): Row(OK, OK, OK),
     ("get", "/api/v1/outbox"): Row(OK, OK, OK),
     ("get", "/api/v1/documents/{document_id}/archive"): Row(OK, OK, 404),  # A's document to C: not B's
-    ("post", "/api/v1/documents/{document_id}/disposal-approvals"): Row(404, 404, 404),  # no package yet: open
+    ("post", "/api/v1/documents/{document_id}/disposal-approvals"): Row(404, 403, 403),  # no package yet: open
     ("get", "/api/v1/search"): Row(OK, OK, OK, query=lambda w: {"q": "通知"}),
     ("get", "/api/v1/ledger/tree-head"): Row(OK, OK, OK),
     ("get", "/api/v1/ledger/keys"): Row(OK, OK, OK),

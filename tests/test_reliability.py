@@ -40,7 +40,9 @@ def test_relay_crash_after_commit_publishes_exactly_once_in_effect(make_stack, c
     assert register(api, code, key).status_code == 201  # the client's retry: same answer
     assert len(outbox_rows(dbs, code)) == 1
     for service in ("identity", "seal", "exchange", "notify", "archive"):
-        assert dbs.scalar(service, "SELECT count(*) FROM handled_events WHERE event_id = :e", e=event_id) == 1
+        # once per handler (the archive has two for a unit's event: its directory copy and its ledger)
+        assert dbs.scalar(service, "SELECT max(n) FROM (SELECT count(*) AS n FROM handled_events WHERE event_id = :e "
+                                   "GROUP BY handler) per_handler", e=event_id) == 1
 
 
 def test_the_same_event_delivered_twice_changes_a_read_model_once(stack, dbs):

@@ -93,6 +93,10 @@ class Units:
         self.b_seal = self.seal(self.b, [self.b_clerk_id])
         self.b_client = self.operator.post(f"/api/v1/units/{self.b}/clients").json()["client_id"]
         self.b_document, self.b_print_request = self.document(stack, tag)
+        # The ledger entry of B's document (B and C may read it; A may not).
+        self.b_ledger_index = wait_until(lambda: [seq for seq in [Databases(stack).scalar(
+            "archive", "SELECT seq FROM ledger_entries WHERE document_id = :d AND event_type = 'document_sent'",
+            d=self.b_document)] if seq is not None], message="the archive to record B's document")[0]
         self.b_dead_letter = self.dead_letter(stack)
 
     def document(self, stack, tag):
@@ -228,6 +232,17 @@ def b_resources(u: Units):
         ("get", "/api/v1/notify/templates/{name}"): ({"name": "reminder"}, None),
         ("put", "/api/v1/notify/templates/{name}"): ({"name": "reminder"}, {"text": "{link}", "approved": True}),
         ("put", "/api/v1/users/{user_id}/mobile"): (b_user, {"mobile": "13800138001"}),
+        ("get", "/api/v1/units/{code}/sms"): "self",  # another unit's bill: 404 (tests/test_sms_delivery.py)
+        ("get", "/api/v1/documents/{document_id}/archive"): (document, None),
+        ("post", "/api/v1/documents/{document_id}/disposal-approvals"): (document, None),
+        ("get", "/api/v1/ledger/entries/{index}"): ({"index": u.b_ledger_index}, None),
+        ("get", "/api/v1/ledger/entries"): ({}, None),  # the operator's only
+        ("get", "/api/v1/ledger/tree-head"): "self",  # the ledger's head, keys and proofs are hashes, for all
+        ("get", "/api/v1/ledger/keys"): "self",
+        ("get", "/api/v1/ledger/proof"): "self",
+        ("get", "/api/v1/ledger/consistency"): "self",
+        ("get", "/api/v1/search"): "self",  # finds only the caller's unit's documents (tests/test_ledger.py)
+        ("get", "/api/v1/reports/supervision"): "self",  # the caller's own unit (tests/test_reports.py)
         ("post", "/api/v1/auth/password"): "self",
         ("post", "/api/v1/auth/logout"): "self",
         ("get", "/api/v1/me"): "self",

@@ -103,5 +103,12 @@ class PayloadTooLarge(DomainError):
     code, status = "PAYLOAD_TOO_LARGE", 413
 
 
+class TwilioSignatureInvalid(DomainError):
+    """A status callback not signed by Twilio with our auth token for this very URL and body (the
+    gateway checks it, and notify again where the message is)."""
+
+    code, status = "TWILIO_SIGNATURE_INVALID", 403
+
+
 class ServiceUnavailable(DomainError):
     code, status = "SERVICE_UNAVAILABLE", 503

@@ -119,6 +119,7 @@ class OutboxRelay:
         return len(rows)
 
     def claim(self) -> list[OutboxEvent]:
+        now = self.clock()
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             return claims.claim(session, OutboxEvent, OutboxEvent.sent_at.is_(None), now=now, until=now + self.lease,
                                 owner=self.relay_id, limit=self.batch_size, order_by=(OutboxEvent.id,))

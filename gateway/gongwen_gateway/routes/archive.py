@@ -124,7 +124,7 @@ class SupervisionReportSchema(Schema):
 class ArchiveRoutes:
     @api("GET", "/api/v1/search", summary="Search the documents your unit sent or received (the operator: all)",
          tag="archive", response_schema=SearchPageSchema, query=SearchQuerySchema, roles=ANY_ROLE,
-         errors=(400, 503))
+         errors=(400, 404, 503))  # 404: a cursor this search never gave
     def search(self, request, actor, query):
         return 200, self.call("archive", "search_documents", actor, q=query["q"], start=_day(query["from"]),
                               end=_day(query["to"]), unit=query["unit"], limit=query["limit"], cursor=query["cursor"])

@@ -7,17 +7,13 @@ exact form fields is passed to notify, which checks it again where the message i
 from marshmallow import Schema, fields, validate
 from twilio.request_validator import RequestValidator
 
-from gongwen_common.errors import DomainError
+from gongwen_common.errors import TwilioSignatureInvalid
 
 from ..http import api
 from ..schemas import ListQuerySchema
 
 FORM = "application/x-www-form-urlencoded"
 SMS_READERS = ("operator", "admin", "leader")
-
-
-class TwilioSignatureInvalid(DomainError):
-    code, status = "TWILIO_SIGNATURE_INVALID", 403
 
 
 class CallbackQuerySchema(Schema):

@@ -11,13 +11,13 @@ exchange's ``document_sent``, ``receipt_overdue`` (steps to schedule) and ``rece
 import os
 
 from gongwen_common.entrypoints import event_handler, rpc, timer
-from gongwen_common.errors import NotFound
+from gongwen_common.errors import NotFound, TwilioSignatureInvalid
 from gongwen_common.service import INSTANCE_ID, CheckedAtStart, ServiceBase
 from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
 from .delivery import costs
 from .delivery.dispatch import apply_callback
-from .delivery.service import Delivery, TwilioSignatureInvalid, signed_by_twilio
+from .delivery.service import Delivery, signed_by_twilio
 from .domain import dispatch, escalation, people, policies, proof, templates
 from .domain.settings import NotifySettings
 from .models import UnitView

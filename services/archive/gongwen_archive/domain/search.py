@@ -18,7 +18,7 @@ from sqlalchemy import and_, or_, select
 
 from gongwen_common.audit import Caller
 from gongwen_common.db import insert_new
-from gongwen_common.errors import ValidationFailed
+from gongwen_common.errors import NotFound
 
 from ..models import DocumentUnit, SearchDocument, UnitView
 
@@ -64,13 +64,15 @@ def index_status(session, data: dict) -> None:
 
 
 def _cursor(value: str | None):
-    if value is None:
+    """A page this search gave; an empty cursor is the first page, one it never gave is no page (404,
+    like the inbox's)."""
+    if not value:
         return None
     try:
         sent_at, document_id = base64.urlsafe_b64decode(value.encode()).decode().split("|", 1)
         return datetime.fromisoformat(sent_at), document_id
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ValidationFailed({"cursor": ["not a cursor this search gave"]}) from None
+        raise NotFound(message="No such page of this search: use the next_cursor it gave.") from None
 
 
 def _next_cursor(row: SearchDocument) -> str:

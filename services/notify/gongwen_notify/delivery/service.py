@@ -7,18 +7,12 @@ from twilio.request_validator import RequestValidator
 
 from gongwen_common.clock import utcnow
 from gongwen_common.db import Database, Session
-from gongwen_common.errors import DomainError
+from gongwen_common.errors import TwilioSignatureInvalid  # noqa: F401 (raised by the service)
 
 from .dispatch import Dispatcher
 from .settings import DeliverySettings
 
 log = logging.getLogger(__name__)
-
-
-class TwilioSignatureInvalid(DomainError):
-    """A status callback not signed by Twilio with our auth token for this very URL and body."""
-
-    code, status = "TWILIO_SIGNATURE_INVALID", 403
 
 
 def signed_by_twilio(settings: DeliverySettings, channel, message_id, params, signature) -> bool:
