@@ -94,6 +94,7 @@ class Route:
     path: dict = field(default_factory=dict)  # a path value's bounds beyond its type: name → JSON schema
     also: tuple = ()  # other success statuses, with the same body (e.g. 202 beside 201)
     rate_limited: bool = False  # in a RateLimiter group: the source address may come from X-Forwarded-For
+    headers: tuple = ()  # other request headers the route reads: OpenAPI header parameters
 
 
 # Keyed by (method, url): nameko re-instantiates entrypoints per container.
@@ -333,7 +334,7 @@ class ApiEntrypoint(HttpRequestHandler):
                  response_schema=None, status=200, query=None, errors=(), document=True,
                  roles=None, public=False, during_password_change=False, form=None, produces=None,
                  uploads=False, rate_limit=None, idempotent=False, form_required=(), accepts=None, path=None, also=(),
-                 expected_exceptions=DomainError, **kwargs):
+                 headers=(), expected_exceptions=DomainError, **kwargs):
         """``roles``: ``ANY_ROLE`` for any authenticated caller, or the roles that may call it;
         ``public=True`` instead for a route without a token. One of the two, always: a route
         that forgot its ``roles`` must not become public. ``during_password_change``: still
@@ -345,7 +346,8 @@ class ApiEntrypoint(HttpRequestHandler):
         ``form_required``: the multipart parts that must be sent (documented as required);
         ``accepts``: the media type of a raw request body (documented, read by the route);
         ``path``: bounds of path values beyond their type (documented; the service checks them);
-        ``also``: other success statuses the route answers, with the same body."""
+        ``also``: other success statuses the route answers, with the same body; ``headers``: other
+        request headers the route reads, as OpenAPI header parameters (documented)."""
         if (roles is None) == (not public):
             raise TypeError(f"{method} {url}: declare either roles= or public=True (routes are closed by default)")
         super().__init__(method, url, expected_exceptions=expected_exceptions, **kwargs)
@@ -367,7 +369,7 @@ class ApiEntrypoint(HttpRequestHandler):
                 ROUTES[(one, url)] = Route(one, url, summary, tag, request_schema, response_schema,
                                            status, query or {}, errors, roles, public, form or {}, produces,
                                            idempotent, tuple(form_required), accepts, path or {}, tuple(also),
-                                           rate_limited=bool(rate_limit))
+                                           rate_limited=bool(rate_limit), headers=tuple(headers))
 
     def check_declaration(self, fn):
         """The function takes ``body`` exactly when a request schema is declared, and

@@ -144,6 +144,7 @@ def build_spec() -> dict:
         op["parameters"].append(_REQUEST_ID_PARAMETER)
         if route.rate_limited:
             op["parameters"].append(_FORWARDED_FOR)
+        op["parameters"].extend(route.headers)
         for status, response in op["responses"].items():
             response["headers"] = {"X-Request-Id": _REQUEST_ID_HEADER,
                                    **({"Retry-After": _RETRY_AFTER} if status == "429" else {}),

@@ -14,6 +14,9 @@ from ..schemas import ListQuerySchema
 
 FORM = "application/x-www-form-urlencoded"
 SMS_READERS = ("operator", "admin", "leader")
+TWILIO_SIGNATURE = ({"in": "header", "name": "X-Twilio-Signature", "required": False, "schema": {"type": "string"},
+                     "description": "Twilio's HMAC-SHA1 of the callback URL and form fields with the account's auth "
+                                    "token (base64); missing or wrong: 403 TWILIO_SIGNATURE_INVALID"},)
 
 
 class CallbackQuerySchema(Schema):
@@ -60,13 +63,14 @@ class SmsMonthSchema(Schema):
 
 class TwilioRoutes:
     @api("POST", "/api/v1/twilio/messages/status", summary="Twilio's status callback for an SMS (X-Twilio-Signature)",
-         tag="notifications", public=True, accepts=FORM, query=CallbackQuerySchema, status=204, errors=(403, 404, 503))
+         tag="notifications", public=True, accepts=FORM, query=CallbackQuerySchema, status=204, errors=(403, 404, 503),
+         headers=TWILIO_SIGNATURE)
     def twilio_message_status(self, request, query):
         return self.twilio_callback(request, "sms", query["message_id"])
 
     @api("POST", "/api/v1/twilio/calls/status", summary="Twilio's status callback for a voice call "
          "(X-Twilio-Signature)", tag="notifications", public=True, accepts=FORM, query=CallbackQuerySchema,
-         status=204, errors=(403, 404, 503))
+         status=204, errors=(403, 404, 503), headers=TWILIO_SIGNATURE)
     def twilio_call_status(self, request, query):
         return self.twilio_callback(request, "voice", query["message_id"])
 

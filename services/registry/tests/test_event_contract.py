@@ -12,6 +12,7 @@ def test_every_event_of_a_units_life_loads_with_its_contract_schema(registry):
     registry.unit("aa", status="applied")
     registry.service.approve_unit("aa", actor=registry.operator)
     registry.service.rename_unit("aa", {"name": "新名称"}, actor=registry.operator)
+    registry.people("aa", "u-1", "u-2", "u-3")
     registry.service.set_contacts("aa", CONTACTS, actor=registry.operator)
     registry.unit("bb")
     registry.service.merge_units({"from_codes": ["aa", "bb"], "new": {"code": "cc", "name": "合并后的单位",
