@@ -103,6 +103,13 @@ class PayloadTooLarge(DomainError):
     code, status = "PAYLOAD_TOO_LARGE", 413
 
 
+class MobileRequired(DomainError):
+    """A leader, deputy leader or clerk keeps a mobile number (000 §11): identity refuses an account
+    without one, the registry contacts without one while SMS is on."""
+
+    code, status = "MOBILE_REQUIRED", 422
+
+
 class TwilioSignatureInvalid(DomainError):
     """A status callback not signed by Twilio with our auth token for this very URL and body (the
     gateway checks it, and notify again where the message is)."""

@@ -38,8 +38,7 @@ class NotifyRoutes:
          tag="notifications", request_schema=PolicySchema, response_schema=PolicyViewSchema, path=URGENCY_PATH,
          roles=OPERATOR, errors=(400, 404, 503))
     def put_policy(self, request, urgency, body, actor):
-        # notify checks the policy again: it gets it in the document's form ("from", not the loaded "from_")
-        return 200, self.call("notify", "put_policy", urgency, PolicySchema().dump(body), actor)
+        return 200, self.call("notify", "put_policy", urgency, body, actor)
 
     @api("GET", "/api/v1/units/<code>/notify-policy", summary="The unit's escalation policies (its own where "
          "tighter than the default)", tag="notifications", response_schema=UnitPolicyViewSchema,
@@ -51,7 +50,7 @@ class NotifyRoutes:
          "policies", tag="notifications", request_schema=UnitPolicySchema, response_schema=UnitPolicyViewSchema,
          roles=("admin",), errors=(400, 404, 422, 503))
     def put_unit_policy(self, request, code, body, actor):
-        return 200, self.call("notify", "put_unit_policy", code, UnitPolicySchema().dump(body), actor)
+        return 200, self.call("notify", "put_unit_policy", code, body, actor)
 
     @api("GET", "/api/v1/notify/templates/<name>", summary="An SMS or call template and whether it is approved",
          tag="notifications", response_schema=TemplateViewSchema, path=TEMPLATE_PATH, roles=OPERATOR,

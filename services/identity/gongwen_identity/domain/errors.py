@@ -4,6 +4,7 @@ from gongwen_common.errors import (
     DomainError,
     Forbidden,
     InvalidPhoneNumber,
+    MobileRequired,
     NotFound,
     PasswordChangeRequired,
     ProxyNotAllowed,
@@ -12,8 +13,8 @@ from gongwen_common.errors import (
     ValidationFailed,
 )
 
-__all__ = ["Conflict", "DomainError", "Forbidden", "InvalidPhoneNumber", "NotFound", "PasswordChangeRequired",
-           "ProxyNotAllowed", "Unauthenticated", "UnknownUnit", "ValidationFailed"]
+__all__ = ["Conflict", "DomainError", "Forbidden", "InvalidPhoneNumber", "MobileRequired", "NotFound",
+           "PasswordChangeRequired", "ProxyNotAllowed", "Unauthenticated", "UnknownUnit", "ValidationFailed"]
 
 
 class InvalidDeviceKey(DomainError):
@@ -78,8 +79,3 @@ class AccountDisabled(AuthenticationFailed):
 class SigningKeyUnavailable(RuntimeError):
     """Configuration fault, not a client error: the KEK cannot open the stored signing key."""
 
-
-class MobileRequired(DomainError):
-    """A leader or a clerk keeps a mobile number (000 §11): a fact about the account, not the body."""
-
-    code, status = "MOBILE_REQUIRED", 422

@@ -1,5 +1,5 @@
 """The registry's refusals, each with a stable code and HTTP status (see API.md, Units)."""
-from gongwen_common.errors import Conflict, DomainError, NotFound
+from gongwen_common.errors import Conflict, DomainError, MobileRequired, NotFound  # noqa: F401 (raised here)
 
 
 class UnitNotFound(NotFound):
@@ -49,9 +49,6 @@ class InvalidSuccessor(DomainError):
 class MergeIntoSelf(DomainError):
     code, status = "MERGE_INTO_SELF", 422
 
-
-class MobileRequired(DomainError):
-    code, status = "MOBILE_REQUIRED", 422
 
 
 class NotUnitMembers(DomainError):
