@@ -43,6 +43,13 @@ class UserLoggedInData(EventData):
     at = fields.DateTime(required=True)
 
 
+class LoginRefusedData(EventData):
+    user_id = fields.String(allow_none=True, metadata={"description": "None when no such account exists"})
+    unit_code = fields.String(allow_none=True)
+    code = fields.String(required=True, metadata={"description": "why: INVALID_CREDENTIALS, ACCOUNT_LOCKED, …"})
+    at = fields.String(required=True)
+
+
 class TokenRevokedData(EventData):
     jti = fields.String(required=True)
     expires_at = fields.DateTime(required=True)
@@ -53,6 +60,7 @@ class ProxySetData(ProxyViewSchema, EventData):
 
 
 EVENTS = {
+    "login_refused": LoginRefusedData,
     "user_mobile_changed": UserMobileChangedData,
     "user_created": UserCreatedData,
     "user_approved": UserApprovedData,

@@ -13,6 +13,7 @@ def test_every_event_of_an_accounts_life_loads_with_its_contract_schema(world):
     world.call("approve_user", world.user("wang.wu").id, world.actor("operator"))
     world.call("change_mobile", world.user("wang.wu").id, {"mobile": "13900139000"}, dave)
     world.login("alice")
+    world.login_refused("alice", password="not her password")
     alice = world.user("alice").id
     world.call("change_password", alice, {"old_password": world.passwords["alice"], "new_password": "Meadow#2026qxZq"})
     world.passwords["alice"] = "Meadow#2026qxZq"

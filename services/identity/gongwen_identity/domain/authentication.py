@@ -62,8 +62,12 @@ def issue_challenge(session, username, settings: IdentitySettings, now) -> dict:
 
 
 def _refuse(session, error, user: User | None, now):
+    """A refused login is audited and announced (the archive's ledger keeps security refusals); it
+    commits with the lockout count, before the refusal is raised."""
     audit.record(session, now, user.id if user else None, "login_refused", "user", user.id if user else None,
                  code=error.code)
+    session.emit("login_refused", {"user_id": user.id if user else None, "unit_code": user.unit_code if user else None,
+                                   "code": error.code, "at": now.isoformat()}, at=now)
     return error
 
 
