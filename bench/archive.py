@@ -86,7 +86,7 @@ def measure_appends(url: str, appends: int) -> dict:
 
 
 def measure_proofs(entries: int, proofs: int, floor_leaf: bytes) -> dict:
-    from gongwen_archive.domain import merkle
+    from gongwen_contracts.archive import merkle
 
     nodes = merkle.MemoryNodes()
     started = time.perf_counter()

@@ -19,9 +19,9 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import text
 
 from conftest import Databases, operator_login, person, wait_until, when_known
-from gongwen_archive.domain import merkle
 from gongwen_cli.gateway import Gateway, Profiles
 from gongwen_cli.ledger import verify_through
+from gongwen_contracts.archive import merkle
 from tests.test_documents import sealed_unit, send, system_of, unit
 
 

@@ -16,7 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gongwen_archive.domain import merkle
+from gongwen_contracts.archive import merkle
 
 COLUMNS = ("index", "source", "event_id", "event_type", "occurred_at", "document_id", "units")
 

@@ -11,11 +11,11 @@ from nameko.testing.services import worker_factory
 from sqlalchemy import delete, select, update
 
 from conftest import WorkerCalls
-from gongwen_archive.domain import merkle
 from gongwen_archive.models import Base, LedgerEntry, TreeHead
 from gongwen_archive.service import ArchiveService
 from gongwen_cli import ledger_audit
 from gongwen_common.clock import MovableClock
+from gongwen_contracts.archive import merkle
 
 KEK = base64.b64encode(bytes(range(7, 39))).decode()
 OPERATOR = {"user_id": "op", "unit_code": "operator", "roles": ["operator"]}

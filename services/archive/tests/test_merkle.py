@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from gongwen_archive.domain import merkle
+from gongwen_contracts.archive import merkle
 
 LEAVES = [bytes.fromhex(h) for h in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657",
                                      "606162636465666768696a6b6c6d6e6f")]

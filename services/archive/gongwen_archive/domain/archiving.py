@@ -15,9 +15,10 @@ from gongwen_common.audit import Caller
 from gongwen_common.db import insert_new
 from gongwen_common.entrypoints import Event
 from gongwen_common.errors import NotFound
+from gongwen_contracts.archive import merkle
 
 from ..models import ArchivalPackage, LedgerEntry, LedgerKey, PackageJob
-from . import ledger, merkle, packages, retention
+from . import ledger, packages, retention
 
 log = logging.getLogger(__name__)
 BATCH = 5

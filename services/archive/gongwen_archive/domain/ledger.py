@@ -18,9 +18,9 @@ from gongwen_common.db import insert_new
 from gongwen_common.errors import Forbidden, NotFound, ValidationFailed
 from gongwen_common.keywrap import load_key, store_key
 from gongwen_common.manifest import canonical_bytes
+from gongwen_contracts.archive import merkle
 
 from ..models import LedgerEntry, LedgerKey, LedgerNode, LedgerState, TreeHead
-from . import merkle
 
 STATE = "main"
 # Where an event's data names the units it concerns (registry, identity, seal, exchange, notify).

@@ -1,6 +1,7 @@
-"""The ledger's Merkle tree, hashed as RFC 6962 / RFC 9162 say (Certificate Transparency's log), so
-that any CT verifier checks our proofs: leaf = SHA-256(0x00 ‖ leaf_input), node = SHA-256(0x01 ‖
-left ‖ right), and a tree of n leaves splits at the largest power of two smaller than n.
+"""The archive ledger's Merkle tree, part of its contract (the CLI and any auditor verify with it),
+hashed as RFC 6962 / RFC 9162 say (Certificate Transparency's log), so that any CT verifier
+checks our proofs: leaf = SHA-256(0x00 ‖ leaf_input), node = SHA-256(0x01 ‖ left ‖ right), and a
+tree of n leaves splits at the largest power of two smaller than n.
 
 Hashes of *perfect* subtrees (2**level leaves starting at a multiple of 2**level) never change once
 their last leaf is in, so the log stores them as it grows (:class:`NodeStore`): any root or proof
