@@ -10,9 +10,10 @@ from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from sqlalchemy import func, select, text
 
+from . import housekeeping
 from .clock import Clock, utcnow
 from .db import Database
-from .entrypoints import dead_letter_consumer, rpc
+from .entrypoints import dead_letter_consumer, rpc, timer
 from .errors import NotFound
 from .logging import CorrelationId
 from .tables import DeadLetter, OutboxEvent
@@ -56,6 +57,12 @@ class ServiceBase:
         dead = self.db.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.replayed_at.is_(None)))
         return {"service": self.name, "status": "ok", "database": "ok", "instance": INSTANCE_ID,
                 "outbox_pending": pending, "dead_letters": dead}
+
+    @timer(interval=housekeeping.TICK_SECONDS)
+    def purge_old_rows(self):
+        """Old sent outbox rows, handled-event ids, idempotency records and replayed dead letters
+        go (``gongwen_common.housekeeping``: retention settings, once with several instances)."""
+        return housekeeping.run(self.db, self.clock(), self.config)
 
     @dead_letter_consumer
     def store_dead_letter(self, body, headers):

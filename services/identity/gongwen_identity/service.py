@@ -6,6 +6,7 @@ forwards HTTP bodies as they come) is validated here, once, with identity's cont
 (``gongwen_contracts.identity.schemas``).
 """
 import logging
+from datetime import timedelta
 
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.errors import validated
@@ -151,14 +152,17 @@ class IdentityService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def purge_expired(self):
-        return tokens.purge_expired(self.db, self.clock())
+        return tokens.purge_expired(self.db, self.clock(), self._challenge_retention())
 
     @timer(interval=600)
     def purge_expired_regularly(self):
         """Expired challenges and long-expired tokens go; every instance may run it (deletes only)."""
-        counts = tokens.purge_expired(self.db, self.clock())
+        counts = tokens.purge_expired(self.db, self.clock(), self._challenge_retention())
         if any(counts.values()):
             log.info("purged expired login state", extra=counts)
+
+    def _challenge_retention(self):
+        return timedelta(minutes=float(self.config.get("IDENTITY_CHALLENGE_RETENTION_MINUTES") or 0))
 
     # -- department systems -----------------------------------------------------------------
 

@@ -17,9 +17,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from sqlalchemy import delete, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from gongwen_common import housekeeping
 from gongwen_common.keywrap import NONCE_BYTES, KeyEncryptionKey, KeyUnavailable
 
 from ..models import AccessToken, Challenge, RevokedToken, SigningKey
@@ -192,10 +193,13 @@ def is_revoked(session, jti) -> bool:
     return isinstance(jti, str) and session.get(RevokedToken, jti) is not None
 
 
-def purge_expired(session, now) -> dict:
-    """Drop what can no longer matter: expired challenges, and tokens (with their revocations)
-    expired an hour ago, which leaves room for a verifier's clock-skew leeway."""
-    counts = {"challenges": session.execute(delete(Challenge).where(Challenge.expires_at <= now)).rowcount}
+def purge_expired(session, now, challenge_retention=timedelta(0)) -> dict:
+    """Drop what can no longer matter: challenges expired ``challenge_retention`` ago
+    (``IDENTITY_CHALLENGE_RETENTION_MINUTES``), and tokens (with their revocations) expired an hour
+    ago, which leaves room for a verifier's clock-skew leeway. In committed batches, several
+    instances at once each deleting other rows (``gongwen_common.housekeeping``)."""
+    counts = {"challenges": housekeeping.purge_batches(session, Challenge,
+                                                       Challenge.expires_at <= now - challenge_retention)}
     for name, model in (("access_tokens", AccessToken), ("revoked_tokens", RevokedToken)):
-        counts[name] = session.execute(delete(model).where(model.expires_at <= now - _PURGE_GRACE)).rowcount
+        counts[name] = housekeeping.purge_batches(session, model, model.expires_at <= now - _PURGE_GRACE)
     return counts
