@@ -4,13 +4,17 @@ Each service keeps its revisions in ``<package>/migrations``; its ``env.py`` cal
 :func:`run_env` and its first revision calls :func:`create_infra_tables`.
 """
 import argparse
+import fcntl
+import hashlib
 import importlib
+import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -79,11 +83,53 @@ def alembic_config(package: str, url: str) -> Config:
     return config
 
 
-def upgrade(package: str, url: str, revision: str = "head") -> None:
+def lock_key(package: str) -> int:
+    """The advisory lock of ``package``'s migrations: a signed 64-bit number named by the package,
+    so instances of one service wait for each other and different services do not."""
+    return int.from_bytes(hashlib.sha256(f"gongwen migrate {package}".encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def migration_lock(package: str, url: str):
+    """Held while one process migrates ``package``'s database; others starting at once wait here,
+    then find the head already there and apply nothing.
+
+    PostgreSQL: a session advisory lock (``pg_advisory_lock``) on a connection of its own, which
+    the server releases if the process dies. SQLite: an exclusive ``flock`` on a file beside the
+    database (the kernel releases it with the process). An in-memory database has no one to race."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(package, url), revision)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            yield
+            return
+        path = Path(parsed.database).with_name(Path(parsed.database).name + ".migrate-lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": lock_key(package)})
+            connection.commit()  # hold no snapshot: the lock is the session's, not a transaction's
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(package)})
+                connection.commit()
+    finally:
+        engine.dispose()
+
+
+def upgrade(package: str, url: str, revision: str = "head") -> None:
+    """Migrate to ``revision`` behind the migration lock: several instances starting at once (the
+    container entrypoint, ``make run``) run each revision once."""
+    with migration_lock(package, url):
+        command.upgrade(alembic_config(package, url), revision)
 
 
 def differences_from_models(package: str, metadata, url: str) -> list:
@@ -112,6 +158,9 @@ def main():
     args = parser.parse_args()
     if not args.url:
         parser.error("give --url or set DATABASE_URL")
+    # alembic says each revision it runs ("Running upgrade a -> b"): the log of a start shows them
+    logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.INFO)
     upgrade(args.package, args.url)
 
 

@@ -37,8 +37,9 @@ print("declared", len(topology.declare_all(os.environ["AMQP_URI"], [service_clas
   *) echo "$usage" >&2; exit 64 ;;
 esac
 
-# The gateway has no database. Replicas starting at once may race here: alembic runs each revision
-# in a transaction on PostgreSQL, so a loser fails, is restarted and finds the head already there.
+# The gateway has no database. Replicas starting at once queue here on the service's migration lock
+# (a PostgreSQL advisory lock, gongwen_common.migrate.migration_lock): one runs each revision, the
+# others then find the head already there.
 if [ "$1" != gateway ]; then
   python -m gongwen_common.migrate "$package"
 fi
