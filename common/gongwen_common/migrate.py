@@ -63,6 +63,27 @@ def drop_outbox_claims(op):
         batch.alter_column("response", existing_type=sa.JSON(), nullable=False)
 
 
+HOUSEKEEPING_INDEXES = (("handled_events", "handled_at"), ("idempotency_records", "created_at"),
+                        ("dead_letters", "replayed_at"))
+
+
+def add_housekeeping_indexes(op):
+    """The columns housekeeping purges by (``gongwen_common.housekeeping``), indexed so a batch
+    finds its old rows without scanning the table. A database created since they were added has
+    them already (the first revision builds the infrastructure tables from today's models)."""
+    import sqlalchemy as sa
+
+    inspector = sa.inspect(op.get_bind())
+    for table, column in HOUSEKEEPING_INDEXES:
+        if f"ix_{table}_{column}" not in {index["name"] for index in inspector.get_indexes(table)}:
+            op.create_index(f"ix_{table}_{column}", table, [column])
+
+
+def drop_housekeeping_indexes(op):
+    for table, column in HOUSEKEEPING_INDEXES:
+        op.drop_index(f"ix_{table}_{column}", table_name=table)
+
+
 def run_env(metadata):
     from alembic import context
 

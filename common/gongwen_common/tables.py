@@ -64,7 +64,7 @@ class HandledEvent(InfraBase):
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     handler: Mapped[str] = mapped_column(String(200), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(100))
-    handled_at = mapped_column(UtcDateTime, nullable=False)
+    handled_at = mapped_column(UtcDateTime, nullable=False, index=True)  # housekeeping purges by it
 
 
 class DeadLetter(InfraBase):
@@ -79,7 +79,7 @@ class DeadLetter(InfraBase):
     headers: Mapped[dict] = mapped_column(JSON)
     reason: Mapped[str | None] = mapped_column(Text)
     dead_at = mapped_column(UtcDateTime, nullable=False)
-    replayed_at = mapped_column(UtcDateTime, nullable=True)
+    replayed_at = mapped_column(UtcDateTime, nullable=True, index=True)
     replay_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -94,4 +94,4 @@ class IdempotencyRecord(InfraBase):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    created_at = mapped_column(UtcDateTime, nullable=False)
+    created_at = mapped_column(UtcDateTime, nullable=False, index=True)
