@@ -12,6 +12,7 @@ import os
 
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.errors import NotFound, TwilioSignatureInvalid
+from gongwen_common.metrics import Metrics
 from gongwen_common.service import INSTANCE_ID, CheckedAtStart, ServiceBase
 from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
@@ -20,6 +21,7 @@ from .delivery.dispatch import apply_callback
 from .delivery.service import Delivery, signed_by_twilio
 from .domain import dispatch, escalation, people, policies, proof, templates
 from .domain.settings import NotifySettings
+from .metrics import NotifyCollector
 from .models import UnitView
 
 # Timers' periods are fixed when the class is made: from the environment, not config.yaml.
@@ -34,6 +36,7 @@ class NotifyService(UnitDirectoryReplica, ServiceBase):
     unit_view_model = UnitView
     delivery = Delivery()
     settings_at_start = CheckedAtStart(NotifySettings.from_config)
+    metrics = Metrics(NotifyCollector)
 
     # -- delivery (送达) ---------------------------------------------------------------------------
 
