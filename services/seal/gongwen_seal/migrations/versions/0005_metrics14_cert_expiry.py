@@ -1,6 +1,6 @@
 """certificate expiry alerts: each certificate's 60/30/7-day alert, raised once
 
-Revision ID: 0005_metrics14_certificate_expiry_alerts
+Revision ID: 0005_metrics14_cert_expiry
 Revises: 0004
 """
 import sqlalchemy as sa
@@ -8,7 +8,7 @@ from alembic import op
 
 from gongwen_common.tables import UtcDateTime
 
-revision = "0005_metrics14_certificate_expiry_alerts"
+revision = "0005_metrics14_cert_expiry"
 down_revision = "0004"
 
 
