@@ -152,13 +152,8 @@ class Metrics(DependencyProvider):
         self.port = int(config.get("METRICS_PORT") or 0)
         self.host = config.get("METRICS_HOST") or "127.0.0.1"
         self.registry = CollectorRegistry(auto_describe=False)
-        for metric in SHARED:
+        for metric in SHARED + ((self.operations[0],) if self.operations else ()):
             self.registry.register(metric)
-        engine = self._engine()
-        if engine is not None:
-            service = self.container.service_name
-            for make in (InfrastructureCollector, *self.collectors):
-                self.registry.register(make(engine, service))
 
     def _engine(self):
         from .db import Database  # db imports outbox, which imports this module
@@ -166,6 +161,12 @@ class Metrics(DependencyProvider):
         return next((d.engine for d in self.container.dependencies if isinstance(d, Database)), None)
 
     def start(self):
+        # The database's engine exists once every dependency is set up (setups run concurrently).
+        engine = self._engine()
+        if engine is not None:
+            service = self.container.service_name
+            for make in (InfrastructureCollector, *self.collectors):
+                self.registry.register(make(engine, service))
         if self.port:
             # A green thread of the container (not prometheus_client's own server thread): it stops
             # with the container, and a scrape's database reads yield to the workers.

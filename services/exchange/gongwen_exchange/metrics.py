@@ -9,6 +9,7 @@ from .models import Document, Receipt
 DOCUMENTS = "gongwen_documents"
 RECEIPTS = "gongwen_receipts"
 OVERDUE_RECEIPTS = "gongwen_overdue_receipts"
+DOCUMENT_STATUSES = ("awaiting_seal", "sent", "recalled", "completed")
 NAMES = frozenset({DOCUMENTS, RECEIPTS, OVERDUE_RECEIPTS})
 
 
@@ -16,7 +17,9 @@ class ExchangeCollector(DatabaseCollector):
     def gauges(self, session, now):
         documents = self.gauge(DOCUMENTS, "Documents by status (awaiting_seal, sent, recalled, completed).",
                                ["status"])
-        for status, count in session.execute(select(Document.status, func.count()).group_by(Document.status)):
+        counts = dict.fromkeys(DOCUMENT_STATUSES, 0)  # 0s: plotted too
+        counts.update(session.execute(select(Document.status, func.count()).group_by(Document.status)).all())
+        for status, count in counts.items():
             documents.add_metric([self.service, status], count)
         latest = Receipt.latest.is_(True)
         receipts = self.gauge(RECEIPTS, "Current receipts (latest generation) by state.", ["state"])
