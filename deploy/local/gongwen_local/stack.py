@@ -141,7 +141,7 @@ class Stack:
     def write_scrape_targets(self, path: Path) -> None:
         """Every process's metrics address as Prometheus ``file_sd_configs`` reads them."""
         path.write_text(json.dumps([{"targets": [f"127.0.0.1:{p.metrics_port}"],
-                                     "labels": {"job": p.name, "gongwen_instance": str(p.index)}}
+                                     "labels": {"job": "gongwen", "app": p.name, "gongwen_instance": str(p.index)}}
                                     for p in self.processes], indent=1))
 
     def of(self, name):
