@@ -41,6 +41,7 @@ def test_every_service_and_the_gateway_serve_metrics_that_show_a_sealed_send(sta
     sent = when_known(lambda: send(clerk, metadata), message="the exchange to know them")
     assert sent.status_code == 201, sent.text
     assert system.post(f"/api/v1/documents/{sent.json()['id']}/sign").status_code == 200
+    assert system.get(f"/api/v1/documents/{uuid.uuid4()}").status_code == 404  # an error, counted by its code
     dbs = Databases(stack)
     wait_until(lambda: dbs.scalar("exchange", "SELECT count(*) FROM outbox_events WHERE sent_at IS NULL") == 0,
                message="the exchange's outbox to publish")
@@ -57,7 +58,10 @@ def test_every_service_and_the_gateway_serve_metrics_that_show_a_sealed_send(sta
     gateway = scrape(stack, "gateway")
     assert value(gateway, "gongwen_entrypoint_duration_seconds_count", kind="http", entrypoint="send_document") >= 1
 
+    assert value(gateway, "gongwen_entrypoint_errors_total", kind="http", error="NOT_FOUND") >= 1
+
     exchange = scrape(stack, "exchange")
+    assert value(exchange, "gongwen_entrypoint_errors_total", kind="rpc", error="NOT_FOUND") >= 1
     assert value(exchange, "gongwen_documents", status="sent") >= 1
     assert value(exchange, "gongwen_receipts", state="signed") >= 1
     assert "gongwen_overdue_receipts" in exchange
