@@ -25,7 +25,7 @@ from kombu import Connection, Exchange
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from . import claims, faults
+from . import claims, faults, metrics
 from .clock import utcnow
 from .logging import set_correlation_id
 from .tables import OutboxEvent
@@ -108,7 +108,7 @@ class OutboxRelay:
                     break
                 set_correlation_id(row.correlation_id)
                 faults.hit("outbox.before_publish")
-                self.publish(row)
+                metrics.timed_publish(self.exchange.name, self.publish, row)
                 faults.hit("outbox.after_publish")
                 sent.append(row.id)
                 log.info("published %s", row.event_type, extra={"event_id": row.event_id})

@@ -16,6 +16,7 @@ from .db import Database
 from .entrypoints import dead_letter_consumer, rpc, timer
 from .errors import NotFound
 from .logging import CorrelationId
+from .metrics import Metrics
 from .tables import DeadLetter, OutboxEvent
 
 INSTANCE_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -49,6 +50,7 @@ class ServiceBase:
     correlation_id = CorrelationId()
     config = Config()
     clock = Clock()  # every rule's "now"; worker tests give a MovableClock
+    metrics = Metrics()  # a service with gauges of its own sets Metrics(its collectors)
 
     @rpc
     def health(self):

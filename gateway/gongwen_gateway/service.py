@@ -7,6 +7,7 @@ from nameko.rpc import RpcProxy
 
 from gongwen_common import rpc
 from gongwen_common.logging import CorrelationId
+from gongwen_common.metrics import Metrics
 
 from .auth import Revocations
 from .routes.admin import AdminRoutes
@@ -35,6 +36,7 @@ class GatewayService(SystemRoutes, AuthRoutes, UnitRoutes, UserRoutes, SealRoute
     notify = RpcProxy("notify")
     archive = RpcProxy("archive")
     revocations = Revocations()
+    metrics = Metrics()
 
     def call(self, service, method, *args, timeout=None, **kwargs):
         """An RPC with a deadline (``gongwen_common.rpc``): the first hop's, the longest of the chain;

@@ -15,7 +15,10 @@ PLACEHOLDERS = {
     "combined": ("count", "items", "link"),
     "combined_item": ("sender", "doc_number", "title", "due"),
     "voice": ("sender", "urgency", "doc_number", "title"),
+    "certificate_expiring": ("certificate", "unit", "serial", "days", "expires"),
 }
+# Templates of alerts that are not a document's (no escalation step may use them).
+ALERT_TEMPLATES = ("certificate_expiring",)
 AUDIENCES = ("recipient_clerks", "recipient_leader", "recipient_deputy_leader", "recipient_admin", "sender_clerks")
 STARTS = ("sent", "due")
 CHANNELS = ("sms", "voice")
@@ -50,7 +53,8 @@ class StepSchema(Schema):
     audience = fields.String(required=True, validate=validate.OneOf(AUDIENCES))
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     repeat = fields.Nested(RepeatSchema, load_default=None, allow_none=True)
-    template = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(sorted(PLACEHOLDERS)),
+    template = fields.String(load_default=None, allow_none=True,
+                             validate=validate.OneOf(sorted(set(PLACEHOLDERS) - set(ALERT_TEMPLATES))),
                              metadata={"description": "the template's name; by default the step's kind decides"})
 
 

@@ -98,6 +98,7 @@ def main(argv=None):
                       scale=scale, env={**local_keks(Path(var)), **(twilio.env if twilio else {})})
         print("starting services …", flush=True)
         stack.start()
+        stack.write_scrape_targets(Path(var) / "prometheus-targets.json")
         demo = ensure_demo(rabbit.amqp_uri(), stack.gateway_url, Path(var))
         print(f"""
 Gongwen is running.
@@ -107,6 +108,7 @@ Gongwen is running.
   databases      {f'PostgreSQL on 127.0.0.1:{args.postgres_port}' if postgres else var + '/db/*.sqlite3'}
   phones (SMS)   {twilio.phones_url if twilio else 'real Twilio (TWILIO_ACCOUNT_SID is set)'}
   service logs   {var}/log/
+  metrics        {var}/prometheus-targets.json (each process's /metrics, as Prometheus file_sd)
 {describe(demo)}
                  all of this is in {var}/demo/accounts.json
   CLI            . .venv/bin/activate; gongwen -h   (GONGWEN_GATEWAY={stack.gateway_url})

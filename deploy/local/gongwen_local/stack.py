@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .ports import free_port
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,6 +47,7 @@ class ServiceProcess:
     log_path: Path
     process: subprocess.Popen | None = None
     terminating: bool = False
+    metrics_port: int = 0  # its /metrics (restarts keep it)
 
     def start(self):
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,9 +117,11 @@ class Stack:
             env["DATABASE_URL"] = self.database_urls[name]
         # Twilio's status callbacks come to this gateway, unless a public address is set (real Twilio)
         env.setdefault("TWILIO_CALLBACK_BASE_URL", self.gateway_url)
+        env["METRICS_PORT"] = str(free_port())
         command = [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / folder / "config.yaml"),
                    f"{package}.service:{cls}"]
-        return ServiceProcess(name, index, command, env, self.log_dir / f"{name}-{index}.log")
+        return ServiceProcess(name, index, command, env, self.log_dir / f"{name}-{index}.log",
+                              metrics_port=int(env["METRICS_PORT"]))
 
     def start_service(self, name, instances=None, env=None):
         instances = instances or self.scale.get(name, 1)
@@ -128,6 +133,16 @@ class Stack:
             self.processes.append(proc)
             started.append(proc)
         return started
+
+    def metrics_urls(self) -> dict:
+        """``name-index`` -> its ``/metrics`` URL, for every running process."""
+        return {f"{p.name}-{p.index}": f"http://127.0.0.1:{p.metrics_port}/metrics" for p in self.processes if p.alive}
+
+    def write_scrape_targets(self, path: Path) -> None:
+        """Every process's metrics address as Prometheus ``file_sd_configs`` reads them."""
+        path.write_text(json.dumps([{"targets": [f"127.0.0.1:{p.metrics_port}"],
+                                     "labels": {"job": "gongwen", "app": p.name, "gongwen_instance": str(p.index)}}
+                                    for p in self.processes], indent=1))
 
     def of(self, name):
         return [p for p in self.processes if p.name == name and p.alive]

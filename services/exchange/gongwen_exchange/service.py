@@ -13,12 +13,14 @@ from gongwen_common import rpc as rpc_calls
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.errors import ValidationFailed
 from gongwen_common.idempotency import once
+from gongwen_common.metrics import Metrics
 from gongwen_common.rpc import from_wire, to_wire
 from gongwen_common.service import ServiceBase
 from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
 from .domain import documents, receiving, retention, revocation, supervision
 from .domain.deadlines import DeadlinePolicy
+from .metrics import ExchangeCollector
 from .models import UnitView
 
 MiB = 1024 * 1024
@@ -28,6 +30,7 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
     name = "exchange"
     unit_view_model = UnitView
     seal = RpcProxy("seal")
+    metrics = Metrics(ExchangeCollector)
 
     def _policy(self) -> DeadlinePolicy:
         return DeadlinePolicy.from_config(self.config)

@@ -198,3 +198,20 @@ class Notification(Base):
     message_id: Mapped[str | None] = mapped_column(String(36), index=True)
     created_at = mapped_column(UtcDateTime, nullable=False)
     send_after = mapped_column(UtcDateTime, nullable=False)
+
+
+class CertificateAlert(Base):
+    """Who was told that a certificate is about to expire (seal's ``certificate_expiring``), or why
+    not: one row per recipient — the operators and the owning unit's admin."""
+
+    __tablename__ = "certificate_alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    certificate_serial: Mapped[str] = mapped_column(String(48), index=True)
+    threshold_days: Mapped[int] = mapped_column(Integer)
+    unit_code: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))  # operator | admin
+    user_id: Mapped[str | None] = mapped_column(ACTOR_ID)
+    status: Mapped[str] = mapped_column(String(16))  # queued | skipped
+    reason: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(36))
+    created_at = mapped_column(UtcDateTime, nullable=False)

@@ -7,19 +7,22 @@ Consumed: identity's ``user_created``, ``user_approved``, ``user_disabled`` and
 ``user_mobile_changed`` (the people it may reach); the registry's ``contacts_changed``; the
 exchange's ``document_sent``, ``receipt_overdue`` (steps to schedule) and ``receipt_signed``,
 ``document_returned``, ``receipt_paper_served``, ``receipt_closed``, ``document_recalled``,
-``document_completed`` (what is pending is cancelled)."""
+``document_completed`` (what is pending is cancelled); the seal's ``certificate_expiring`` (an SMS
+to the operators and the unit's admin)."""
 import os
 
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.errors import NotFound, TwilioSignatureInvalid
+from gongwen_common.metrics import Metrics
 from gongwen_common.service import INSTANCE_ID, CheckedAtStart, ServiceBase
 from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
 from .delivery import costs
 from .delivery.dispatch import apply_callback
 from .delivery.service import Delivery, signed_by_twilio
-from .domain import dispatch, escalation, people, policies, proof, templates
+from .domain import certificates, dispatch, escalation, people, policies, proof, templates
 from .domain.settings import NotifySettings
+from .metrics import NotifyCollector
 from .models import UnitView
 
 # Timers' periods are fixed when the class is made: from the environment, not config.yaml.
@@ -34,6 +37,7 @@ class NotifyService(UnitDirectoryReplica, ServiceBase):
     unit_view_model = UnitView
     delivery = Delivery()
     settings_at_start = CheckedAtStart(NotifySettings.from_config)
+    metrics = Metrics(NotifyCollector)
 
     # -- delivery (送达) ---------------------------------------------------------------------------
 
@@ -134,6 +138,12 @@ class NotifyService(UnitDirectoryReplica, ServiceBase):
     @event_handler("exchange", "document_completed")
     def on_document_completed(self, event):
         escalation.close_document(self.db, event.event_type, event.data, self._at(event))
+
+    # -- the seal's certificates -----------------------------------------------------------
+
+    @event_handler("seal", "certificate_expiring")
+    def on_certificate_expiring(self, event):
+        certificates.certificate_expiring(self.db, event.data, self.clock(), self._settings())
 
     # -- the timer -----------------------------------------------------------------------
 

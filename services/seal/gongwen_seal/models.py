@@ -114,5 +114,17 @@ class PrintStamp(Base):
     stamp_key: Mapped[str | None] = mapped_column(String(80), index=True, unique=True)
 
 
+class CertificateExpiryAlert(Base):
+    """A certificate's expiry alert already raised for one threshold (60, 30 or 7 days): the
+    row and the ``certificate_expiring`` event commit together, so each is raised once whatever
+    the instances checking."""
+
+    __tablename__ = "certificate_expiry_alerts"
+    certificate_serial: Mapped[str] = mapped_column(String(48), primary_key=True)
+    threshold_days: Mapped[int] = mapped_column(Integer, primary_key=True)
+    not_after = mapped_column(UtcDateTime, nullable=False)
+    raised_at = mapped_column(UtcDateTime, nullable=False)
+
+
 class AuditRecord(AuditRecordColumns, Base):
     """Every change to seals, with who made it (and the proxy acting for them) and when."""

@@ -9,20 +9,27 @@ caller sends (the gateway forwards HTTP bodies as they come) is validated here, 
 seal's contract schemas (``gongwen_contracts.seal.schemas``).
 """
 
+import os
+
 from nameko.rpc import RpcProxy
 
 from gongwen_common import rpc as rpc_calls
-from gongwen_common.entrypoints import event_handler, rpc
+from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.errors import DomainError, ValidationFailed, validated
 from gongwen_common.idempotency import once
+from gongwen_common.metrics import Metrics
 from gongwen_common.rpc import from_wire, to_wire
 from gongwen_common.service import CheckedAtStart, ServiceBase
 from gongwen_contracts.registry.replica import UnitDirectoryReplica, unit_of
 from gongwen_contracts.seal.schemas import SealApplicationSchema, SealRevocationSchema, UseApprovalRequestSchema
 
-from .domain import custody, keys, sealing, seals
+from .domain import custody, expiry, keys, sealing, seals
 from .domain.settings import SealSettings
+from .metrics import OPERATIONS, SEAL_OPERATIONS, SealCollector
 from .models import UnitView
+
+# A timer's period is fixed when the class is made: from the environment, not config.yaml.
+CERTIFICATE_CHECK_SECONDS = float(os.environ.get("SEAL_CERTIFICATE_CHECK_SECONDS", "3600"))
 
 
 def _attachments(value) -> dict | None:
@@ -40,6 +47,7 @@ class SealService(UnitDirectoryReplica, ServiceBase):
     registry = RpcProxy("registry")
     # SEAL_KEK unset (without GONGWEN_DEVELOPMENT_KEYS=1) or malformed: no start, rather than a first seal that fails
     settings_at_start = CheckedAtStart(SealSettings.from_config)
+    metrics = Metrics(SealCollector, operations=(SEAL_OPERATIONS, OPERATIONS))
 
     def _settings(self) -> SealSettings:
         return SealSettings.from_config(self.config)
@@ -137,6 +145,13 @@ class SealService(UnitDirectoryReplica, ServiceBase):
                                         from_wire(signature_b64, "signature"), actor, self._settings(), self.clock(),
                                         unit_code, from_wire(body_b64, "body", optional=True),
                                         _attachments(attachments_b64), stamp_key=stamp_key)
+
+    # -- certificate expiry ------------------------------------------------------------------
+
+    @timer(interval=CERTIFICATE_CHECK_SECONDS)
+    def check_certificate_expiry(self):
+        """``certificate_expiring`` 60/30/7 days before the CA or a seal expires, once each."""
+        return expiry.check(self.db, self.clock())
 
     # -- the registry's unit events: a renamed unit gets a new seal, a revoked one loses it ----
 
