@@ -2,14 +2,14 @@
 idempotency_records.created_at, dead_letters.replayed_at)
 
 Revision ID: 0005_upkeep14_purge_indexes
-Revises: 0004
+Revises: 0005_metrics14_cert_expiry
 """
 from alembic import op
 
 from gongwen_common.migrate import add_housekeeping_indexes, drop_housekeeping_indexes
 
 revision = "0005_upkeep14_purge_indexes"
-down_revision = "0004"
+down_revision = "0005_metrics14_cert_expiry"
 
 
 def upgrade():
