@@ -1,7 +1,6 @@
 """The canary: the operator's canary unit sends itself a sealed document and signs for it on a
 schedule, once however many instances tick; health shows the last round trip and fails when none
 completed within the bound. Time is moved, never slept."""
-from datetime import timedelta
 
 from gongwen_exchange.models import Base, CanaryState, Document, Receipt
 from gongwen_seal.models import Base as SealBase
