@@ -10,6 +10,7 @@ Its documents are the canary unit's only: issued by it, addressed to it, numbere
 and sent by the actor ``canary``; nobody else's inbox shows them. A canary unit without an active
 seal (or unknown to the exchange) is "not configured", not failing: the operator sets one up.
 """
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +20,8 @@ from gongwen_common.db import insert_new
 
 from ..models import CanaryState
 from .errors import DomainError
+
+log = logging.getLogger(__name__)
 
 NAME = "canary"
 ACTOR_ID = "canary"
@@ -88,7 +91,8 @@ def run_round(session, settings: CanarySettings, send, sign_for, clock, owner) -
         error = f"{refused.code}: {refused.message}"
     except Exception as exc:  # a broken round is what the canary is for: recorded, never raised
         session.rollback()
-        outcome, error = "failed", f"{type(exc).__name__}: {exc}"
+        log.exception("canary round failed")  # its text may name hosts: the log, not the public /health
+        outcome, error = "failed", f"{type(exc).__name__}; see the exchange's log"
     finished = clock()
     state = session.get(CanaryState, NAME, with_for_update=True)
     state.started_at, state.document_id, state.outcome, state.error = started, document_id, outcome, error
