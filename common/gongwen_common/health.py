@@ -19,11 +19,8 @@ or database outage must make services unready, never restart every pod.
 """
 import logging
 import os
-import tempfile
-import time
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import eventlet
 from nameko.extensions import DependencyProvider
@@ -31,6 +28,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import outbox
+from .probe import heartbeat_path
 from .tables import DeadLetter
 
 log = logging.getLogger(__name__)
@@ -93,26 +91,7 @@ def readiness(session, bounds: Bounds, now) -> dict:
             "outbox_pending": pending, "dead_letters": dead}
 
 
-def failing(reply) -> list[str]:
-    """The names of a health answer's failed checks, with their figures (for a probe's message)."""
-    checks = reply.get("checks") if isinstance(reply, dict) else None
-    return [f"{name}={c.get('value')} (bound {c.get('bound')})" for name, c in (checks or {}).items()
-            if isinstance(c, dict) and not c.get("ok")]
-
-
 HEARTBEAT_SECONDS = 5.0
-
-
-def heartbeat_path(service: str) -> Path:
-    return Path(os.environ.get("GONGWEN_HEARTBEAT_DIR") or tempfile.gettempdir()) / f"gongwen-{service}.alive"
-
-
-def heartbeat_age(service: str) -> float | None:
-    """Seconds since the service's process last touched its heartbeat (None: never)."""
-    try:
-        return max(0.0, time.time() - heartbeat_path(service).stat().st_mtime)
-    except FileNotFoundError:
-        return None
 
 
 class Heartbeat(DependencyProvider):

@@ -5,7 +5,8 @@ Readiness calls the service's ``health`` RPC over the broker and exits 0 when it
 age and new dead letters under their bounds: ``gongwen_common.health``), 1 otherwise — a failed
 check (named, with its figure), a refusal, no answer, or no broker. ``--live`` asks no broker and
 no database: it exits 0 when this pod's service process touched its heartbeat file within
-``--max-age`` seconds (its event loop runs; ``gongwen_common.health.Heartbeat``).
+``--max-age`` seconds (its event loop runs; ``gongwen_common.health.Heartbeat``). Imports nothing heavy:
+a probe runs every few seconds in every pod.
 
 A probe that hangs would be killed by the orchestrator and counted as a failure anyway, but only
 after its own timeout and without saying why; so the whole call, connecting included, runs under
@@ -16,8 +17,9 @@ import json
 import os
 import signal
 import sys
-
-from .health import failing, heartbeat_age
+import tempfile
+import time
+from pathlib import Path
 
 DEFAULT_DEADLINE = 5.0
 DEFAULT_MAX_AGE = 30.0
@@ -25,6 +27,25 @@ DEFAULT_MAX_AGE = 30.0
 
 class DeadlineExceeded(Exception):
     pass
+
+
+def heartbeat_path(service: str) -> Path:
+    return Path(os.environ.get("GONGWEN_HEARTBEAT_DIR") or tempfile.gettempdir()) / f"gongwen-{service}.alive"
+
+
+def heartbeat_age(service: str) -> float | None:
+    """Seconds since the service's process last touched its heartbeat (None: never)."""
+    try:
+        return max(0.0, time.time() - heartbeat_path(service).stat().st_mtime)
+    except FileNotFoundError:
+        return None
+
+
+def failing(reply) -> list[str]:
+    """The names of a health answer's failed checks, with their figures (for a probe's message)."""
+    checks = reply.get("checks") if isinstance(reply, dict) else None
+    return [f"{name}={c.get('value')} (bound {c.get('bound')})" for name, c in (checks or {}).items()
+            if isinstance(c, dict) and not c.get("ok")]
 
 
 def healthy(reply) -> bool:

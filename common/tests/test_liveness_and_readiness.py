@@ -12,7 +12,7 @@ from gongwen_common.tables import DeadLetter
 def test_liveness_is_a_fresh_heartbeat_of_this_process_and_asks_no_broker(tmp_path, monkeypatch):
     monkeypatch.setenv("GONGWEN_HEARTBEAT_DIR", str(tmp_path))
     assert probe.main(["seal", "--live"]) == 1  # never beat
-    beat = health.heartbeat_path("seal")
+    beat = probe.heartbeat_path("seal")
     beat.touch()
     assert probe.main(["seal", "--live", "--amqp-uri", "pyamqp://nowhere:1/"]) == 0
     stale = time.time() - 31
