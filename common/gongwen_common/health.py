@@ -102,7 +102,15 @@ class Heartbeat(DependencyProvider):
         self.interval = float(os.environ.get("HEARTBEAT_SECONDS") or HEARTBEAT_SECONDS)
 
     def start(self):
-        self.container.spawn_managed_thread(self._beat, identifier="heartbeat")
+        self.thread = self.container.spawn_managed_thread(self._beat, identifier="heartbeat")
+
+    def stop(self):
+        """A stopping service is not alive any more: it beats no longer (and nameko need not kill it)."""
+        thread = getattr(self, "thread", None)  # None: the container failed before starting it
+        if thread is not None:
+            thread.kill()
+
+    kill = stop
 
     def _beat(self):
         while True:
