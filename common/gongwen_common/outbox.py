@@ -22,7 +22,7 @@ import uuid
 from datetime import timedelta
 
 from kombu import Connection, Exchange
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from . import claims, faults, metrics
@@ -49,6 +49,13 @@ def new_event(event_type, data, correlation_id, now, source=None) -> OutboxEvent
         event_id=event_id, event_type=event_type, payload=envelope,
         correlation_id=correlation_id, created_at=now, attempts=0,
     )
+
+
+def backlog(session) -> tuple[int, object]:
+    """(unsent rows, the oldest unsent row's ``created_at`` or None): what health bounds."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(OutboxEvent.created_at)).where(OutboxEvent.sent_at.is_(None))).one()
+    return count, oldest
 
 
 class OutboxRelay:

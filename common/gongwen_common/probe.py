@@ -1,22 +1,51 @@
-"""``python -m gongwen_common.probe SERVICE``: a container's readiness probe for an RPC service.
+"""``python -m gongwen_common.probe SERVICE [--live]``: a container's readiness (or liveness) probe.
 
-Calls the service's ``health`` RPC over the broker and exits 0 when it answers ``"status": "ok"``
-(broker reachable, a worker free, its own database answering), 1 otherwise — a refusal, no
-answer, or no broker. A probe that hangs would be killed by the orchestrator and counted as a
-failure anyway, but only after its own timeout and without saying why; so the whole call,
-connecting included, runs under a hard deadline and the reason goes to stderr.
+Readiness calls the service's ``health`` RPC over the broker and exits 0 when it answers
+``"status": "ok"`` (broker reachable, a worker free, its own database answering, outbox backlog and
+age and new dead letters under their bounds: ``gongwen_common.health``), 1 otherwise — a failed
+check (named, with its figure), a refusal, no answer, or no broker. ``--live`` asks no broker and
+no database: it exits 0 when this pod's service process touched its heartbeat file within
+``--max-age`` seconds (its event loop runs; ``gongwen_common.health.Heartbeat``). Imports nothing heavy:
+a probe runs every few seconds in every pod.
+
+A probe that hangs would be killed by the orchestrator and counted as a failure anyway, but only
+after its own timeout and without saying why; so the whole call, connecting included, runs under
+a hard deadline and the reason goes to stderr.
 """
 import argparse
 import json
 import os
 import signal
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 DEFAULT_DEADLINE = 5.0
+DEFAULT_MAX_AGE = 30.0
 
 
 class DeadlineExceeded(Exception):
     pass
+
+
+def heartbeat_path(service: str) -> Path:
+    return Path(os.environ.get("GONGWEN_HEARTBEAT_DIR") or tempfile.gettempdir()) / f"gongwen-{service}.alive"
+
+
+def heartbeat_age(service: str) -> float | None:
+    """Seconds since the service's process last touched its heartbeat (None: never)."""
+    try:
+        return max(0.0, time.time() - heartbeat_path(service).stat().st_mtime)
+    except FileNotFoundError:
+        return None
+
+
+def failing(reply) -> list[str]:
+    """The names of a health answer's failed checks, with their figures (for a probe's message)."""
+    checks = reply.get("checks") if isinstance(reply, dict) else None
+    return [f"{name}={c.get('value')} (bound {c.get('bound')})" for name, c in (checks or {}).items()
+            if isinstance(c, dict) and not c.get("ok")]
 
 
 def healthy(reply) -> bool:
@@ -50,8 +79,19 @@ def probe(service: str, amqp_uri: str, deadline: float = DEFAULT_DEADLINE, call=
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     if not healthy(reply):
-        return False, f"{service}: not ok: {json.dumps(reply, default=str)[:500]}"
+        named = "; ".join(failing(reply))
+        return False, f"{service}: not ok: {named + ': ' if named else ''}{json.dumps(reply, default=str)[:500]}"
     return True, f"{service}: ok"
+
+
+def live(service: str, max_age: float = DEFAULT_MAX_AGE) -> tuple[bool, str]:
+    """(alive, why): the service's heartbeat is at most ``max_age`` seconds old."""
+    age = heartbeat_age(service)
+    if age is None:
+        return False, f"{service}: no heartbeat yet"
+    if age > max_age:
+        return False, f"{service}: heartbeat {age:.0f}s old (bound {max_age:g}s)"
+    return True, f"{service}: alive (heartbeat {age:.1f}s old)"
 
 
 def main(argv=None) -> int:
@@ -60,7 +100,15 @@ def main(argv=None) -> int:
     parser.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI"), help="default: $AMQP_URI")
     parser.add_argument("--deadline", type=float, default=float(os.environ.get("PROBE_DEADLINE", DEFAULT_DEADLINE)),
                         help=f"seconds for the whole probe (default {DEFAULT_DEADLINE:g}, or $PROBE_DEADLINE)")
+    parser.add_argument("--live", action="store_true",
+                        help="liveness: this pod's process beat its heartbeat lately (no broker, no database)")
+    parser.add_argument("--max-age", type=float, default=DEFAULT_MAX_AGE,
+                        help=f"--live: the oldest heartbeat that counts, seconds (default {DEFAULT_MAX_AGE:g})")
     args = parser.parse_args(argv)
+    if args.live:
+        alive, why = live(args.service, args.max_age)
+        print(why, file=sys.stdout if alive else sys.stderr)
+        return 0 if alive else 1
     if not args.amqp_uri:
         parser.error("give --amqp-uri or set AMQP_URI")
     ready, why = probe(args.service, args.amqp_uri, args.deadline)

@@ -25,9 +25,32 @@ class ErrorSchema(Schema):
     fields_ = fields.Dict(data_key="fields", keys=fields.String(), values=fields.Raw())
 
 
+class HealthCheckSchema(Schema):
+    ok = fields.Boolean()
+    value = fields.Raw(metadata={"description": "the figure: a count, seconds, or \"answered\""})
+    bound = fields.Raw(allow_none=True, metadata={"description": "the most that passes (null: none)"})
+    detail = fields.String()
+
+
+class CanarySchema(Schema):
+    status = fields.String(validate=validate.OneOf(["ok", "failing", "not_configured", "unknown"]))
+    detail = fields.String(allow_none=True)
+    unit_code = fields.String()
+    max_age_seconds = fields.Float(metadata={"description": "failing when no round trip completed within this"})
+    last_started_at = fields.DateTime(allow_none=True)
+    last_completed_at = fields.DateTime(allow_none=True)
+    round_trip_seconds = fields.Float(allow_none=True)
+    last_document_id = fields.String(allow_none=True)
+    last_outcome = fields.String(allow_none=True, metadata={"description": "completed, failed or not_configured"})
+    last_error = fields.String(allow_none=True)
+    last_failed_at = fields.DateTime(allow_none=True)
+
+
 class ServiceHealthSchema(Schema):
     service = fields.String()
-    status = fields.String(validate=validate.OneOf(["ok", "down"]))
+    status = fields.String(validate=validate.OneOf(["ok", "degraded", "down"]))
+    checks = fields.Dict(keys=fields.String(), values=fields.Nested(HealthCheckSchema), metadata={
+        "description": "readiness by name: broker, database, outbox_backlog, outbox_oldest_age, dead_letters_new"})
     database = fields.String()
     instance = fields.String()
     outbox_pending = fields.Integer()
@@ -37,11 +60,13 @@ class ServiceHealthSchema(Schema):
         ["official", "library", "weekends_only"])), metadata={"description": "exchange only: each year's "
                                                                             "holiday schedule"})
     warnings = fields.List(fields.String(), metadata={"description": "exchange only: what the operator must do"})
+    canary = fields.Nested(CanarySchema, metadata={"description": "exchange only: the canary's last round trip"})
 
 
 class HealthSchema(Schema):
     status = fields.String(validate=validate.OneOf(["ok", "degraded"]))
     services = fields.Dict(keys=fields.String(), values=fields.Nested(ServiceHealthSchema))
+    canary = fields.Nested(CanarySchema, metadata={"description": "the canary's last round trip; failing degrades"})
 
 
 class Page(Schema):

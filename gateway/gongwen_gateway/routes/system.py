@@ -21,7 +21,7 @@ _SWAGGER_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Gongw
 
 
 class SystemRoutes:
-    @api("GET", "/api/v1/health", summary="Health of every service (each over RPC, with its database)",
+    @api("GET", "/api/v1/health", summary="Health of every service (over RPC: its readiness checks) and the canary",
          response_schema=HealthSchema, also=(503,), public=True)
     def health(self, request):
         def probe(service):
@@ -34,8 +34,11 @@ class SystemRoutes:
         for service in SERVICES:
             pile.spawn(probe, service)
         services = dict(pile)
-        healthy = all(h.get("status") == "ok" for h in services.values())
-        return (200 if healthy else 503), {"status": "ok" if healthy else "degraded", "services": services}
+        # The canary's last round trip (the exchange keeps it): failing degrades the whole suite.
+        canary = services.get("exchange", {}).get("canary") or {"status": "unknown", "detail": "exchange did not say"}
+        healthy = all(h.get("status") == "ok" for h in services.values()) and canary.get("status") != "failing"
+        return (200 if healthy else 503), {"status": "ok" if healthy else "degraded", "services": services,
+                                           "canary": canary}
 
     @api("GET", "/api/v1/openapi.json", summary="This OpenAPI document", public=True)
     def openapi(self, request):

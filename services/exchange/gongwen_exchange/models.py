@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -189,3 +190,22 @@ class Presence(Base):
 
 class AuditRecord(AuditRecordColumns, Base):
     """Every change to documents and receipts, with who made it (and the proxy acting) and when."""
+
+
+class CanaryState(Base):
+    """The canary's schedule and its last round trip (one row per canary, ``name`` "canary"): the
+    instance that claims the due row runs the round, so N instances run it once."""
+
+    __tablename__ = "canary_state"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    since = mapped_column(UtcDateTime, nullable=False)
+    due_at = mapped_column(UtcDateTime, nullable=False)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until = mapped_column(UtcDateTime)
+    started_at = mapped_column(UtcDateTime)
+    completed_at = mapped_column(UtcDateTime)
+    round_trip_seconds: Mapped[float | None] = mapped_column(Float)
+    document_id: Mapped[str | None] = mapped_column(String(36))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    failed_at = mapped_column(UtcDateTime)

@@ -6,6 +6,8 @@ gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?}`
 seal checks are the seal service's, called with a deadline.
 """
 
+import os
+
 from nameko.rpc import RpcProxy
 
 from gongwen_common import manifest as manifests
@@ -15,15 +17,18 @@ from gongwen_common.errors import ValidationFailed
 from gongwen_common.idempotency import once
 from gongwen_common.metrics import Metrics
 from gongwen_common.rpc import from_wire, to_wire
-from gongwen_common.service import ServiceBase
+from gongwen_common.service import INSTANCE_ID, ServiceBase
 from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
-from .domain import documents, receiving, retention, revocation, supervision
+from .domain import canary, documents, receiving, retention, revocation, supervision
 from .domain.deadlines import DeadlinePolicy
 from .metrics import ExchangeCollector
 from .models import UnitView
 
 MiB = 1024 * 1024
+# Timers' periods are fixed when the class is made: from the environment, not config.yaml. The
+# canary's schedule is CANARY_INTERVAL_SECONDS (config); this is only how often it looks.
+CANARY_TICK = float(os.environ.get("CANARY_TICK_SECONDS", "5"))
 
 
 class ExchangeService(UnitDirectoryReplica, ServiceBase):
@@ -192,8 +197,27 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
         """As every service's, plus the working calendar's coverage: a year without a holiday
         schedule is a warning for the operator (deadlines would count weekends only)."""
         health = ServiceBase.health(self)
+        if health["database"] != "ok":
+            return health
         status = supervision.calendar_status(self.db, self.clock())
-        return {**health, "calendar": status["coverage"], "warnings": status["warnings"]}
+        # The canary is the whole suite's (seal service, broker), not this instance's readiness: the
+        # gateway's /health degrades on it; the exchange stays ready.
+        return {**health, "calendar": status["coverage"], "warnings": status["warnings"],
+                "canary": canary.view(self.db, canary.CanarySettings.from_config(self.config), self.clock())}
+
+    @timer(interval=CANARY_TICK)
+    def canary_round(self):
+        """The canary's round when due, by the one instance that claims it (``domain.canary``)."""
+        def send(metadata, actor):
+            return documents.send(self.db, metadata, b"<p>canary</p>", "canary.html", [], actor, self._sealer(actor),
+                                  self._policy(), supervision.working_calendar(self.db), self._limits(), self.clock(),
+                                  to_self=True)
+
+        def sign_for(document_id, actor):
+            return receiving.sign_for(self.db, document_id, actor, self._seal_check(), self.clock())
+
+        return canary.run_round(self.db, canary.CanarySettings.from_config(self.config), send, sign_for, self.clock,
+                                INSTANCE_ID)
 
     @event_handler("registry", "unit_revoked")
     def on_unit_revoked(self, event):

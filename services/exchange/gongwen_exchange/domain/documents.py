@@ -59,12 +59,12 @@ def doc_year(doc_number: str, sent_at, timezone: str) -> int:
     return int(found.group(1)) if found else sent_at.astimezone(ZoneInfo(timezone)).year
 
 
-def _recipients(session, metadata: dict, issuer: str) -> list[tuple[str, str]]:
+def _recipients(session, metadata: dict, issuer: str, to_self: bool = False) -> list[tuple[str, str]]:
     main, cc = metadata["main_recipients"], metadata["cc_recipients"]
     codes = [*main, *cc]
     if len(set(codes)) != len(codes):
         raise ValidationFailed({"cc_recipients": ["a unit may be addressed once (main or copy)"]})
-    if issuer in codes:
+    if issuer in codes and not to_self:  # only the operator's canary sends to itself (domain.canary)
         raise ValidationFailed({"main_recipients": ["a unit does not send to itself"]})
     if len(codes) > 1000:
         raise ValidationFailed({"main_recipients": ["at most 1,000 recipient units"]})
@@ -90,7 +90,7 @@ def build_manifest(metadata: dict, issuer_code: str, issued_at, body: bytes, att
 
 
 def send(session, metadata, body: bytes, body_name, attachments, actor, sealer, policy, calendar, limits,
-         now) -> dict:
+         now, to_self=False) -> dict:
     """Send a document. ``sealer(manifest_bytes, approval_ids) -> {"signature" (DER bytes), "seal_serial"}``
     is the seal service; ``attachments`` is ``[(name, bytes)]``; ``limits`` = (per file, in all)."""
     caller = Caller.of(actor)
@@ -113,7 +113,7 @@ def send(session, metadata, body: bytes, body_name, attachments, actor, sealer, 
     if len(body) + sum(len(d) for _, d in named) > in_all:
         raise blobs.PayloadTooLarge(message=f"the document exceeds {in_all} bytes in all")
     issuer = caller.unit_code
-    recipients = _recipients(session, metadata, issuer)
+    recipients = _recipients(session, metadata, issuer, to_self)
     year = doc_year(metadata["doc_number"], now, policy.timezone)
     taken = select(Document.id).where(Document.issuer_code == issuer, Document.doc_year == year,
                                       Document.doc_number == metadata["doc_number"])
