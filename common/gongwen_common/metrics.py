@@ -16,19 +16,19 @@ one of :data:`NAMES` or a service's collector's).
 """
 import logging
 import time
-from datetime import datetime
 
 import eventlet
 import eventlet.wsgi
 from nameko.extensions import DependencyProvider
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from . import outbox
 from .clock import utcnow
-from .tables import DeadLetter, OutboxEvent
+from .tables import DeadLetter
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +47,7 @@ ENTRYPOINT_ERRORS = Counter(
 RELAY_PUBLISH_SECONDS = Histogram(
     "gongwen_outbox_publish_duration_seconds", "Time the outbox relay took to publish one event and have "
     "the broker confirm it.", ("service",), buckets=LATENCY_BUCKETS, registry=None)
-# Set by the canary (an operator unit's sealed round trip) when a round completes; 0 until then, so
-# alerts take the max over every process that exports it.
-CANARY_LAST_SUCCESS = Gauge(
-    "gongwen_canary_last_success_timestamp_seconds", "When the canary's last sealed round trip completed "
-    "(Unix time).", registry=None)
-SHARED = (ENTRYPOINT_SECONDS, ENTRYPOINT_ERRORS, RELAY_PUBLISH_SECONDS, CANARY_LAST_SUCCESS)
+SHARED = (ENTRYPOINT_SECONDS, ENTRYPOINT_ERRORS, RELAY_PUBLISH_SECONDS)
 
 OUTBOX_BACKLOG = "gongwen_outbox_backlog"
 OUTBOX_OLDEST_AGE = "gongwen_outbox_oldest_age_seconds"
@@ -60,7 +55,7 @@ DEAD_LETTERS = "gongwen_dead_letters"
 
 # Every name this module exports (a histogram's series add _bucket, _sum and _count).
 NAMES = frozenset({"gongwen_entrypoint_duration_seconds", "gongwen_entrypoint_errors_total",
-                   "gongwen_outbox_publish_duration_seconds", "gongwen_canary_last_success_timestamp_seconds",
+                   "gongwen_outbox_publish_duration_seconds",
                    OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, DEAD_LETTERS})
 
 
@@ -71,11 +66,6 @@ def timed_publish(exchange_name: str, publish, row):
     result = publish(row)
     RELAY_PUBLISH_SECONDS.labels(exchange_name.removesuffix(".events")).observe(time.monotonic() - started)
     return result
-
-
-def canary_succeeded(at: datetime) -> None:
-    """For the canary: its round trip completed at ``at``."""
-    CANARY_LAST_SUCCESS.set(at.timestamp())
 
 
 class DatabaseCollector(Collector):
@@ -105,8 +95,7 @@ class InfrastructureCollector(DatabaseCollector):
     """Outbox backlog and age, dead letters not yet replayed: every service has them."""
 
     def gauges(self, session, now):
-        count, oldest = session.execute(select(func.count(), func.min(OutboxEvent.created_at))
-                                        .where(OutboxEvent.sent_at.is_(None))).one()
+        count, oldest = outbox.backlog(session)
         backlog = self.gauge(OUTBOX_BACKLOG, "Events committed and not yet published.")
         backlog.add_metric([self.service], count)
         age = self.gauge(OUTBOX_OLDEST_AGE, "Age of the oldest unpublished event (0: none).")

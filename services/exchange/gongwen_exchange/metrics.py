@@ -4,13 +4,14 @@ from sqlalchemy import func, select
 from gongwen_common.metrics import DatabaseCollector
 
 from .domain.documents import OPEN
-from .models import Document, Receipt
+from .models import CanaryState, Document, Receipt
 
 DOCUMENTS = "gongwen_documents"
 RECEIPTS = "gongwen_receipts"
 OVERDUE_RECEIPTS = "gongwen_overdue_receipts"
 DOCUMENT_STATUSES = ("awaiting_seal", "sent", "recalled", "completed")
-NAMES = frozenset({DOCUMENTS, RECEIPTS, OVERDUE_RECEIPTS})
+CANARY_LAST_SUCCESS = "gongwen_canary_last_success_timestamp_seconds"
+NAMES = frozenset({DOCUMENTS, RECEIPTS, OVERDUE_RECEIPTS, CANARY_LAST_SUCCESS})
 
 
 class ExchangeCollector(DatabaseCollector):
@@ -30,4 +31,10 @@ class ExchangeCollector(DatabaseCollector):
         overdue.add_metric([self.service], session.scalar(
             select(func.count()).select_from(Receipt).where(
                 latest, Receipt.state.in_(OPEN), Receipt.closed_at.is_(None), Receipt.due_at <= now)))
-        yield from (documents, receipts, overdue)
+        # From canary_state, not a process gauge: every instance tells the same time, and one that
+        # restarted does not fall back to 0 and fire the alert
+        canary = self.gauge(CANARY_LAST_SUCCESS, "When the canary's last sealed round trip completed (Unix "
+                            "time; 0: never).")
+        completed = session.scalar(select(func.max(CanaryState.completed_at)))
+        canary.add_metric([self.service], completed.timestamp() if completed else 0)
+        yield from (documents, receipts, overdue, canary)
