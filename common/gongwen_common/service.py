@@ -15,6 +15,7 @@ from .db import Database
 from .entrypoints import dead_letter_consumer, rpc
 from .errors import NotFound
 from .logging import CorrelationId
+from .shutdown import ShutdownBound
 from .tables import DeadLetter, OutboxEvent
 
 INSTANCE_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -48,6 +49,7 @@ class ServiceBase:
     correlation_id = CorrelationId()
     config = Config()
     clock = Clock()  # every rule's "now"; worker tests give a MovableClock
+    shutdown_bound = ShutdownBound()  # SIGTERM: graceful stop, within SHUTDOWN_TIMEOUT
 
     @rpc
     def health(self):
