@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -244,6 +245,7 @@ class Stack:
         with self.lock:
             records = [r for p in list(self.processes) if (r := p.supervise(self.restart_policy, now))]
         for record in records:
+            record["ts"] = datetime.now(UTC).isoformat(timespec="milliseconds")
             (supervision_log.error if record["event"] == "service_failed" else supervision_log.warning)(
                 json.dumps(record, ensure_ascii=False))
         return records
