@@ -5,6 +5,7 @@ Bytes cross RPC as base64 strings (the serializer is JSON). ``actor`` is the cal
 gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?}``. Sealing and
 seal checks are the seal service's, called with a deadline.
 """
+import os
 
 from nameko.rpc import RpcProxy
 
@@ -22,6 +23,8 @@ from .domain.deadlines import DeadlinePolicy
 from .models import UnitView
 
 MiB = 1024 * 1024
+# The overdue sweep's period is fixed when the class is made: from the environment, not config.yaml.
+SWEEP_SECONDS = float(os.environ.get("EXCHANGE_SWEEP_SECONDS", "15"))
 
 
 class ExchangeService(UnitDirectoryReplica, ServiceBase):
@@ -167,7 +170,7 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
 
     # -- deadlines, calendar, presence -------------------------------------------------------
 
-    @timer(interval=15)
+    @timer(interval=SWEEP_SECONDS)
     def sweep_overdue(self):
         """``receipt_overdue`` once per late receipt; safe with several instances sweeping."""
         return supervision.sweep_overdue(self.db, self.clock())
