@@ -29,6 +29,7 @@ from gongwen_local.stack import SERVICES, RestartPolicy, ServiceProcess, Stack, 
 
 DOCUMENTS = int(os.environ.get("GONGWEN_SUPERVISION_DOCUMENTS", "1000"))
 SENDERS = 6
+BOUND = 15  # SHUTDOWN_TIMEOUT of the supervised stack: a busy machine stops slowly
 FAST_RESTARTS = RestartPolicy(initial=0.2, maximum=2.0, stable_after=20.0, burst=10, interval=300.0)
 
 
@@ -221,7 +222,7 @@ class Senders:
 def supervised(rabbit, postgres, test_var, fake_twilio):
     from conftest import StackFactory
 
-    factory = StackFactory(rabbit, postgres, test_var / "logs", env={**fake_twilio.env, "SHUTDOWN_TIMEOUT": "8"})
+    factory = StackFactory(rabbit, postgres, test_var / "logs", env={**fake_twilio.env, "SHUTDOWN_TIMEOUT": str(BOUND)})
     stack = factory(scale={"exchange": 2})
     stack.restart_policy = FAST_RESTARTS
     operator = operator_login(stack)
@@ -276,11 +277,12 @@ def test_sigterm_of_an_exchange_instance_during_sends_answers_every_request_and_
     [first, _] = stack.of("exchange")
     signalled = time.monotonic()
     first.terminate()  # the operator's stop (make run's, systemd's, Kubernetes')
-    first.process.wait(20)
+    first.process.wait(BOUND + 10)
     took = time.monotonic() - signalled
     for thread in threads:
         thread.join(300)
-    assert first.process.returncode == 0 and took < 8, (first.process.returncode, took)
+    # 0: it finished on its own (cut off at the bound it would exit 75), and within the bound
+    assert first.process.returncode == 0 and took < BOUND + 1, (first.process.returncode, took)
     assert senders.retries == 0  # no request failed: in-flight ones finished, queued ones went to the other
     check_documents(stack, senders, numbers)
     assert not any(r["service"] == "exchange" and r["instance"] == first.index for r in supervisor.records)

@@ -198,7 +198,11 @@ class Stack:
         """An operator's stop: also of instances waiting to be restarted, so none comes back."""
         self._stop([p for p in self.processes if p.name == name and (p.alive or p.wanted)], kill)
 
-    def _stop(self, processes, kill=False, timeout=15):
+    def _stop(self, processes, kill=False, timeout=None):
+        from gongwen_common.shutdown import shutdown_timeout
+
+        # past the processes' own bound (SHUTDOWN_TIMEOUT), they are killed from here
+        timeout = timeout or shutdown_timeout(self.env) + 5
         with self.lock:
             for proc in processes:
                 proc.kill() if kill else proc.terminate()
