@@ -27,14 +27,16 @@ TICKS = {**SMS_ENV, "EXCHANGE_SWEEP_SECONDS": "0.5", "NOTIFY_TICK_SECONDS": "0.3
 @pytest.fixture(scope="module")
 def scaled(rabbit, postgres, test_var, fake_twilio):
     factory = StackFactory(rabbit, postgres, test_var / "logs", env={**fake_twilio.env, **TICKS})
-    stack = factory(scale={"exchange": INSTANCES, "notify": INSTANCES})
-    operator, tag = operator_login(stack), uuid.uuid4().hex[:6]
-    sender, clerk = sealed_sender(stack, operator, tag)
-    recipients = [f"r{n}-{tag}" for n in range(2)]
-    for code in recipients:
-        reachable_unit(stack, operator, code, f"收文单位{code}")
-    yield stack, clerk, recipients, tag
-    factory.close()
+    try:
+        stack = factory(scale={"exchange": INSTANCES, "notify": INSTANCES})
+        operator, tag = operator_login(stack), uuid.uuid4().hex[:6]
+        sender, clerk = sealed_sender(stack, operator, tag)
+        recipients = [f"r{n}-{tag}" for n in range(2)]
+        for code in recipients:
+            reachable_unit(stack, operator, code, f"收文单位{code}")
+        yield stack, clerk, recipients, tag
+    finally:
+        factory.close()
 
 
 def in_list(name, values):

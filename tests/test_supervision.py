@@ -28,7 +28,7 @@ from conftest import Databases, active_unit, operator_login, person, wait_until,
 from gongwen_local.stack import SERVICES, RestartPolicy, ServiceProcess, Stack, Supervisor
 
 DOCUMENTS = int(os.environ.get("GONGWEN_SUPERVISION_DOCUMENTS", "1000"))
-SENDERS = 6
+SENDERS = 8
 BOUND = 15  # SHUTDOWN_TIMEOUT of the supervised stack: a busy machine stops slowly
 FAST_RESTARTS = RestartPolicy(initial=0.2, maximum=2.0, stable_after=20.0, burst=10, interval=300.0)
 
@@ -223,24 +223,26 @@ def supervised(rabbit, postgres, test_var, fake_twilio):
     from conftest import StackFactory
 
     factory = StackFactory(rabbit, postgres, test_var / "logs", env={**fake_twilio.env, "SHUTDOWN_TIMEOUT": str(BOUND)})
-    stack = factory(scale={"exchange": 2})
-    stack.restart_policy = FAST_RESTARTS
-    operator = operator_login(stack)
-    tag = uuid.uuid4().hex[:6]
-    sender = active_unit(operator, f"sv-{tag}", "广州市人民政府办公厅")["code"]
-    clerk = person(stack, operator, sender, "clerk")
-    applied = when_known(lambda: operator.post("/api/v1/seals", json={
-        "unit_code": sender, "custody": {"required_approvals": 1, "custodian_user_ids": [clerk.user_id]}}),
-        message="the seal service to know the unit")
-    assert operator.post(f"/api/v1/seals/{applied.json()['serial']}/approve").status_code == 200
-    recipient = active_unit(operator, f"rv-{tag}", "收文单位")["code"]
-    token = clerk.api.http.headers["Authorization"].split()[1]
-    probe = Senders(stack, token, sender, recipient, f"p{tag}")
-    wait_until(lambda: probe.send_one(requests.Session(), 0) or probe.answers, timeout=60,
-               message="the exchange to know both units")
-    with Supervisor(stack, interval=0.1) as supervisor:
-        yield stack, supervisor, token, sender, recipient
-    factory.close()
+    try:
+        stack = factory(scale={"exchange": 2})
+        stack.restart_policy = FAST_RESTARTS
+        operator = operator_login(stack)
+        tag = uuid.uuid4().hex[:6]
+        sender = active_unit(operator, f"sv-{tag}", "广州市人民政府办公厅")["code"]
+        clerk = person(stack, operator, sender, "clerk")
+        applied = when_known(lambda: operator.post("/api/v1/seals", json={
+            "unit_code": sender, "custody": {"required_approvals": 1, "custodian_user_ids": [clerk.user_id]}}),
+            message="the seal service to know the unit")
+        assert operator.post(f"/api/v1/seals/{applied.json()['serial']}/approve").status_code == 200
+        recipient = active_unit(operator, f"rv-{tag}", "收文单位")["code"]
+        token = clerk.api.http.headers["Authorization"].split()[1]
+        probe = Senders(stack, token, sender, recipient, f"p{tag}")
+        wait_until(lambda: probe.send_one(requests.Session(), 0) or probe.answers, timeout=60,
+                   message="the exchange to know both units")
+        with Supervisor(stack, interval=0.1) as supervisor:
+            yield stack, supervisor, token, sender, recipient
+    finally:
+        factory.close()
 
 
 def check_documents(stack, senders, numbers):
@@ -298,6 +300,7 @@ def kill_9(stack, supervisor, name):
                timeout=60, message=f"the supervisor to restart {name}")
 
 
+@pytest.mark.timeout(900)  # 1,000 sealed documents and seven restarts: minutes on a shared 2-core machine
 def test_kill_9_of_each_service_in_turn_during_a_thousand_documents_loses_and_doubles_nothing(supervised):
     stack, supervisor, token, sender, recipient = supervised
     senders = Senders(stack, token, sender, recipient, f"k{uuid.uuid4().hex[:5]}")
@@ -310,11 +313,15 @@ def test_kill_9_of_each_service_in_turn_during_a_thousand_documents_loses_and_do
         wait_until(lambda: len(senders.answers) >= wanted, timeout=300,  # noqa: B023 - waited on at once
                    message=f"sends before killing {name}")
         kill_9(stack, supervisor, name)
+        print(f"  {len(senders.answers)} sent, {name} killed and restarted ({time.monotonic() - started:.0f}s)",
+              flush=True)
     for thread in threads:
         thread.join(600)
     elapsed = time.monotonic() - started
+    print(f"  all {DOCUMENTS} answered ({elapsed:.0f}s)", flush=True)
     check_documents(stack, senders, numbers)
     assert stack.failed() == []
     exits = [r for r in supervisor.records if r["event"] == "service_exited"]
     assert sorted(r["service"] for r in exits) == sorted(victims) and all(r["exit_code"] == -9 for r in exits)
-    print(f"\n{DOCUMENTS} documents, {len(victims)} kill -9s, {senders.retries} retries, {elapsed:.1f}s")
+    print(f"{DOCUMENTS} documents, {len(victims)} kill -9s, {senders.retries} retries, answered in {elapsed:.1f}s, "
+          f"checked in {time.monotonic() - started - elapsed:.1f}s")
