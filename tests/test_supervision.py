@@ -106,6 +106,16 @@ def test_an_operators_stop_is_never_undone_by_the_supervisor(tmp_path):
     assert not sleeper.alive and not crashed.alive
 
 
+def test_a_process_that_exits_cleanly_on_its_own_is_left_stopped_as_on_failure_says(tmp_path):
+    proc = exiting_process(tmp_path, code=0)  # e.g. SIGTERM from outside: nameko stops gracefully and exits 0
+    stack = bare_stack(tmp_path, proc)
+    proc.start()
+    exited(proc)
+    [stopped] = stack.supervise()
+    assert stopped["event"] == "service_stopped" and stopped["exit_code"] == 0
+    assert stack.supervise(time.monotonic() + 3600) == [] and not proc.alive
+
+
 # -- SIGTERM: graceful, bounded ----------------------------------------------------------------
 
 SLOW_SERVICE = '''

@@ -41,10 +41,11 @@ def service_class(name):
 
 @dataclass(frozen=True)
 class RestartPolicy:
-    """systemd's ``Restart=on-failure``: a process that exits unless an operator stopped it is
-    started again after ``initial`` seconds, doubling to ``maximum`` while it keeps failing, back to
-    ``initial`` once it has run ``stable_after`` seconds; after ``burst`` restarts within
-    ``interval`` seconds (``StartLimitBurst``/``StartLimitIntervalSec``) it is left down and reported."""
+    """systemd's ``Restart=on-failure``: a process that fails (exits non-zero or is killed by a
+    signal) unless an operator stopped it is started again after ``initial`` seconds, doubling to
+    ``maximum`` while it keeps failing, back to ``initial`` once it has run ``stable_after`` seconds;
+    after ``burst`` restarts within ``interval`` seconds (``StartLimitBurst``/``StartLimitIntervalSec``)
+    it is left down and reported. A clean exit (0) is left stopped, as on-failure does."""
     initial: float = 1.0
     maximum: float = 30.0
     stable_after: float = 60.0
@@ -123,6 +124,10 @@ class ServiceProcess:
             return None
         if self.restart_at is None:  # it has just been found dead
             ran = now - self.started_at
+            if self.process.returncode == 0:  # a clean exit (SIGTERM from outside): on-failure leaves it
+                self.wanted = False
+                return {"event": "service_stopped", "service": self.name, "instance": self.index,
+                        "pid": self.process.pid, "exit_code": 0, "ran_seconds": round(ran, 2)}
             self.failures = 1 if ran >= policy.stable_after else self.failures + 1
             self.restarts = [t for t in self.restarts if now - t < policy.interval]
             record = {"service": self.name, "instance": self.index, "pid": self.process.pid,
