@@ -23,6 +23,7 @@ bench: install
 	$(PY) bench/exchange.py
 	$(PY) bench/notify.py
 	$(PY) bench/archive.py
+	$(PY) bench/scaling.py
 
 lint: install
 	$(PY) -m ruff check .

@@ -17,6 +17,7 @@ from .entrypoints import dead_letter_consumer, rpc, timer
 from .errors import NotFound
 from .logging import CorrelationId
 from .metrics import Metrics
+from .shutdown import ShutdownBound
 from .tables import DeadLetter
 
 INSTANCE_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -52,6 +53,7 @@ class ServiceBase:
     clock = Clock()  # every rule's "now"; worker tests give a MovableClock
     metrics = Metrics()  # a service with gauges of its own sets Metrics(its collectors)
     heartbeat = health.Heartbeat()  # liveness: ``probe SERVICE --live`` reads its age
+    shutdown_bound = ShutdownBound()  # SIGTERM: graceful stop, within SHUTDOWN_TIMEOUT
 
     @rpc
     def health(self):

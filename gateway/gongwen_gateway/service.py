@@ -8,6 +8,7 @@ from nameko.rpc import RpcProxy
 from gongwen_common import rpc
 from gongwen_common.logging import CorrelationId
 from gongwen_common.metrics import Metrics
+from gongwen_common.shutdown import ShutdownBound
 
 from .auth import Revocations
 from .routes.admin import AdminRoutes
@@ -29,6 +30,7 @@ class GatewayService(SystemRoutes, AuthRoutes, UnitRoutes, UserRoutes, SealRoute
 
     config = Config()
     correlation_id = CorrelationId()
+    shutdown_bound = ShutdownBound()  # SIGTERM: graceful stop, within SHUTDOWN_TIMEOUT
     registry = RpcProxy("registry")
     identity = RpcProxy("identity")
     seal = RpcProxy("seal")

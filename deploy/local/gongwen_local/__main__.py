@@ -6,6 +6,7 @@ declares every queue, runs each service as its own ``nameko run`` process and th
 waits until ``/api/v1/health`` is 200 and prints where everything listens.
 """
 import argparse
+import logging
 import os
 import signal
 import socket
@@ -49,6 +50,15 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt  # SIGTERM stops the suite the same way Ctrl-C does
 
 
+def _log_supervision():
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    supervisor = logging.getLogger("gongwen_local.supervisor")
+    supervisor.addHandler(handler)
+    supervisor.setLevel(logging.INFO)
+    supervisor.propagate = False
+
+
 def main(argv=None):
     # nameko is imported later (migrations, topology); its eventlet notice is not for operators
     warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
@@ -75,6 +85,7 @@ def main(argv=None):
         parser.error(str(exc))
 
     var = os.path.abspath(args.var)
+    _log_supervision()
     signal.signal(signal.SIGTERM, _interrupt)
 
     rabbit = RabbitNode(os.path.join(var, "rabbitmq"), node_name="gongwen", amqp_port=args.amqp_port,
@@ -113,12 +124,11 @@ Gongwen is running.
                  all of this is in {var}/demo/accounts.json
   CLI            . .venv/bin/activate; gongwen -h   (GONGWEN_GATEWAY={stack.gateway_url})
 Ctrl-C stops everything this started.""", flush=True)
+        # supervised as systemd would (Restart=on-failure with backoff): one JSON line on stderr
+        # per exit, restart or give-up; an operator's Ctrl-C or SIGTERM stops everything instead
         while True:
-            dead = [p for p in stack.processes if not p.alive]
-            if dead:
-                print(f"{dead[0].name}-{dead[0].index} exited; see {dead[0].log_path}", file=sys.stderr)
-                return 1
-            time.sleep(1)
+            stack.supervise()
+            time.sleep(0.5)
     except KeyboardInterrupt:
         print("\nstopping …", flush=True)
         return 0

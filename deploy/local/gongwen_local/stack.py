@@ -10,14 +10,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .ports import free_port
 
 log = logging.getLogger(__name__)
+supervision_log = logging.getLogger("gongwen_local.supervisor")
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -38,6 +41,23 @@ def service_class(name):
     return getattr(importlib.import_module(f"{package}.service"), cls)
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """systemd's ``Restart=on-failure``: a process that fails (exits non-zero or is killed by a
+    signal) unless an operator stopped it is started again after ``initial`` seconds, doubling to
+    ``maximum`` while it keeps failing, back to ``initial`` once it has run ``stable_after`` seconds;
+    after ``burst`` restarts within ``interval`` seconds (``StartLimitBurst``/``StartLimitIntervalSec``)
+    it is left down and reported. A clean exit (0) is left stopped, as on-failure does."""
+    initial: float = 1.0
+    maximum: float = 30.0
+    stable_after: float = 60.0
+    burst: int = 10
+    interval: float = 300.0
+
+    def delay(self, failures: int) -> float:
+        return min(self.maximum, self.initial * 2 ** max(0, failures - 1))
+
+
 @dataclass
 class ServiceProcess:
     name: str
@@ -48,11 +68,18 @@ class ServiceProcess:
     process: subprocess.Popen | None = None
     terminating: bool = False
     metrics_port: int = 0  # its /metrics (restarts keep it)
+    wanted: bool = True              # False once an operator stopped it: never restarted
+    started_at: float = 0.0
+    failures: int = 0                # exits since it last ran stably
+    restarts: list = field(default_factory=list)  # monotonic times of its restarts
+    restart_at: float | None = None  # when the supervisor starts it again
+    failed: bool = False             # start limit hit: left down
 
     def start(self):
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.terminating = False
+            self.terminating, self.wanted, self.restart_at = False, True, None
+            self.started_at = time.monotonic()
             self.process = subprocess.Popen(self.command, env=self.env, cwd=ROOT, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -60,12 +87,18 @@ class ServiceProcess:
     def alive(self):
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def pid(self):
+        return self.process and self.process.pid
+
     def terminate(self):
-        """SIGTERM lets nameko finish its running workers before it exits.
+        """SIGTERM lets nameko finish its running workers before it exits (within its
+        ``SHUTDOWN_TIMEOUT``, see ``gongwen_common.shutdown``).
 
         Only once: nameko answers each SIGTERM with another concurrent runner stop, and two
         of those deadlock.
         """
+        self.wanted = False
         if self.alive and not self.terminating:
             self.terminating = True
             self.process.send_signal(signal.SIGTERM)
@@ -82,9 +115,40 @@ class ServiceProcess:
             self.kill()
 
     def kill(self):
+        self.wanted = False
         if self.alive:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+    def supervise(self, policy: RestartPolicy, now: float) -> dict | None:
+        """One look at the process: schedule or make a restart after an unexpected exit; what
+        happened, as a structured record (``None``: nothing)."""
+        if not self.wanted or self.failed or self.process is None or self.alive:
+            return None
+        if self.restart_at is None:  # it has just been found dead
+            ran = now - self.started_at
+            if self.process.returncode == 0:  # a clean exit (SIGTERM from outside): on-failure leaves it
+                self.wanted = False
+                return {"event": "service_stopped", "service": self.name, "instance": self.index,
+                        "pid": self.process.pid, "exit_code": 0, "ran_seconds": round(ran, 2)}
+            self.failures = 1 if ran >= policy.stable_after else self.failures + 1
+            self.restarts = [t for t in self.restarts if now - t < policy.interval]
+            record = {"service": self.name, "instance": self.index, "pid": self.process.pid,
+                      "exit_code": self.process.returncode, "ran_seconds": round(ran, 2),
+                      "restarts_in_interval": len(self.restarts), "log": str(self.log_path)}
+            if len(self.restarts) >= policy.burst:
+                self.failed = True
+                return {"event": "service_failed", **record,
+                        "reason": f"start limit: {policy.burst} restarts within {policy.interval:g}s"}
+            delay = policy.delay(self.failures)
+            self.restart_at = now + delay
+            return {"event": "service_exited", **record, "restart_in_seconds": delay}
+        if now < self.restart_at:
+            return None
+        self.restarts.append(now)
+        self.start()
+        return {"event": "service_restarted", "service": self.name, "instance": self.index,
+                "pid": self.process.pid, "restarts_in_interval": len(self.restarts)}
 
 
 @dataclass
@@ -96,6 +160,9 @@ class Stack:
     scale: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
     processes: list = field(default_factory=list)
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+    # the supervisor's restarts and an operator's stops never interleave
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
     def gateway_url(self):
@@ -148,12 +215,17 @@ class Stack:
         return [p for p in self.processes if p.name == name and p.alive]
 
     def stop_service(self, name, kill=False):
-        self._stop(self.of(name), kill)
+        """An operator's stop: also of instances waiting to be restarted, so none comes back."""
+        self._stop([p for p in self.processes if p.name == name and (p.alive or p.wanted)], kill)
 
-    @staticmethod
-    def _stop(processes, kill=False, timeout=15):
-        for proc in processes:
-            proc.kill() if kill else proc.terminate()
+    def _stop(self, processes, kill=False, timeout=None):
+        from gongwen_common.shutdown import shutdown_timeout
+
+        # past the processes' own bound (SHUTDOWN_TIMEOUT), they are killed from here
+        timeout = timeout or shutdown_timeout(self.env) + 5
+        with self.lock:
+            for proc in processes:
+                proc.kill() if kill else proc.terminate()
         deadline = time.monotonic() + timeout
         for proc in processes:
             proc.stop(timeout=max(0.1, deadline - time.monotonic()))
@@ -190,6 +262,45 @@ class Stack:
             time.sleep(0.3)
         raise TimeoutError(f"the stack did not become healthy in {timeout}s: {last}")
 
+    def supervise(self, now=None) -> list[dict]:
+        """One supervision pass over every process (``make run`` and :class:`Supervisor` call it
+        in a loop); each exit, restart and give-up is logged as one JSON line and returned."""
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            records = [r for p in list(self.processes) if (r := p.supervise(self.restart_policy, now))]
+        for record in records:
+            record["ts"] = datetime.now(UTC).isoformat(timespec="milliseconds")
+            (supervision_log.error if record["event"] == "service_failed" else supervision_log.warning)(
+                json.dumps(record, ensure_ascii=False))
+        return records
+
+    def failed(self):
+        """Processes the supervisor gave up on (start limit hit)."""
+        return [p for p in self.processes if p.failed]
+
     def stop(self):
         self._stop(self.processes)
         self.processes.clear()
+
+
+class Supervisor:
+    """Runs :meth:`Stack.supervise` every ``interval`` seconds in a thread, for the tests; ``make
+    run`` calls it from its own loop. ``with Supervisor(stack) as supervisor: …``"""
+
+    def __init__(self, stack: Stack, interval: float = 0.2):
+        self.stack, self.interval = stack, interval
+        self.records: list[dict] = []
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gongwen-supervisor", daemon=True)
+
+    def _run(self):
+        while not self._stopped.wait(self.interval):
+            self.records.extend(self.stack.supervise())
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stopped.set()
+        self._thread.join(10)

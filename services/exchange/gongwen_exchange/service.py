@@ -5,7 +5,6 @@ Bytes cross RPC as base64 strings (the serializer is JSON). ``actor`` is the cal
 gateway vouches for them: ``{"user_id", "unit_code", "roles", "proxy_user_id"?}``. Sealing and
 seal checks are the seal service's, called with a deadline.
 """
-
 import os
 
 from nameko.rpc import RpcProxy
@@ -29,6 +28,8 @@ MiB = 1024 * 1024
 # Timers' periods are fixed when the class is made: from the environment, not config.yaml. The
 # canary's schedule is CANARY_INTERVAL_SECONDS (config); this is only how often it looks.
 CANARY_TICK = float(os.environ.get("CANARY_TICK_SECONDS", "5"))
+# The overdue sweep's period is fixed when the class is made: from the environment, not config.yaml.
+SWEEP_SECONDS = float(os.environ.get("EXCHANGE_SWEEP_SECONDS", "15"))
 
 
 class ExchangeService(UnitDirectoryReplica, ServiceBase):
@@ -175,7 +176,7 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
 
     # -- deadlines, calendar, presence -------------------------------------------------------
 
-    @timer(interval=15)
+    @timer(interval=SWEEP_SECONDS)
     def sweep_overdue(self):
         """``receipt_overdue`` once per late receipt; safe with several instances sweeping."""
         return supervision.sweep_overdue(self.db, self.clock())
