@@ -27,6 +27,7 @@ import argparse  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -37,7 +38,7 @@ from urllib.parse import urlsplit  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-START_MARGIN = 3.0  # seconds between handing out the start time and the clients' common start
+START_MARGIN = 0.5  # seconds between handing out the start time to the ready clients and their start
 
 
 # -- the client processes ----------------------------------------------------------------------
@@ -76,8 +77,10 @@ def client(spec: dict) -> dict:
     expected = {"send": 201}.get(spec["kind"], 200)
     connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
     latencies, errors, n = [], {}, 0
-    time.sleep(max(0.0, spec["start"] - time.time()))
-    end = spec["start"] + spec["duration"]
+    print("ready", flush=True)  # imports done: on a loaded machine starting a process takes seconds
+    start = float(sys.stdin.readline())
+    time.sleep(max(0.0, start - time.time()))
+    end = start + spec["duration"]
     while time.time() < end:
         n += 1
         if spec["kind"] == "send":
@@ -106,14 +109,20 @@ def drive(kind: str, url: str, clients: int, duration: float, **spec) -> dict:
     """``clients`` client processes at once; documents or requests per second with p50/p99."""
     from rpc_roundtrip import percentiles
 
-    start = time.time() + START_MARGIN + 0.05 * clients
     procs = []
     for index in range(clients):
-        job = {"kind": kind, "url": url, "duration": duration, "start": start, "client": index, **spec}
+        job = {"kind": kind, "url": url, "duration": duration, "client": index, **spec}
         procs.append(subprocess.Popen([sys.executable, __file__, "--client"], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, text=True))
-        procs[-1].stdin.write(json.dumps(job))
-        procs[-1].stdin.close()
+        procs[-1].stdin.write(json.dumps(job) + "\n")
+        procs[-1].stdin.flush()
+    for p in procs:
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError("a load client did not start")
+    start = time.time() + START_MARGIN
+    for p in procs:
+        p.stdin.write(f"{start}\n")
+        p.stdin.close()
     results = [json.loads(p.stdout.read()) for p in procs]
     for p in procs:
         p.wait()
@@ -191,14 +200,15 @@ def profiled(stack, args, row: str):
     spy = Path(sys.executable).parent / "py-spy"
     out = Path(args.profile)
     out.mkdir(parents=True, exist_ok=True)
-    recorders = [subprocess.Popen([str(spy), "record", "--nonblocking", "--rate", "50", "--format", "raw",
-                                   "--duration", str(int(args.duration + START_MARGIN + 2)), "--pid",
+    recorders = [subprocess.Popen([str(spy), "record", "--nonblocking", "--rate", "50", "--format", "raw", "--pid",
                                    str(p.process.pid), "--output", str(out / f"{row}-{p.name}{p.index}.txt")],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for p in stack.processes if p.name in ("gateway", "seal", "exchange")]
     try:
         yield
     finally:
+        for recorder in recorders:
+            recorder.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
         for recorder in recorders:
             recorder.wait()
 
@@ -236,6 +246,12 @@ def configuration(db: str, exchanges: int, rabbit, postgres, work: Path, args, f
         assert first.status_code == 201, first.text
         clerk_token = clerk.http.headers["Authorization"].split()[1]
         system_token = system.http.headers["Authorization"].split()[1]
+        # The floors right before the rows, under the same neighbours' load (the machine is shared),
+        # from a process of their own: pika's floor without eventlet's patches.
+        measured = subprocess.run([sys.executable, __file__, "--floors", stack.amqp_uri, "--duration",
+                                   str(args.duration), "--poll-clients", str(args.poll_clients),
+                                   "--floor-calls", str(args.floor_calls)], capture_output=True, text=True, check=True)
+        floor = json.loads(measured.stdout.splitlines()[-1])
         load_before = os.getloadavg()[0]
         with profiled(stack, args, f"{db}-{exchanges}-send"):
             send = drive("send", stack.gateway_url, args.send_clients, args.duration, token=clerk_token,
@@ -243,31 +259,33 @@ def configuration(db: str, exchanges: int, rabbit, postgres, work: Path, args, f
         with profiled(stack, args, f"{db}-{exchanges}-inbox"):
             inbox = drive("inbox", stack.gateway_url, args.poll_clients, args.duration, token=system_token,
                           path="/api/v1/inbox")
-        return {"db": db, "exchanges": exchanges, "send": send, "inbox": inbox,
+        return {"db": db, "exchanges": exchanges, "floors": floor, "send": send, "inbox": inbox,
                 "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
     finally:
         stack.stop()
 
 
 def report(run: dict, args) -> None:
-    f = run["floors"]
-    print(f"\nGateway under load, {args.duration:.0f} s per row; load average {run['load']} (1/5/15 min at start)")
-    print(f"{'row':<52}{'ops/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p50 ×floor':>12}  errors")
-    print(f"{'floor amqp: raw AMQP request/reply (sequential)':<52}{1000 / f['amqp']['mean']:>9.0f}"
-          f"{f['amqp']['p50']:>9.2f}{f['amqp']['p99']:>9.2f}")
-    print(f"{'floor ecdsa: raw ECDSA P-256 sign (sequential)':<52}{1000 / f['ecdsa']['mean']:>9.0f}"
-          f"{f['ecdsa']['p50']:>9.3f}{f['ecdsa']['p99']:>9.3f}")
-    hello = f["hello"]
-    print(f"{f'floor hello: bare eventlet WSGI, {args.poll_clients} clients':<52}{hello['rate']:>9.0f}"
-          f"{hello['p50']:>9.2f}{hello['p99']:>9.2f}{'':>12}  {hello['errors'] or ''}")
+    print(f"\nGateway under load, {args.duration:.0f} s per row; load average {run['load']} (1/5/15 min at start); "
+          f"each configuration's floors measured right before its rows")
+    print(f"{'row':<52}{'ops/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p50 ×floor':>12}  errors, load")
     for c in run["configs"]:
+        f = c["floors"]
+        hello = f["hello"]
+        print(f"{c['db']}, {c['exchanges']} exchange instance(s)")
+        print(f"{'  floor amqp: raw AMQP request/reply (sequential)':<52}{1000 / f['amqp']['mean']:>9.0f}"
+              f"{f['amqp']['p50']:>9.2f}{f['amqp']['p99']:>9.2f}")
+        print(f"{'  floor ecdsa: raw ECDSA P-256 sign (sequential)':<52}{1000 / f['ecdsa']['mean']:>9.0f}"
+              f"{f['ecdsa']['p50']:>9.3f}{f['ecdsa']['p99']:>9.3f}")
+        print(f"{f'  floor hello: bare eventlet WSGI, {args.poll_clients} clients':<52}{hello['rate']:>9.0f}"
+              f"{hello['p50']:>9.2f}{hello['p99']:>9.2f}{'':>12}  {hello['errors'] or ''}")
         for key, clients, what, floor in (("send", args.send_clients, "docs", f["amqp"]["p50"]),
                                           ("inbox", args.poll_clients, "polls", hello["p50"])):
             row = c[key]
-            label = f"{c['db']}, {c['exchanges']} exch: {key} ({clients} clients, {what}/s)"
+            label = f"  {key} ({clients} clients, {what}/s)"
             print(f"{label:<52}{row['rate']:>9.1f}{row['p50']:>9.2f}{row['p99']:>9.2f}{row['p50'] / floor:>12.1f}"
-                  f"  {row['errors'] or ''}  load {c['load']}")
-    print("(send rows ×floor: over the raw AMQP p50; inbox rows: over the hello p50 with as many clients)")
+                  f"  {row['errors'] or ''} load {c['load']}")
+    print("(send ×floor: its p50 over the raw AMQP p50; inbox: over the hello p50 with as many clients)")
     print(json.dumps({"bench": "gateway_load", "args": vars(args), **run}, default=str))
 
 
@@ -282,15 +300,20 @@ def main():
     parser.add_argument("--profile", help="a directory: py-spy profiles of gateway, seal and exchange per row")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--hello-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--floors", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path[:0] = [str(HERE), str(ROOT), str(ROOT / "tests")]
     if args.client:
-        print(json.dumps(client(json.load(sys.stdin))))
+        print(json.dumps(client(json.loads(sys.stdin.readline()))))
         return
     if args.hello_server:
         return hello_server(args.hello_server)
-
     from gongwen_local.ports import free_port
+
+    if args.floors:
+        print(json.dumps(floors(args.floors, args, free_port)))
+        return
+
     from gongwen_local.postgres import PostgresCluster
     from gongwen_local.rabbitmq import RabbitNode
 
@@ -305,7 +328,7 @@ def main():
         rabbit.start()
         if postgres:
             postgres.start()
-        run = {"load": [round(x, 2) for x in os.getloadavg()], "floors": floors(rabbit.amqp_uri(), args, free_port)}
+        run = {"load": [round(x, 2) for x in os.getloadavg()]}
         import conftest  # noqa: F401  (patches eventlet, as the service processes and the tests are)
 
         run["configs"] = [configuration(db, int(n), rabbit, postgres, work, args, free_port)
