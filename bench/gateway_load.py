@@ -191,6 +191,23 @@ def floors(amqp_uri: str, args, free_port) -> dict:
 # -- one configuration -----------------------------------------------------------------------
 
 
+def cpu_seconds(stack) -> dict:
+    """User + system CPU time of each suite process so far (/proc): per operation it does not depend
+    on how much of the machine the neighbours take, as rates and latencies do."""
+    tick, used = os.sysconf("SC_CLK_TCK"), {}
+    for p in stack.processes:
+        if p.alive:
+            fields = Path(f"/proc/{p.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used[f"{p.name}{p.index}"] = (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def cpu_per_operation(before: dict, after: dict, operations: int) -> dict:
+    """CPU milliseconds per operation, per process and in all."""
+    per = {name: round(1000 * (after[name] - before.get(name, 0)) / max(operations, 1), 2) for name in after}
+    return {"total": round(sum(per.values()), 2), **{name: ms for name, ms in per.items() if ms >= 0.05}}
+
+
 @contextmanager
 def profiled(stack, args, row: str):
     """``py-spy record`` (collapsed stacks) of the gateway, seal and exchange processes during a row."""
@@ -253,12 +270,17 @@ def configuration(db: str, exchanges: int, rabbit, postgres, work: Path, args, f
                                    "--floor-calls", str(args.floor_calls)], capture_output=True, text=True, check=True)
         floor = json.loads(measured.stdout.splitlines()[-1])
         load_before = os.getloadavg()[0]
+        used = cpu_seconds(stack)
         with profiled(stack, args, f"{db}-{exchanges}-send"):
             send = drive("send", stack.gateway_url, args.send_clients, args.duration, token=clerk_token,
                          recipient=recipient, tag=tag)
+        time.sleep(1)  # the relays publish what the last sends emitted
+        used, before = cpu_seconds(stack), used
+        send["cpu_ms"] = cpu_per_operation(before, used, send.get("count", 0))
         with profiled(stack, args, f"{db}-{exchanges}-inbox"):
             inbox = drive("inbox", stack.gateway_url, args.poll_clients, args.duration, token=system_token,
                           path="/api/v1/inbox")
+        inbox["cpu_ms"] = cpu_per_operation(used, cpu_seconds(stack), inbox.get("count", 0))
         return {"db": db, "exchanges": exchanges, "floors": floor, "send": send, "inbox": inbox,
                 "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
     finally:
@@ -285,7 +307,9 @@ def report(run: dict, args) -> None:
             label = f"  {key} ({clients} clients, {what}/s)"
             print(f"{label:<52}{row['rate']:>9.1f}{row['p50']:>9.2f}{row['p99']:>9.2f}{row['p50'] / floor:>12.1f}"
                   f"  {row['errors'] or ''} load {c['load']}")
-    print("(send ×floor: its p50 over the raw AMQP p50; inbox: over the hello p50 with as many clients)")
+            print(f"    suite CPU per operation, ms: {row['cpu_ms']}")
+    print("(send ×floor: its p50 over the raw AMQP p50; inbox: over the hello p50 with as many clients; CPU per\n"
+          " operation: user+system time of every suite process during the row over the operations answered)")
     print(json.dumps({"bench": "gateway_load", "args": vars(args), **run}, default=str))
 
 
