@@ -51,53 +51,104 @@ class _Malformed(Exception):
     pass
 
 
-def _cms_time(moment: datetime) -> cms.Time:
-    # RFC 5652 §11.3: UTCTime for 1950–2049, GeneralizedTime otherwise, both without fractions.
-    if 1950 <= moment.year < 2050:
-        return cms.Time({"utc_time": moment})
-    return cms.Time({"generalized_time": moment})
-
-
 def seal(content: bytes, certificate: x509.Certificate, private_key: ec.EllipticCurvePrivateKey,
          signing_time: datetime) -> bytes:
     """DER ContentInfo of a detached SignedData over ``content``, signed at ``signing_time`` (tz-aware)."""
-    if signing_time.tzinfo is None or signing_time.utcoffset() is None:
-        raise ValueError("signing_time must be a timezone-aware datetime")
-    # A seal no verifier could accept is better refused here than discovered by the recipient.
-    if private_key.public_key() != certificate.public_key():
-        raise ValueError("private_key is not the key of certificate")
-    signing_time = signing_time.astimezone(UTC).replace(microsecond=0)
-    signer = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
-    digest_algorithm = algos.DigestAlgorithm({"algorithm": "sha256"})
-    signature_algorithm = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"})
-    signed_attrs = cms.CMSAttributes([
-        cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
-        cms.CMSAttribute({"type": "signing_time", "values": [_cms_time(signing_time)]}),
-        cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(content).digest()]}),
-        cms.CMSAttribute({"type": "cms_algorithm_protection", "values": [cms.CMSAlgorithmProtection({
-            "digest_algorithm": digest_algorithm, "signature_algorithm": signature_algorithm})]}),
-    ])
-    # RFC 5652 §5.4: the signature covers the attributes as an explicit SET OF (tag 0x31), not the
-    # [0] IMPLICIT form they take inside SignerInfo. asn1crypto sorts SET OF members (DER order),
-    # which matters: OpenSSL re-encodes the attributes in DER before checking.
-    signature = private_key.sign(signed_attrs.dump(), ec.ECDSA(hashes.SHA256()))
-    signer_info = cms.SignerInfo({
-        "version": "v1",
-        "sid": cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber({
-            "issuer": signer.issuer, "serial_number": signer.serial_number})}),
-        "digest_algorithm": digest_algorithm,
-        "signed_attrs": signed_attrs,
-        "signature_algorithm": signature_algorithm,
-        "signature": signature,
-    })
-    signed_data = cms.SignedData({
-        "version": "v1",
-        "digest_algorithms": [digest_algorithm],
-        "encap_content_info": cms.ContentInfo({"content_type": "data"}),
-        "certificates": [cms.CertificateChoices({"certificate": signer})],
-        "signer_infos": [signer_info],
-    })
-    return cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
+    return SealTemplate(certificate, private_key).seal(content, signing_time)
+
+
+def _tlv(tag: int, contents: bytes) -> bytes:
+    return bytes([tag]) + _der_length(len(contents)) + contents
+
+
+_SEQUENCE, _SET, _OCTET_STRING, _UTC_TIME, _GENERALIZED_TIME, _CONTEXT_0 = 0x30, 0x31, 0x04, 0x17, 0x18, 0xA0
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """The DER every seal shares, encoded by asn1crypto once per process."""
+
+    attrs: list  # the constant signed attributes: contentType id-data, cmsAlgorithmProtection
+    signing_time_type: bytes
+    message_digest_type: bytes
+    digest_algorithm: bytes
+    digest_algorithms: bytes
+    signature_algorithm: bytes
+    encapsulated: bytes
+    signed_data_type: bytes
+    integer_1: bytes
+
+    @classmethod
+    def make(cls) -> "_Encoded":
+        digest_algorithm = algos.DigestAlgorithm({"algorithm": "sha256"})
+        signature_algorithm = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"})
+        return cls(
+            attrs=[cms.CMSAttribute({"type": "content_type", "values": ["data"]}).dump(),
+                   cms.CMSAttribute({"type": "cms_algorithm_protection", "values": [cms.CMSAlgorithmProtection({
+                       "digest_algorithm": digest_algorithm, "signature_algorithm": signature_algorithm})]}).dump()],
+            signing_time_type=cms.CMSAttributeType("signing_time").dump(),
+            message_digest_type=cms.CMSAttributeType("message_digest").dump(),
+            digest_algorithm=digest_algorithm.dump(),
+            digest_algorithms=cms.DigestAlgorithms([digest_algorithm]).dump(),
+            signature_algorithm=signature_algorithm.dump(),
+            encapsulated=cms.ContentInfo({"content_type": "data"}).dump(),
+            signed_data_type=cms.ContentType("signed_data").dump(),
+            integer_1=cms.Integer(1).dump(),
+        )
+
+
+_CONSTANT = _Encoded.make()
+
+
+class SealTemplate:
+    """One seal's SignedData with everything that does not change between documents encoded once.
+
+    asn1crypto encodes the algorithms and the constant signed attributes (contentType,
+    cmsAlgorithmProtection) once per process, the certificate is embedded as issued and the
+    signer's identifier is taken from it once per seal; :meth:`seal` only encodes the
+    two attributes that change (signingTime, messageDigest), signs them and splices the DER
+    together: the same bytes asn1crypto would make (a test re-encodes one and compares), at about
+    the cost of the ECDSA signature itself instead of ~80 times it.
+    """
+
+    def __init__(self, certificate: x509.Certificate, private_key: ec.EllipticCurvePrivateKey):
+        # A seal no verifier could accept is better refused here than discovered by the recipient.
+        if private_key.public_key() != certificate.public_key():
+            raise ValueError("private_key is not the key of certificate")
+        self._key = private_key
+        certificate_der = certificate.public_bytes(serialization.Encoding.DER)
+        signer = asn1_x509.Certificate.load(certificate_der)
+        sid = _tlv(_SEQUENCE, signer.issuer.dump() + cms.Integer(signer.serial_number).dump())
+        self._signer_info_head = _CONSTANT.integer_1 + sid + _CONSTANT.digest_algorithm
+        # SignedData up to its signerInfos: version 1, {sha256}, detached id-data, [0] the certificate as issued.
+        self._signed_data_head = (_CONSTANT.integer_1 + _CONSTANT.digest_algorithms + _CONSTANT.encapsulated
+                                  + _tlv(_CONTEXT_0, certificate_der))
+
+    def _time_attribute(self, moment: datetime) -> bytes:
+        # RFC 5652 §11.3: UTCTime for 1950–2049, GeneralizedTime otherwise, both without fractions.
+        if 1950 <= moment.year < 2050:
+            value = _tlv(_UTC_TIME, moment.strftime("%y%m%d%H%M%SZ").encode())
+        else:
+            value = _tlv(_GENERALIZED_TIME, f"{moment.year:04d}{moment.strftime('%m%d%H%M%S')}Z".encode())
+        return _tlv(_SEQUENCE, _CONSTANT.signing_time_type + _tlv(_SET, value))
+
+    def seal(self, content: bytes, signing_time: datetime) -> bytes:
+        """DER ContentInfo of a detached SignedData over ``content``, signed at ``signing_time`` (tz-aware)."""
+        if signing_time.tzinfo is None or signing_time.utcoffset() is None:
+            raise ValueError("signing_time must be a timezone-aware datetime")
+        signing_time = signing_time.astimezone(UTC).replace(microsecond=0)
+        digest = _tlv(_SEQUENCE, _CONSTANT.message_digest_type + _tlv(_SET, _tlv(
+            _OCTET_STRING, hashlib.sha256(content).digest())))
+        # DER orders a SET OF by its members' encodings (X.690 §11.6), as asn1crypto does; it matters:
+        # OpenSSL re-encodes the attributes in DER before checking.
+        attrs = b"".join(sorted([*_CONSTANT.attrs, self._time_attribute(signing_time), digest]))
+        # RFC 5652 §5.4: the signature covers the attributes as an explicit SET OF (tag 0x31), not the
+        # [0] IMPLICIT form they take inside SignerInfo.
+        signature = self._key.sign(_tlv(_SET, attrs), ec.ECDSA(hashes.SHA256()))
+        signer_info = _tlv(_SEQUENCE, self._signer_info_head + _tlv(_CONTEXT_0, attrs) + _CONSTANT.signature_algorithm
+                           + _tlv(_OCTET_STRING, signature))
+        signed_data = _tlv(_SEQUENCE, self._signed_data_head + _tlv(_SET, signer_info))
+        return _tlv(_SEQUENCE, _CONSTANT.signed_data_type + _tlv(_CONTEXT_0, signed_data))
 
 
 def _der_length(length: int) -> bytes:

@@ -6,8 +6,12 @@ disk alarm a publish can wait for a long time, and SQLite has a single connectio
 1. **claim**: a short transaction marks up to ``batch_size`` unsent, unclaimed rows as claimed
    by this relay until ``now + lease`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so relays of
    several instances take disjoint rows), and commits;
-2. **publish** each row with publisher confirms and a confirm timeout, outside any transaction;
-3. **settle**: a second short transaction marks the published rows sent and releases the rest.
+2. **publish** the claimed rows one after the other on a channel in confirm mode, then wait once
+   (at most ``confirm_timeout``) for the broker's confirms of them all, outside any transaction;
+3. **settle**: a second short transaction marks the rows the broker confirmed sent and releases
+   the rest: a row nacked, or whose confirm did not arrive in time, stays unsent and is published
+   again (after a missing confirm on a new connection, so a late confirm is never taken for another
+   message's).
 
 A relay that dies or hangs after its claim leaves the rows claimed until the lease runs out;
 then any relay claims them again and republishes what may already have gone out. Consumers
@@ -73,6 +77,7 @@ class OutboxRelay:
         self.relay_id = relay_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._connection = None
         self._producer = None
+        self._published, self._unconfirmed, self._acked = 0, set(), set()  # delivery tags on this channel
         self._wakeup = threading.Event()
         self._stopped = False
 
@@ -101,24 +106,28 @@ class OutboxRelay:
             self._disconnect()
 
     def publish_batch(self) -> int:
-        """Claim, publish, settle; the number of rows claimed (a full batch: call again)."""
+        """Claim, publish, wait for the confirms, settle; the number of rows claimed (a full batch: call again)."""
         rows = self.claim()
         if not rows:
             return 0
         faults.hit("outbox.after_claim")
-        # Stop while the lease still covers a publish (which may be retried once): after it, the
-        # rows may be another relay's.
-        sent, margin = [], min(timedelta(seconds=3 * self.confirm_timeout), self.lease / 2)
+        # Stop while the lease still covers the publishes and their confirms: after it, the rows
+        # may be another relay's.
+        published, sent, margin = {}, [], min(timedelta(seconds=3 * self.confirm_timeout), self.lease / 2)
+        started = time.monotonic()
         try:
             for row in rows:
                 if self.clock() >= row.claimed_until - margin:
                     break
                 set_correlation_id(row.correlation_id)
                 faults.hit("outbox.before_publish")
-                metrics.timed_publish(self.exchange.name, self.publish, row)
+                published[self.publish(row)] = row
                 faults.hit("outbox.after_publish")
-                sent.append(row.id)
-                log.info("published %s", row.event_type, extra={"event_id": row.event_id})
+            confirmed = self.confirmed(set(published))
+            sent = [row.id for tag, row in published.items() if tag in confirmed]
+            metrics.relay_published(self.exchange.name, time.monotonic() - started, len(sent))
+            for tag in sorted(confirmed):
+                log.info("published %s", published[tag].event_type, extra={"event_id": published[tag].event_id})
         finally:
             set_correlation_id(None)
             done = set(sent)
@@ -147,25 +156,65 @@ class OutboxRelay:
                     .where(OutboxEvent.id.in_(unsent), OutboxEvent.claimed_by == self.relay_id)
                     .values(claimed_by=None, claimed_until=None))
 
-    def publish(self, row: OutboxEvent) -> None:
-        """Publish one row and wait (at most ``confirm_timeout``) for the broker's confirm.
+    def publish(self, row: OutboxEvent) -> int:
+        """Publish one row without waiting; its delivery tag, whose confirm :meth:`confirmed` awaits.
 
-        After any failure the connection is dropped: a late confirm must not be taken for the
-        next message's."""
+        After any failure the connection is dropped: a late confirm must not be taken for another
+        message's (tags count afresh on a new channel)."""
         try:
             if self._producer is None:
-                self._connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
-                self._producer = self._connection.Producer(serializer="json")
+                self._connect()
             self._producer.publish(
                 row.payload, exchange=self.exchange, routing_key=row.event_type, declare=[self.exchange],
                 delivery_mode=PERSISTENT, message_id=row.event_id,
                 headers={"nameko.correlation_id": row.correlation_id or row.event_id},
-                retry=True, retry_policy={"max_retries": 1},
-                timeout=self.confirm_timeout, confirm_timeout=self.confirm_timeout,
+                timeout=self.confirm_timeout,
             )
         except Exception:
             self._disconnect()
             raise
+        self._published += 1
+        self._unconfirmed.add(self._published)
+        return self._published
+
+    def confirmed(self, tags: set[int]) -> set[int]:
+        """Of these delivery tags, those the broker acked, waiting at most ``confirm_timeout`` for them
+        all; the nacked and the unanswered are not (a missing answer drops the connection)."""
+        deadline = time.monotonic() + self.confirm_timeout
+        while tags & self._unconfirmed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.warning("outbox relay: %d of %d confirms did not arrive in %.1fs; those rows stay unsent",
+                            len(tags & self._unconfirmed), len(tags), self.confirm_timeout)
+                acked = tags & self._acked
+                self._disconnect()
+                return acked
+            try:
+                self._connection.drain_events(timeout=remaining)
+            except TimeoutError:
+                continue
+            except Exception:
+                self._disconnect()
+                raise
+        acked = tags & self._acked
+        self._acked -= tags
+        return acked
+
+    def _connect(self):
+        """A channel in confirm mode: the broker answers every publish with an ack (or a nack) by its tag."""
+        self._connection = Connection(self.amqp_uri)
+        self._producer = self._connection.Producer(serializer="json")
+        channel = self._producer.channel
+        channel.confirm_select()
+        channel.events["basic_ack"].add(lambda tag, multiple: self._answered(tag, multiple, acked=True))
+        channel.events["basic_nack"].add(lambda tag, multiple: self._answered(tag, multiple, acked=False))
+        self._published, self._unconfirmed, self._acked = 0, set(), set()
+
+    def _answered(self, tag: int, multiple: bool, acked: bool) -> None:
+        answered = {t for t in self._unconfirmed if t <= tag} if multiple else {tag} & self._unconfirmed
+        self._unconfirmed -= answered
+        if acked:
+            self._acked |= answered
 
     def _disconnect(self):
         connection, self._connection, self._producer = self._connection, None, None

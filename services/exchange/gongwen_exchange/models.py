@@ -131,6 +131,12 @@ class Receipt(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+
+# A unit's inbox in its own order (newest first, then id): a walk down this index to the page's end
+# instead of a sort of every receipt the unit ever had, on every poll.
+Index("ix_receipts_inbox", Receipt.unit_code, Receipt.delivered_at.desc(), Receipt.id)
+
+
 class PrintRequest(Base):
     """A recipient asks the sender for more print copies (003 §42); the sender grants or refuses."""
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from gongwen_common.audit import Caller
 
 from ..models import DestructionApproval, Seal, UseApproval
-from . import keys
+from . import keys, signers
 from .errors import (
     CustodyApprovalRequired,
     DestructionPartyRequired,
@@ -129,6 +129,7 @@ def approve_destruction(session, serial, actor, now, unit_kind) -> dict:
             seal.revoked_at, seal.revoked_by, seal.revocation_reason = now, caller.user_id, "destroyed"
         seal.status, seal.destroyed_at = "destroyed", now
         keys.shred_key(seal)
+        signers.SIGNERS.drop(seal.serial)
         record(session, now, caller, "seal_destroyed", "seal", serial, parties=sorted(recorded))
         session.emit("seal_destroyed", seal_view(seal, full=False), at=now)
     return {**seal_view(seal), "destruction": {"recorded": sorted(recorded),

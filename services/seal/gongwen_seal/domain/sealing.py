@@ -17,10 +17,10 @@ from gongwen_common import manifest as manifests
 from gongwen_common.audit import Caller
 
 from ..models import PrintStamp, Seal, SealUse
-from . import keys
+from . import keys, signers
 from .custody import take_approvals
 from .errors import Conflict, Forbidden, InvalidManifest, NotFound, SealExpired, SealNotActive, ValidationFailed
-from .seals import active_seal_of, record, seal_aad
+from .seals import active_seal_of, record
 
 SEAL_REVOKED = "SEAL_REVOKED"
 MAX_MANIFEST_BYTES = 256 * 1024
@@ -100,9 +100,7 @@ def _made_once(session, make, made_by_another):
 
 def _seal(session, seal: Seal, manifest_bytes, digest, key, caller: Caller, approval_ids, settings, now) -> SealUse:
     used = take_approvals(session, seal, digest, approval_ids, settings.approval_window, now)
-    private_key = keys.load_key(seal, settings.kek, seal_aad(seal.serial))
-    certificate = keys.certificate_of(seal.certificate_pem)
-    signature = cms.seal(manifest_bytes, certificate, private_key, now)
+    signature = signers.SIGNERS.template(seal, settings.kek, settings.key_cache_seconds).seal(manifest_bytes, now)
     use = SealUse(seal_serial=seal.serial, manifest_sha256=digest, signed_at=now, signed_by=caller.user_id,
                   proxy_user_id=caller.proxy_user_id, approval_ids=used, request_key=key, signature=signature)
     session.add(use)

@@ -10,7 +10,7 @@ from gongwen_common.audit import AuditTrail, Caller
 
 from .. import authority, image
 from ..models import AuditRecord, Seal, UnitView
-from . import keys
+from . import keys, signers
 from .errors import (
     Forbidden,
     InvalidCustody,
@@ -193,6 +193,7 @@ def end(session, seal: Seal, reason: str, by, now) -> None:
     """Revoke a live seal and announce it; signatures made before ``now`` stay valid."""
     seal.status, seal.revoked_at, seal.revoked_by = "revoked", now, Caller.of(by).user_id
     seal.revocation_reason = reason
+    signers.SIGNERS.drop(seal.serial)
     record(session, now, by, "seal_revoked", "seal", seal.serial, reason=reason)
     session.emit("seal_revoked", {**seal_view(seal, full=False), "reason": reason}, at=now)
 

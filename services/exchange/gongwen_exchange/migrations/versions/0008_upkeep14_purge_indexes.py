@@ -2,14 +2,14 @@
 idempotency_records.created_at, dead_letters.replayed_at)
 
 Revision ID: 0006_upkeep14_purge_indexes
-Revises: 0006_health14_canary
+Revises: 0006_fast15_inbox_index
 """
 from alembic import op
 
 from gongwen_common.migrate import add_housekeeping_indexes, drop_housekeeping_indexes
 
 revision = "0006_upkeep14_purge_indexes"
-down_revision = "0006_health14_canary"
+down_revision = "0006_fast15_inbox_index"
 
 
 def upgrade():
