@@ -3,10 +3,10 @@
 One nameko service, ``gateway``, composed of one route class per area (``routes/``); nameko
 collects the entrypoints of every base class. Here: its dependencies and the RPC with a deadline."""
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy
 
 from gongwen_common import rpc
 from gongwen_common.logging import CorrelationId
+from gongwen_common.rpc import RpcProxy
 
 from .auth import Revocations
 from .routes.admin import AdminRoutes
