@@ -340,7 +340,7 @@ class RabbitCluster:
     def start(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         # A crashed run may have left the shared epmd behind.
-        _terminate({p for p in _process_tree(set(_epmds_in(self.base_dir)))}, grace=0)
+        _terminate(_process_tree(set(_epmds_in(self.base_dir))), grace=0)
         prepare_dir(self.base_dir, self._as)
         self._epmd = start_epmd(self.base_dir, self.epmd_port, self._as, deadline)
         try:
