@@ -377,9 +377,12 @@ class RabbitCluster:
         node._await_startup(deadline)
 
     def stop(self, timeout: float = 60) -> None:
-        # The last node down must be the first up on a restart; start() boots them together.
-        for node in reversed(self.nodes):
-            node.stop(timeout=timeout)
+        # Together, as start() boots them: which node goes down last does not matter then.
+        threads = [threading.Thread(target=node.stop, kwargs={"timeout": timeout}) for node in self.nodes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         if self._epmd is not None:
             _terminate(_process_tree({self._epmd.pid}), grace=0)
             self._epmd.wait()
