@@ -31,7 +31,7 @@ from gongwen_common.db import Session as OutboxSession  # noqa: E402
 from gongwen_common.tables import InfraBase  # noqa: E402
 from gongwen_local.ports import free_port  # noqa: E402
 from gongwen_local.postgres import PostgresCluster  # noqa: E402
-from gongwen_local.rabbitmq import RabbitNode  # noqa: E402
+from gongwen_local.rabbitmq import RabbitCluster, RabbitNode  # noqa: E402
 from gongwen_local.stack import ROOT, SERVICES, Stack  # noqa: E402
 
 # Faster retries and relay polling than production defaults, so failure tests stay short.
@@ -194,6 +194,15 @@ def rabbit(test_var):
     node.start()
     yield node
     node.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbit_cluster(test_var):
+    """A 3-node RabbitMQ cluster, started only for the tests that ask for it (``make_stack(rabbit=…)``)."""
+    cluster = RabbitCluster(test_var / "rabbit-cluster", 3, node_name=f"gwclu{test_var.name}")
+    cluster.start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from functools import partial
 from nameko.containers import ContainerBeingKilled
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import Consumer
-from nameko.rpc import Rpc
+from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
 from nameko.timer import Timer
 
 from . import faults
@@ -24,7 +24,7 @@ from .clock import utcnow
 from .db import finish_transaction, insert_new
 from .errors import DomainError
 from .tables import HandledEvent
-from .topology import dead_letter_queue, event_queue
+from .topology import dead_letter_queue, event_queue, rpc_queue
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,20 @@ def _flatten_domain_error(exc_info):
     return exc_info
 
 
+class ReplicatedRpcConsumer(RpcConsumer):
+    """nameko's RPC consumer on a quorum queue (``topology.rpc_queue``): the service's requests
+    survive the broker node they were queued on, and the queue can be consumed from any node."""
+
+    def setup(self):
+        if self.queue is None:  # as nameko's, with the queue replaced
+            self.queue = rpc_queue(self.container.service_name, get_rpc_exchange(self.container.config))
+            self.queue_consumer.register_provider(self)
+            self._registered = True
+
+
 class TransactionalRpc(Rpc):
+    rpc_consumer = ReplicatedRpcConsumer()
+
     def __init__(self, expected_exceptions=DomainError, **kwargs):
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)
 

@@ -7,7 +7,12 @@ worker's context data, which nameko sends as the ``nameko.deadline`` header and 
 receives as its own context data. A service calling on waits at most its own timeout and at most
 what its caller has left less ``SAFETY_MARGIN`` (time to commit and answer), so a callee always
 gives up before its caller does: the caller never reports a failure for work that then commits.
-With no time left it refuses at once."""
+With no time left it refuses at once.
+
+``RpcProxy`` is nameko's with a transient reply queue: nameko declares it durable, and on a broker
+cluster a durable classic queue whose node died can be declared again nowhere, so a proxy could not
+come back on another node. A transient one goes with its node and is declared afresh where the
+proxy reconnects (replies in flight are lost: their calls time out and the caller retries)."""
 import base64
 import binascii
 import math
@@ -15,8 +20,11 @@ import time
 
 import eventlet
 from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu import Queue
 from kombu.exceptions import OperationalError
 from nameko.exceptions import UnknownService
+from nameko.rpc import ReplyListener
+from nameko.rpc import RpcProxy as NamekoRpcProxy
 
 from .errors import ServiceUnavailable, ValidationFailed
 
@@ -40,6 +48,18 @@ def budget(timeout: float, deadline: float | None, now: float, margin: float = S
     if deadline is None:
         return timeout
     return min(timeout, deadline - now - margin)
+
+
+class TransientReplyListener(ReplyListener):
+    def setup(self):
+        super().setup()
+        q = self.queue
+        self.queue = Queue(q.name, exchange=q.exchange, routing_key=q.routing_key, durable=False,
+                           queue_arguments=q.queue_arguments)
+
+
+class RpcProxy(NamekoRpcProxy):
+    rpc_reply_listener = TransientReplyListener()
 
 
 class _WithDeadline:

@@ -3,11 +3,11 @@
 One nameko service, ``gateway``, composed of one route class per area (``routes/``); nameko
 collects the entrypoints of every base class. Here: its dependencies and the RPC with a deadline."""
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy
 
 from gongwen_common import rpc
 from gongwen_common.logging import CorrelationId
 from gongwen_common.metrics import Metrics
+from gongwen_common.rpc import RpcProxy
 from gongwen_common.shutdown import ShutdownBound
 
 from .auth import Revocations

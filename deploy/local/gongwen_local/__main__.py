@@ -1,7 +1,8 @@
 """``python -m gongwen_local run``: the whole suite on loopback, stopped by Ctrl-C.
 
-Starts a project-local RabbitMQ node under ``var/rabbitmq`` (and, with ``--postgres``, a
-project-local PostgreSQL cluster under ``var/postgres``), migrates each service's database,
+Starts a project-local RabbitMQ node under ``var/rabbitmq`` (with ``--rabbit-nodes N``, a cluster
+of N nodes under ``var/rabbitmq-cluster``, every node's URI given to the services, which fail over)
+(and, with ``--postgres``, a project-local PostgreSQL cluster under ``var/postgres``), migrates each service's database,
 declares every queue, runs each service as its own ``nameko run`` process and the gateway,
 waits until ``/api/v1/health`` is 200 and prints where everything listens.
 """
@@ -22,7 +23,7 @@ from .demo import describe, ensure_demo
 from .keks import local_keks
 from .ports import free_port
 from .postgres import PostgresCluster
-from .rabbitmq import RabbitNode
+from .rabbitmq import RabbitCluster, RabbitNode
 from .stack import ROOT, SERVICES, Stack
 
 
@@ -44,6 +45,10 @@ def _port_or_any(port):
         except OSError:
             return 0
     return port
+
+
+def _describe_nodes(nodes):
+    return "\n".join(f"  RabbitMQ node  {n.node}  amqp 127.0.0.1:{n.amqp_port}  UI {n.mgmt_url}" for n in nodes)
 
 
 def _interrupt(signum, frame):
@@ -69,6 +74,8 @@ def main(argv=None):
     run.add_argument("--gateway-port", type=int, default=int(os.environ.get("GATEWAY_PORT", 8080)))
     run.add_argument("--amqp-port", type=int, default=int(os.environ.get("AMQP_PORT", 5673)))
     run.add_argument("--management-port", type=int, default=int(os.environ.get("RABBITMQ_MANAGEMENT_PORT", 15673)))
+    run.add_argument("--rabbit-nodes", type=int, default=int(os.environ.get("RABBIT_NODES", 1)), metavar="N",
+                     help="a RabbitMQ cluster of N nodes on loopback (3 keeps every queue through the loss of one)")
     run.add_argument("--postgres", action="store_true", help="PostgreSQL instead of the embedded SQLite")
     run.add_argument("--postgres-port", type=int, default=int(os.environ.get("POSTGRES_PORT", 5433)))
     run.add_argument("--scale", nargs="*", default=[], metavar="SERVICE=N",
@@ -83,20 +90,28 @@ def main(argv=None):
         scale = _scale(args.scale)
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
+    if args.rabbit_nodes < 1:
+        parser.error("--rabbit-nodes wants 1 or more")
 
     var = os.path.abspath(args.var)
     _log_supervision()
     signal.signal(signal.SIGTERM, _interrupt)
 
-    rabbit = RabbitNode(os.path.join(var, "rabbitmq"), node_name="gongwen", amqp_port=args.amqp_port,
-                        dist_port=free_port(), mgmt_port=args.management_port)
+    if args.rabbit_nodes > 1:  # the first node on the usual ports, the others where the OS says
+        rabbit = RabbitCluster(os.path.join(var, "rabbitmq-cluster"), args.rabbit_nodes, node_name="gongwen",
+                               amqp_ports=[args.amqp_port] + [None] * (args.rabbit_nodes - 1),
+                               mgmt_ports=[args.management_port] + [None] * (args.rabbit_nodes - 1))
+    else:
+        rabbit = RabbitNode(os.path.join(var, "rabbitmq"), node_name="gongwen", amqp_port=args.amqp_port,
+                            dist_port=free_port(), mgmt_port=args.management_port)
+    rabbit_nodes = getattr(rabbit, "nodes", [rabbit])
     postgres = PostgresCluster(os.path.join(var, "postgres"), port=args.postgres_port) if args.postgres else None
     stack = twilio = None
     try:
         if not os.environ.get("TWILIO_ACCOUNT_SID"):  # no real Twilio account: the fake, with its phones page
             twilio = FakeTwilioProcess(Path(var) / "log" / "fake-twilio.log",
                                        port=_port_or_any(args.twilio_port)).start()
-        print(f"starting RabbitMQ on 127.0.0.1:{args.amqp_port} …", flush=True)
+        print(f"starting RabbitMQ on 127.0.0.1:{', '.join(str(n.amqp_port) for n in rabbit_nodes)} …", flush=True)
         rabbit.start()
         if postgres:
             postgres.start()
@@ -116,6 +131,7 @@ Gongwen is running.
   gateway        {stack.gateway_url}/api/v1/health
   API docs       {stack.gateway_url}/api/v1/docs   (OpenAPI: {stack.gateway_url}/api/v1/openapi.json)
   RabbitMQ UI    {rabbit.mgmt_url}   user guest / password guest (loopback only)
+{_describe_nodes(rabbit_nodes)}
   databases      {f'PostgreSQL on 127.0.0.1:{args.postgres_port}' if postgres else var + '/db/*.sqlite3'}
   phones (SMS)   {twilio.phones_url if twilio else 'real Twilio (TWILIO_ACCOUNT_SID is set)'}
   service logs   {var}/log/

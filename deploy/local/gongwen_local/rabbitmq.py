@@ -10,6 +10,9 @@ Design notes (traps found on Debian's rabbitmq-server 3.10):
 - Each node gets its own epmd on a private port which we start and stop
   ourselves. An auto-started epmd daemonizes out of our reach and lingers
   forever; a private one also keeps concurrent nodes fully independent.
+- A cluster (``RabbitCluster``) shares one private epmd among its nodes (Erlang
+  distribution finds a peer through the epmd on its own ERL_EPMD_PORT) and
+  one cookie, written into each node's home.
 """
 import base64
 import json
@@ -18,6 +21,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -42,6 +46,9 @@ class RabbitNode:
         amqp_port: int | None = None,
         dist_port: int | None = None,
         mgmt_port: int | None = None,
+        epmd_port: int | None = None,
+        cookie: str | None = None,
+        quorum_cluster_size: int | None = None,
     ):
         self.base_dir = Path(base_dir).resolve()
         # "localhost" always resolves to loopback, unlike the machine's hostname.
@@ -49,7 +56,11 @@ class RabbitNode:
         self.amqp_port = amqp_port or free_port()
         self.dist_port = dist_port or free_port()
         self.mgmt_port = mgmt_port or free_port()
-        self.epmd_port = free_port()
+        # A given epmd port is a cluster's shared epmd, started and stopped by the cluster.
+        self.own_epmd = epmd_port is None
+        self.epmd_port = epmd_port or free_port()
+        self.cookie = cookie
+        self.quorum_cluster_size = quorum_cluster_size  # members of a new quorum queue (default 3)
         self.pid: int | None = None  # the rabbitmq-server script; beam.smp is its child
         self._as = service_user("rabbitmq")
         self._server: subprocess.Popen | None = None
@@ -77,7 +88,8 @@ class RabbitNode:
         self._write_files()
         prepare_dir(self.base_dir, self._as)
         try:
-            self._start_epmd(deadline)
+            if self.own_epmd:
+                self._start_epmd(deadline)
             with open(self.base_dir / "server.out", "ab") as out:
                 self._server = subprocess.Popen(
                     [str(RABBIT_BIN / "rabbitmq-server")],
@@ -106,6 +118,17 @@ class RabbitNode:
             _terminate(procs, grace=timeout if stopping else 0)
         self._kill()
 
+    def crash(self) -> None:
+        """``kill -9`` of the node: its Erlang VM and helpers die at once, without any goodbye to
+        clients or peers; nothing of it is left running."""
+        procs = self._processes(with_epmd=False)
+        for pid, _ in procs:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._kill()
+
     def __enter__(self) -> "RabbitNode":
         self.start()
         return self
@@ -127,6 +150,12 @@ class RabbitNode:
         except urllib.error.HTTPError as e:
             if e.code != 404:
                 raise
+
+    def _get(self, path: str, timeout: float = 30):
+        auth = base64.b64encode(b"guest:guest").decode()
+        req = urllib.request.Request(self.mgmt_url + path, headers={"Authorization": f"Basic {auth}"})
+        with _HTTP.open(req, timeout=timeout) as resp:
+            return json.load(resp)
 
     def _api(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> int:
         auth = base64.b64encode(b"guest:guest").decode()
@@ -172,31 +201,24 @@ class RabbitNode:
             d.mkdir(parents=True, exist_ok=True)
         (b / "enabled_plugins").write_text("[rabbitmq_management].\n")
         (b / "rabbitmq-env.conf").write_text("")
-        (b / "advanced.config").write_text("[].\n")
+        (b / "advanced.config").write_text(
+            f"[{{rabbit, [{{quorum_cluster_size, {self.quorum_cluster_size}}}]}}].\n"
+            if self.quorum_cluster_size else "[].\n")
         (b / "rabbitmq.conf").write_text(
             f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {self.mgmt_port}\n"
         )
         cookie = b / "home" / ".erlang.cookie"
+        if self.cookie is not None and cookie.exists() and cookie.read_text() != self.cookie:
+            cookie.unlink()
         if not cookie.exists():  # kept across restarts
-            cookie.write_text(secrets.token_hex(20))
+            cookie.write_text(self.cookie or secrets.token_hex(20))
             cookie.chmod(0o400)  # Erlang rejects cookies readable by others
 
     def _start_epmd(self, deadline: float) -> None:
-        with open(self.base_dir / "epmd.out", "ab") as out:
-            self._epmd = subprocess.Popen(
-                [EPMD, "-port", str(self.epmd_port), "-address", "127.0.0.1"],
-                cwd=self.base_dir, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True, **self._as,
-            )
-        # The node must find it listening, or it would spawn a daemon of its own.
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.epmd_port), timeout=1).close()
-                return
-            except OSError:
-                if self._epmd.poll() is not None or time.monotonic() > deadline:
-                    raise self._failure("epmd did not start") from None
-                time.sleep(0.05)
+        try:
+            self._epmd = start_epmd(self.base_dir, self.epmd_port, self._as, deadline)
+        except RuntimeError as exc:
+            raise self._failure(str(exc)) from None
 
     def _await_startup(self, deadline: float) -> None:
         # await_startup fails fast while the Erlang node is not reachable yet,
@@ -270,6 +292,161 @@ class RabbitNode:
                 lines = f.read_text(errors="replace").splitlines()[-40:]
                 tails.append(f"--- {f} ---\n" + "\n".join(lines))
         return RuntimeError(f"RabbitMQ node {self.node}: {what}\n" + "\n".join(tails))
+
+
+class RabbitCluster:
+    """``size`` project-local nodes on loopback, clustered: one cookie, one private epmd, each node
+    its own ports and directory under ``base_dir/node<i>``.
+
+    Nodes 2..N join node 1 (``stop_app``, ``join_cluster``, ``start_app``). Quorum queues declared
+    once the cluster is whole get a member on every node (``quorum_cluster_size``, whose default
+    of 3 would leave the nodes past the third without a replica), so they keep a majority when any
+    one of three nodes dies. The same interface as ``RabbitNode`` for stacks: ``amqp_uri`` names every
+    node, ``;``-separated, which kombu takes as failover alternates.
+    """
+
+    def __init__(self, base_dir: Path, size: int = 3, node_name: str = "gongwen",
+                 amqp_ports: list[int] | None = None, mgmt_ports: list[int] | None = None):
+        if size < 1:
+            raise ValueError("a cluster has at least one node")
+        self.base_dir = Path(base_dir).resolve()
+        self.epmd_port = free_port()
+        self._as = service_user("rabbitmq")
+        self._epmd: subprocess.Popen | None = None
+        cookie_file = self.base_dir / "cookie"
+        if not cookie_file.exists():  # kept across restarts: the nodes' Mnesia knows its peers
+            self.base_dir.mkdir(parents=True, exist_ok=True)
+            cookie_file.write_text(secrets.token_hex(20))
+            cookie_file.chmod(0o600)
+        cookie = cookie_file.read_text()
+        self.nodes = [
+            RabbitNode(self.base_dir / f"node{i}", node_name=f"{node_name}-{i}",
+                       amqp_port=(amqp_ports or [None] * size)[i - 1],
+                       mgmt_port=(mgmt_ports or [None] * size)[i - 1],
+                       epmd_port=self.epmd_port, cookie=cookie, quorum_cluster_size=size)
+            for i in range(1, size + 1)
+        ]
+
+    @property
+    def mgmt_url(self) -> str:
+        return self.running()[0].mgmt_url
+
+    def amqp_uri(self, vhost: str = "/") -> str:
+        return ";".join(node.amqp_uri(vhost) for node in self.nodes)
+
+    def running(self) -> list[RabbitNode]:
+        return [node for node in self.nodes if node.is_running()]
+
+    def start(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        # A crashed run may have left the shared epmd behind.
+        _terminate(_process_tree(set(_epmds_in(self.base_dir))), grace=0)
+        prepare_dir(self.base_dir, self._as)
+        self._epmd = start_epmd(self.base_dir, self.epmd_port, self._as, deadline)
+        try:
+            # Together: a node restarted from an earlier cluster waits for its peers to boot.
+            failures = []
+
+            def boot(node):
+                try:
+                    node.start(timeout=max(1.0, deadline - time.monotonic()))
+                except BaseException as exc:  # reported below, after every boot has ended
+                    failures.append(exc)
+
+            threads = [threading.Thread(target=boot, args=(node,)) for node in self.nodes]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if failures:
+                raise failures[0]
+            first = self.nodes[0]
+            for node in self.nodes[1:]:
+                self._join(node, first, deadline)
+        except BaseException:
+            self.stop(timeout=0)
+            raise
+
+    def _join(self, node: RabbitNode, first: RabbitNode, deadline: float) -> None:
+        status = node._ctl("cluster_status", "--formatter", "json", timeout=60)
+        if first.node in json.loads(status.stdout).get("running_nodes", []):
+            return  # clustered in an earlier run
+        node._ctl("stop_app", timeout=60)
+        node._ctl("join_cluster", first.node, timeout=120)
+        node._ctl("start_app", timeout=max(10.0, deadline - time.monotonic()))
+        node._await_startup(deadline)
+
+    def stop(self, timeout: float = 60) -> None:
+        # Together, as start() boots them: which node goes down last does not matter then.
+        threads = [threading.Thread(target=node.stop, kwargs={"timeout": timeout}) for node in self.nodes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if self._epmd is not None:
+            _terminate(_process_tree({self._epmd.pid}), grace=0)
+            self._epmd.wait()
+            self._epmd = None
+
+    def connected_node(self, vhost: str) -> RabbitNode | None:
+        """The node holding most client connections to ``vhost`` (the one the services use)."""
+        counts = {}
+        for node in self.running():
+            try:
+                connections = node._get("/api/connections?columns=node,vhost")
+            except (OSError, urllib.error.URLError):
+                continue
+            for c in connections:
+                if c.get("vhost") == vhost:
+                    counts[c["node"]] = counts.get(c["node"], 0) + 1
+            break
+        busiest = max(counts, key=counts.get, default=None)
+        return next((n for n in self.nodes if n.node == busiest), None)
+
+    def add_vhost(self, name: str) -> None:
+        self.running()[0].add_vhost(name)
+
+    def delete_vhost(self, name: str) -> None:
+        self.running()[0].delete_vhost(name)
+
+    def __enter__(self) -> "RabbitCluster":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _epmds_in(cwd: Path) -> list[int]:
+    found = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and (d / "comm").read_text() == "epmd\n" and os.readlink(d / "cwd") == str(cwd):
+                found.append(int(d.name))
+        except OSError:
+            pass
+    return found
+
+
+def start_epmd(cwd: Path, port: int, as_user: dict, deadline: float) -> subprocess.Popen:
+    """A private epmd on loopback ``port``, listening when this returns (a node that found none
+    would spawn a daemon of its own, out of our reach)."""
+    with open(cwd / "epmd.out", "ab") as out:
+        epmd = subprocess.Popen(
+            [EPMD, "-port", str(port), "-address", "127.0.0.1"],
+            cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True, **as_user,
+        )
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return epmd
+        except OSError:
+            if epmd.poll() is not None or time.monotonic() > deadline:
+                _terminate(_process_tree({epmd.pid}), grace=0)
+                epmd.wait()
+                raise RuntimeError(f"epmd did not start on port {port}") from None
+            time.sleep(0.05)
 
 
 def _process_tree(roots: set[int]) -> set[tuple[int, int]]:

@@ -9,12 +9,10 @@ enter the ledger in the order the source published them: a document's steps in c
 
 from datetime import date
 
-from nameko.rpc import RpcProxy
-
 from gongwen_common import rpc as rpc_calls
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.errors import ValidationFailed
-from gongwen_common.rpc import to_wire
+from gongwen_common.rpc import RpcProxy, to_wire
 from gongwen_common.service import CheckedAtStart, ServiceBase
 from gongwen_contracts.registry.replica import UnitDirectoryReplica
 

@@ -7,15 +7,13 @@ seal checks are the seal service's, called with a deadline.
 """
 import os
 
-from nameko.rpc import RpcProxy
-
 from gongwen_common import manifest as manifests
 from gongwen_common import rpc as rpc_calls
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.errors import ValidationFailed
 from gongwen_common.idempotency import once
 from gongwen_common.metrics import Metrics
-from gongwen_common.rpc import from_wire, to_wire
+from gongwen_common.rpc import RpcProxy, from_wire, to_wire
 from gongwen_common.service import INSTANCE_ID, ServiceBase
 from gongwen_contracts.registry.replica import UnitDirectoryReplica
 

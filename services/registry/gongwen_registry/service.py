@@ -7,11 +7,10 @@ SMS switch) naming users whose mobiles are their accounts' in identity. ``actor`
 foundation's unauthenticated path (command line, demo): it acts as ``system`` and reads what any
 unit reads. Every change announces itself through the outbox in the same transaction.
 """
-from nameko.rpc import RpcProxy
-
 from gongwen_common import rpc as rpc_calls
 from gongwen_common.entrypoints import rpc
 from gongwen_common.idempotency import once
+from gongwen_common.rpc import RpcProxy
 from gongwen_common.service import ServiceBase
 
 from . import domain

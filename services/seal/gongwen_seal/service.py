@@ -11,14 +11,12 @@ seal's contract schemas (``gongwen_contracts.seal.schemas``).
 
 import os
 
-from nameko.rpc import RpcProxy
-
 from gongwen_common import rpc as rpc_calls
 from gongwen_common.entrypoints import event_handler, rpc, timer
 from gongwen_common.errors import DomainError, ValidationFailed, validated
 from gongwen_common.idempotency import once
 from gongwen_common.metrics import Metrics
-from gongwen_common.rpc import from_wire, to_wire
+from gongwen_common.rpc import RpcProxy, from_wire, to_wire
 from gongwen_common.service import CheckedAtStart, ServiceBase
 from gongwen_contracts.registry.replica import UnitDirectoryReplica, unit_of
 from gongwen_contracts.seal.schemas import SealApplicationSchema, SealRevocationSchema, UseApprovalRequestSchema
