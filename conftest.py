@@ -239,6 +239,14 @@ class StackFactory:
         for stack in self.stacks:
             stack.stop()
 
+    def serving(self, **kwargs):
+        """For a fixture, ``yield from factory.serving(...)``: one stack, stopped afterwards even when
+        it never became healthy (a failed start must not leave its processes running)."""
+        try:
+            yield self(**kwargs)
+        finally:
+            self.close()
+
 
 @pytest.fixture(scope="session")
 def fake_twilio(test_var):
@@ -254,15 +262,15 @@ def fake_twilio(test_var):
 @pytest.fixture
 def make_stack(rabbit, postgres, test_var, fake_twilio):
     factory = StackFactory(rabbit, postgres, test_var / "logs", env=fake_twilio.env)
-    yield factory
-    factory.close()
+    try:
+        yield factory
+    finally:
+        factory.close()
 
 
 @pytest.fixture(scope="module")
 def stack(rabbit, postgres, test_var, fake_twilio):
-    factory = StackFactory(rabbit, postgres, test_var / "logs", env=fake_twilio.env)
-    yield factory()
-    factory.close()
+    yield from StackFactory(rabbit, postgres, test_var / "logs", env=fake_twilio.env).serving()
 
 
 class Api:

@@ -29,9 +29,9 @@ ENV = {"CANARY_UNIT_CODE": CANARY_UNIT, "CANARY_INTERVAL_SECONDS": "1", "CANARY_
 
 @pytest.fixture(scope="module")
 def stack(rabbit, postgres, test_var, fake_twilio):
-    factory = StackFactory(rabbit, postgres, test_var / "logs", env={**fake_twilio.env, **ENV})
-    yield factory(scale={"exchange": 3})  # the canary's round runs once however many instances tick
-    factory.close()
+    # three exchanges: the canary's round runs once however many instances tick
+    yield from StackFactory(rabbit, postgres, test_var / "logs", env={**fake_twilio.env, **ENV}).serving(
+        scale={"exchange": 3})
 
 
 def declared(health: dict) -> dict:

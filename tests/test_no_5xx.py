@@ -34,9 +34,7 @@ COERCED = {("put", "/api/v1/units/{code}/contacts"): {"admin_user_id", "leader_u
 
 @pytest.fixture(scope="module")
 def stack(rabbit, postgres, test_var):
-    factory = StackFactory(rabbit, postgres, test_var / "logs")
-    yield factory(env={"MAX_UPLOAD_BYTES": str(MAX_UPLOAD)})
-    factory.close()
+    yield from StackFactory(rabbit, postgres, test_var / "logs").serving(env={"MAX_UPLOAD_BYTES": str(MAX_UPLOAD)})
 
 
 @pytest.fixture(scope="module")

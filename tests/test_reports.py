@@ -29,9 +29,7 @@ ONE_MINUTE = {"EXCHANGE_URGENT_MINUTES": "1", "EXCHANGE_EXTRA_URGENT_MINUTES": "
 @pytest.fixture(scope="module")
 def stack(rabbit, postgres, test_var):
     """This module's own stack, whose urgent documents fall due one minute after they are sent."""
-    factory = StackFactory(rabbit, postgres, test_var / "logs")
-    yield factory(env=ONE_MINUTE)
-    factory.close()
+    yield from StackFactory(rabbit, postgres, test_var / "logs").serving(env=ONE_MINUTE)
 
 
 def period():

@@ -26,9 +26,7 @@ SMS_ENV = {"TWILIO_TIMEOUT": "1", "DELIVERY_RETRY_BASE": "0.3", "DELIVERY_RETRY_
 
 @pytest.fixture(scope="module")
 def sms_stack(rabbit, postgres, test_var, fake_twilio):
-    factory = StackFactory(rabbit, postgres, test_var / "logs", env={**fake_twilio.env, **SMS_ENV})
-    yield factory()
-    factory.close()
+    yield from StackFactory(rabbit, postgres, test_var / "logs", env={**fake_twilio.env, **SMS_ENV}).serving()
 
 
 @pytest.fixture
