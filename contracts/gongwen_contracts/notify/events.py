@@ -1,5 +1,6 @@
 """The notify service's events: a message (SMS or call) that could not be delivered, which the
-unit admin hears of and the archive's ledger keeps."""
+unit admin hears of, and each status a notification or its message takes; the archive's ledger
+keeps them all."""
 from marshmallow import fields, validate
 
 from ..events import EventData
@@ -20,4 +21,31 @@ class SmsFailedData(EventData):
     at = fields.String(required=True)
 
 
-EVENTS = {"sms_failed": SmsFailedData}
+class MessageStatusData(EventData):
+    """A notification (who was told of a document, 001 §21) or its message took a status: one
+    event for each status a reader sees, in the order they came; never again for the same one."""
+
+    message_id = fields.String(allow_none=True, metadata={"description": "none while nothing was sent"})
+    notification_id = fields.String(allow_none=True, metadata={"description": "none for a message of its own"})
+    document_id = fields.String(allow_none=True)
+    unit_code = fields.String(required=True, metadata={"description": "the recipient unit the notice concerns"})
+    issuer_code = fields.String(allow_none=True, metadata={"description": "the document's sender"})
+    user_id = fields.String(allow_none=True)
+    role = fields.String(allow_none=True, metadata={"description": "clerk, leader, deputy_leader, admin, "
+                                                                   "sender_clerk"})
+    channel = fields.String(required=True, validate=validate.OneOf(("sms", "voice")))
+    to = fields.String(allow_none=True, metadata={"description": "masked: +86 138****8000"})
+    step = fields.Integer(allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(
+        ("skipped", "cancelled", "queued", "sent", "delivered", "undelivered", "failed")))
+    reason = fields.String(allow_none=True, metadata={"description": "why skipped or cancelled"})
+    error_code = fields.String(allow_none=True)
+    created_at = fields.String(required=True)
+    sent_at = fields.String(allow_none=True)
+    delivered_at = fields.String(allow_none=True)
+    price = fields.String(allow_none=True)
+    price_unit = fields.String(allow_none=True)
+    at = fields.String(required=True, metadata={"description": "when it took the status"})
+
+
+EVENTS = {"sms_failed": SmsFailedData, "message_status": MessageStatusData}

@@ -31,6 +31,7 @@ class ArchiveService(UnitDirectoryReplica, ServiceBase):
     unit_view_model = UnitView
     exchange = RpcProxy("exchange")
     seal = RpcProxy("seal")
+    notify = RpcProxy("notify")
     # ARCHIVE_KEK unset (without GONGWEN_DEVELOPMENT_KEYS=1) or malformed: no start, rather than unsigned heads
     settings_at_start = CheckedAtStart(ArchiveSettings.from_config)
 
@@ -45,7 +46,7 @@ class ArchiveService(UnitDirectoryReplica, ServiceBase):
             record=lambda document_id: self._call(self.exchange, "archival_record", document_id),
             ca_pem=lambda: self._call(self.seal, "ca_certificate"),
             seal_pem=lambda serial: self._call(self.seal, "seal_certificate", serial),
-            notifications=lambda document_id: [],
+            notifications=lambda document_id: self._call(self.notify, "archival_notifications", document_id),
         )
 
     def _append(self, source, event):

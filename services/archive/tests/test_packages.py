@@ -64,7 +64,7 @@ class SealedDocument:
                 raise NotFound(message="no such document")
             return self.record
         return archiving.Sources(record=record, ca_pem=lambda: self.ca_pem, seal_pem=lambda serial: self.seal_pem,
-                                 notifications=lambda document_id: [])
+                                 notifications=lambda document_id: {"items": [], "settled": True})
 
 
 @pytest.fixture

@@ -90,13 +90,17 @@ class Month:
                          sent + timedelta(minutes=20))
             if urgency != "normal" and fate in ("late", "never") and n % 3:
                 told = sent + timedelta(minutes=2)
-                message = {"message_id": str(uuid.uuid4()), "document_id": document_id,
-                           "unit_code": receipt["unit_code"], "channel": "sms", "to": "+86 138****8000"}
-                self.add("notify", "sms_sent", {**message, "status": "sent", "sent_at": told.isoformat()}, told)
+                message = {"message_id": str(uuid.uuid4()), "notification_id": str(uuid.uuid4()),
+                           "document_id": document_id, "unit_code": receipt["unit_code"], "role": "clerk",
+                           "channel": "sms", "to": "+86 138****8000", "created_at": sent.isoformat()}
+                self.add("notify", "message_status", {**message, "status": "sent", "sent_at": told.isoformat(),
+                                                      "at": told.isoformat()}, told)
                 if n % 3 == 1:
                     delivered = told + timedelta(seconds=9)
-                    self.add("notify", "sms_status_changed", {**message, "status": "delivered",
-                                                              "delivered_at": delivered.isoformat()}, delivered)
+                    self.add("notify", "message_status", {**message, "status": "delivered",
+                                                          "sent_at": told.isoformat(),
+                                                          "delivered_at": delivered.isoformat(),
+                                                          "at": delivered.isoformat()}, delivered)
 
     def add(self, source, event_type, data, at):
         self.events.append((source, envelope(event_type, data, at.isoformat())))

@@ -161,6 +161,12 @@ class NotifyService(UnitDirectoryReplica, ServiceBase):
         return proof.notifications(self.db, document_id, actor)
 
     @rpc
+    def archival_notifications(self, document_id):
+        """Every unit's notifications of a document, for the archive's package: service to service
+        only (no actor; the gateway has no route to it)."""
+        return proof.evidence(self.db, document_id)
+
+    @rpc
     def resolve_link(self, code):
         return proof.resolve_link(self.db, code)
 

@@ -23,6 +23,14 @@ from . import ledger, packages, retention
 log = logging.getLogger(__name__)
 BATCH = 5
 RETRY_AFTER_SECONDS = 30
+# How many times the builder waits for notify's messages still on their way (30 s, 60 s, … apart:
+# about ten minutes, notify's own wait before it fetches a status whose callback never came); then
+# the package takes the statuses as they are, and the ledger keeps whatever comes later.
+SETTLE_ATTEMPTS = 6
+
+
+class EvidenceUnsettled(Exception):
+    """Notify still has messages of the document on their way: its package waits for their outcome."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +40,7 @@ class Sources:
     record: Callable[[str], dict]  # exchange's archival_record, as it answers (bytes in base64)
     ca_pem: Callable[[], str]
     seal_pem: Callable[[str], str | None]
-    notifications: Callable[[str], list]
+    notifications: Callable[[str], dict]  # notify's archival_notifications: {"items", "settled"}
 
 
 def queue_package(session, document_id: str, now) -> None:
@@ -58,10 +66,22 @@ def units_of(record: dict) -> list[str]:
     return sorted({record["document"]["issuer_code"], *(r["unit_code"] for r in record["receipts"])})
 
 
-def inputs_for(session, settings, sources: Sources, record: dict, now) -> packages.PackageInputs:
+def notification_evidence(sources: Sources, document_id: str, wait: bool) -> list:
+    """Who was told of the document and the outcome (001 §21), every unit's, in a fixed order (the
+    package is reproducible). Notify unreachable or not knowing the document: the error goes up, so
+    the package is built later rather than with an empty evidence file. ``wait``: refuse evidence
+    with messages still on their way (:class:`EvidenceUnsettled`)."""
+    answer = sources.notifications(document_id)
+    if wait and not answer.get("settled", True):
+        raise EvidenceUnsettled(f"notify has messages of {document_id} still on their way")
+    return sorted(answer["items"], key=lambda item: (item["created_at"], item["id"]))
+
+
+def inputs_for(session, settings, sources: Sources, record: dict, now, wait=False) -> packages.PackageInputs:
     """The package's inputs: the record, certificates, notification evidence, and the document's
     ledger entries proven in a tree head that covers them (signed now if the last one does not)."""
     document = record["document"]
+    notifications = notification_evidence(sources, document["id"], wait)
     head = ledger.publish_tree_head(session, settings, now)
     size = head["tree_size"]
     nodes = ledger.StoredNodes(session)
@@ -73,18 +93,19 @@ def inputs_for(session, settings, sources: Sources, record: dict, now) -> packag
     serial = document.get("seal_serial")
     return packages.PackageInputs(
         record=record, ca_pem=sources.ca_pem(), seal_pem=sources.seal_pem(serial) if serial else None,
-        notifications=sources.notifications(document["id"]), entries=entries, tree_head=head,
+        notifications=notifications, entries=entries, tree_head=head,
         tree_head_tbs=merkle.tree_head_input(head["timestamp"], size, base64.b64decode(head["root_hash"])),
         archive_key_pem=key.public_key_pem)
 
 
-def archive_document(session, settings, sources: Sources, document_id: str, now) -> ArchivalPackage:
-    """Build, check and keep the package; its digest and the check's verdict become a ledger entry."""
+def archive_document(session, settings, sources: Sources, document_id: str, now, wait=False) -> ArchivalPackage:
+    """Build, check and keep the package; its digest and the check's verdict become a ledger entry.
+    ``wait``: not while notify has the document's messages on their way (:class:`EvidenceUnsettled`)."""
     kept = session.get(ArchivalPackage, document_id)
     if kept is not None:
         return kept
     record = _decoded(sources.record(document_id))
-    inputs = inputs_for(session, settings, sources, record, now)
+    inputs = inputs_for(session, settings, sources, record, now, wait=wait)
     data = packages.build(inputs)
     digest = hashlib.sha256(data).hexdigest()
     verdict = packages.check(data, inputs.ca_pem.encode(), expected_sha256=digest)
@@ -106,16 +127,19 @@ def archive_document(session, settings, sources: Sources, document_id: str, now)
 
 
 def build_due(session, settings, sources: Sources, now) -> int:
-    """The builder timer's work: each claimed job's package, or the job put off when a source failed."""
+    """The builder timer's work: each claimed job's package, or the job put off when a source failed
+    (or, a few times, while the document's messages are still on their way)."""
     built = 0
     for job in due_jobs(session, now):
         try:
             with session.begin_nested():
-                archive_document(session, settings, sources, job.document_id, now)
+                archive_document(session, settings, sources, job.document_id, now,
+                                 wait=job.attempts < SETTLE_ATTEMPTS)
         except Exception as failure:  # a service away or a transient fault: the job is kept for later
             job.attempts += 1
             job.due_at = now + timedelta(seconds=RETRY_AFTER_SECONDS * job.attempts)
-            log.warning("archival package of %s not built (attempt %d): %s", job.document_id, job.attempts, failure)
+            (log.info if isinstance(failure, EvidenceUnsettled) else log.warning)(
+                "archival package of %s not built (attempt %d): %s", job.document_id, job.attempts, failure)
             continue
         session.delete(job)
         built += 1

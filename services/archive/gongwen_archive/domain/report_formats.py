@@ -204,6 +204,7 @@ def evidence_rows(report: dict) -> list[list]:
     rows = []
     for item in report["urgent_late_evidence"]:
         told = "; ".join(f'{n["channel"] or ""} {n["to"] or ""} {local(report, n["told_at"])} {n["status"] or ""}'
+                         + (f' ({n["reason"]})' if n.get("reason") else "")
                          for n in item["notifications"]) or item["note"]
         rows.append([item["unit_code"], item["doc_number"], URGENCY_LABELS.get(item["urgency"], item["urgency"]),
                      local(report, item["due_at"]), local(report, item["signed_at"]), item["late_minutes"], told,

@@ -284,49 +284,57 @@ def distribution(receipts: list[Receipt]) -> list[dict]:
 
 # --- notification evidence (001 §21) ---------------------------------------------------------------
 
+NOTICE_EVENT = "message_status"  # notify's: a notification or its message took a status
+ATTEMPTED = ("queued", "sent", "delivered", "undelivered", "failed")  # a notice that went out (not skipped)
+
+
 def notifications_for(session, document_ids) -> dict[tuple[str, str], list[dict]]:
-    """Notify's events in the ledger for these documents, one line per message (its latest status),
-    keyed by (document, unit told)."""
-    messages: dict[tuple, dict] = {}
+    """Notify's ``message_status`` events in the ledger for these documents, one line per notice
+    to the receiving unit's people at its latest status (each event carries the whole state, so
+    the last one is the line), keyed by (document, unit told). The sender's own clerks' chasing
+    (``sender_clerk``) tells the receiver nothing: it is no evidence against the receiver."""
+    lines: dict[tuple, dict] = {}
     if not document_ids:
         return {}
-    rows = session.execute(select(LedgerEntry.event_type, LedgerEntry.occurred_at, LedgerEntry.leaf_input)
-                           .where(LedgerEntry.source == "notify", LedgerEntry.document_id.in_(sorted(document_ids)))
+    rows = session.execute(select(LedgerEntry.seq, LedgerEntry.occurred_at, LedgerEntry.leaf_input)
+                           .where(LedgerEntry.source == "notify", LedgerEntry.event_type == NOTICE_EVENT,
+                                  LedgerEntry.document_id.in_(sorted(document_ids)))
                            .order_by(LedgerEntry.seq))
-    for event_type, occurred_at, leaf_input in rows:
+    for seq, occurred_at, leaf_input in rows:
         data = json.loads(leaf_input).get("data") or {}
-        if not isinstance(data.get("unit_code"), str):
+        if not isinstance(data.get("unit_code"), str) or data.get("role") == "sender_clerk":
             continue
         at = occurred_at.astimezone(UTC) if occurred_at.tzinfo else occurred_at.replace(tzinfo=UTC)
-        key = (data["document_id"], data["unit_code"],
-               data.get("message_id") or data.get("reference") or data.get("id") or event_type + at.isoformat())
-        told = _moment(data.get("sent_at")) or _moment(data.get("created_at")) or _moment(data.get("at")) or at
-        line = messages.setdefault(key, {"channel": data.get("channel"), "to": data.get("to"), "told_at": told,
-                                         "status": None, "delivered_at": None, "status_at": None})
-        line["told_at"] = min(line["told_at"], told)
-        line["status"] = data.get("status") or line["status"] or event_type
-        line["status_at"] = (_moment(data.get("status_at")) or _moment(data.get("at")) or at).isoformat()
+        key = (data["document_id"], data["unit_code"], data.get("notification_id") or data.get("message_id") or seq)
+        told = _moment(data.get("sent_at")) or _moment(data.get("created_at")) or at
         delivered = _moment(data.get("delivered_at"))
-        if delivered is not None or line["status"] == "delivered":
-            line["delivered_at"] = (delivered or at).isoformat()
-        line["channel"] = data.get("channel") or line["channel"]
-        line["to"] = data.get("to") or line["to"]
+        lines[key] = {"channel": data.get("channel"), "to": data.get("to"), "role": data.get("role"),
+                      "user_id": data.get("user_id"), "status": data.get("status"), "reason": data.get("reason"),
+                      "error_code": data.get("error_code"), "told_at": told.isoformat(),
+                      "delivered_at": delivered.isoformat() if delivered else None,
+                      "status_at": (_moment(data.get("at")) or at).isoformat(), "ledger_index": seq}
     grouped: dict[tuple[str, str], list[dict]] = {}
-    for (document_id, unit_code, _), line in messages.items():
-        grouped.setdefault((document_id, unit_code), []).append({**line, "told_at": line["told_at"].isoformat()})
+    for (document_id, unit_code, _), line in lines.items():
+        grouped.setdefault((document_id, unit_code), []).append(line)
     return grouped
 
 
 def evidence(receipt: Receipt, lines: list[dict], now: datetime) -> dict:
-    """Whose fault a late urgent receipt is (001 §21): the sender's when nobody was told, the
-    receiver's when a notice reached it, undetermined when notices went out but none is known delivered."""
-    lines = sorted(lines, key=lambda line: line["told_at"])
-    if not lines:
-        fault, note = "sender", "no notification recorded"
-    elif any(line["status"] == "delivered" for line in lines):
+    """Whose fault a late urgent receipt is (001 §21): the receiver's when a notice reached it
+    (delivered); undetermined when notices went out but none is known delivered; the sender's when
+    none went out (none recorded, or each skipped — no SMS for the unit, no mobile filed — the
+    sender had to phone, and nothing shows it did)."""
+    lines = sorted(lines, key=lambda line: (line["told_at"], line["ledger_index"]))
+    sent = [line for line in lines if line["status"] in ATTEMPTED]
+    if any(line["status"] == "delivered" for line in sent):
         fault, note = "receiver", "notified and delivered"
-    else:
+    elif sent:
         fault, note = "undetermined", "notified, delivery not confirmed"
+    elif lines:
+        reasons = sorted({line["reason"] or line["status"] for line in lines})
+        fault, note = "sender", f"not notified: {', '.join(reasons)}"
+    else:
+        fault, note = "sender", "no notification recorded"
     signed = receipt.signed_at
     return {**receipt.brief(), "outcome": receipt.outcome(now), "signed_at": signed.isoformat() if signed else None,
             "late_minutes": minutes((signed or now) - receipt.due_at), "notifications": lines, "fault": fault,

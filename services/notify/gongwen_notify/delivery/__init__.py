@@ -6,6 +6,7 @@ transaction, so the intent and the step that caused it commit together. Everythi
 import secrets
 import uuid
 
+from ..domain import proof
 from ..models import CHANNELS, Message
 
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -25,12 +26,17 @@ def new_reference() -> str:
     return "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
 
 
-def queue_message(session, *, channel, to, body, unit_code, now, document_id=None, user_id=None) -> Message:
-    """Record an SMS or call to be sent (status ``queued``); ``to`` is E.164; ``unit_code`` pays."""
+def queue_message(session, *, channel, to, body, unit_code, now, document_id=None, user_id=None,
+                  notifications=()) -> Message:
+    """Record an SMS or call to be sent (status ``queued``); ``to`` is E.164; ``unit_code`` pays.
+    ``notifications``: those it carries, queued with it; its ``message_status`` event says so."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
     message = Message(id=str(uuid.uuid4()), reference=new_reference(), channel=channel, to=to, body=body,
                       unit_code=unit_code, document_id=document_id, user_id=user_id, status="queued",
                       attempts=0, next_attempt_at=now, created_at=now)
     session.add(message)
+    for notification in notifications:
+        notification.status, notification.message_id, notification.to = "queued", message.id, to
+    proof.publish_status(session, message, now, notifications=list(notifications))
     return message

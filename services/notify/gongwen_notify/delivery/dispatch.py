@@ -11,7 +11,9 @@
    a temporary failure → again later with backoff, still marked ambiguous if Twilio may have it.
 
 Statuses only move forward (:func:`advance`): a late ``sent`` never overwrites ``delivered``, from a
-callback or from :meth:`Dispatcher.reconcile`, which fetches messages whose callback never came."""
+callback or from :meth:`Dispatcher.reconcile`, which fetches messages whose callback never came.
+Each move a reader sees is one ``message_status`` event (:func:`move`); a callback that moves
+nothing emits nothing."""
 import logging
 import math
 import os
@@ -26,6 +28,7 @@ from sqlalchemy import and_, or_, select
 from gongwen_common import claims, faults
 from gongwen_common.phones import masked
 
+from ..domain import proof
 from ..models import Message
 from .provider import CALL_STATUSES, SMS_STATUSES, Outcome, Rejected, TwilioProvider, Unavailable
 
@@ -48,18 +51,29 @@ def advance(session, message: Message, outcome: Outcome, now) -> bool:
         message.price, message.price_unit = outcome.price, outcome.price_unit
     if RANK.get(outcome.status, 0) <= RANK[message.status]:
         return False
-    message.status, message.status_at = outcome.status, now
-    if message.sent_at is None:
-        message.sent_at = now
-    if outcome.status == "delivered":
-        message.delivered_at = now
     if outcome.status in ("undelivered", "failed"):
         message.error_code = outcome.error_code or message.error_code
         message.error_message = outcome.error_message or message.error_message
-        report_failure(session, message, now)
+    if message.sent_at is None:
+        message.sent_at = now
+    move(session, message, outcome.status, now)
     log.info("%s %s to %s: %s", message.channel, message.reference, masked(message.to), message.status,
              extra={"message_id": message.id})
     return True
+
+
+def move(session, message: Message, status: str, now) -> None:
+    """``message`` takes ``status`` (forward: the caller checked), with its times; each status a reader
+    sees (``sending`` reads as ``queued``) is a ``message_status`` event in this transaction, and one
+    that ends undelivered or failed tells its unit (``sms_failed``)."""
+    shown = proof.public_status(message.status)
+    message.status, message.status_at = status, now
+    if status == "delivered":
+        message.delivered_at = now
+    if proof.public_status(status) != shown:
+        proof.publish_status(session, message, now)
+    if status in ("undelivered", "failed"):
+        report_failure(session, message, now)
 
 
 def report_failure(session, message: Message, now) -> None:
@@ -201,15 +215,14 @@ class Dispatcher:
                 message.ambiguous, message.next_attempt_at = False, None
                 log.warning("%s %s to %s refused by Twilio (%s): not retried", message.channel, message.reference,
                             masked(message.to), answer.code, extra={"message_id": message.id})
-                message.status, message.status_at = "failed", now
-                report_failure(session, message, now)
+                move(session, message, "failed", now)
                 return
             message.ambiguous = answer.ambiguous
             if message.attempts >= self.settings.max_attempts:
                 log.error("%s %s to %s: giving up after %d attempts (%s)", message.channel, message.reference,
                           masked(message.to), message.attempts, answer.code, extra={"message_id": message.id})
-                message.status, message.status_at, message.next_attempt_at = "failed", now, None
-                report_failure(session, message, now)
+                message.next_attempt_at = None
+                move(session, message, "failed", now)
                 return
             delay = answer.retry_after if rate_limited else \
                 min(self.settings.retry_base * 2 ** (message.attempts - 1), self.settings.retry_max)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from ..delivery import queue_message
 from ..models import Message, Notification, Person, TrackedDocument, TrackedReceipt, UnitView
-from . import people, templates, texts
+from . import people, proof, templates, texts
 from .settings import NotifySettings
 
 DAY = timedelta(hours=24)
@@ -41,34 +41,33 @@ def dispatch(session, now, settings: NotifySettings) -> int:
     return queued
 
 
-def _skip(notifications, reason) -> int:
+def _skip(session, notifications, reason, now) -> int:
     for notification in notifications:
         notification.status, notification.reason = "skipped", reason
+    proof.publish_status(session, None, now, notifications=notifications)
     return 0
 
 
 def _send(session, person: Person, notifications: list[Notification], now, settings) -> int:
     ok, why = people.reachable(person)
     if not ok:
-        return _skip(notifications, why)
+        return _skip(session, notifications, why, now)
     if not people.sms_enabled(session, person.unit_code):
-        return _skip(notifications, "sms_not_enabled")
+        return _skip(session, notifications, "sms_not_enabled", now)
     first = notifications[0]
     body = _text(session, notifications, settings)
     if body is None:
-        return _skip(notifications, "template_not_approved")
+        return _skip(session, notifications, "template_not_approved", now)
     number = person.mobile
     recent = select(func.count()).select_from(Message).where(Message.to == number, Message.created_at > now - DAY)
     if session.scalar(recent) >= settings.daily_cap:
-        return _skip(notifications, "daily_cap")
+        return _skip(session, notifications, "daily_cap", now)
     if session.scalar(recent.where(Message.body == body)) >= settings.same_text_per_day:
-        return _skip(notifications, "same_text_limit")
+        return _skip(session, notifications, "same_text_limit", now)
     documents = {n.document_id for n in notifications}
-    message = queue_message(session, channel=first.channel, to=number, body=body, unit_code=person.unit_code,
-                            now=now, document_id=first.document_id if len(documents) == 1 else None,
-                            user_id=person.user_id)
-    for notification in notifications:
-        notification.status, notification.message_id, notification.to = "queued", message.id, number
+    queue_message(session, channel=first.channel, to=number, body=body, unit_code=person.unit_code,
+                  now=now, document_id=first.document_id if len(documents) == 1 else None,
+                  user_id=person.user_id, notifications=notifications)
     session.flush()
     return 1
 

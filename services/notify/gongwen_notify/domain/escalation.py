@@ -21,7 +21,7 @@ from gongwen_common.db import insert_new
 
 from ..delivery import new_reference
 from ..models import EscalationStep, Notification, Person, TrackedDocument, TrackedReceipt
-from . import people
+from . import people, proof
 from .policies import defer_past_quiet_hours, effective_policy
 from .settings import NotifySettings, duration
 
@@ -161,8 +161,13 @@ def _cancel(session, which, at) -> int:
     cancelled = session.execute(update(EscalationStep).where(which, EscalationStep.status == "pending")
                                 .values(status="cancelled", cancelled_at=at)).rowcount
     if steps:
-        session.execute(update(Notification).where(Notification.step_id.in_(steps), Notification.status == "pending")
-                        .values(status="cancelled", reason="receipt_closed"))
+        held = list(session.scalars(select(Notification).where(Notification.step_id.in_(steps),
+                                                               Notification.status == "pending")
+                                    .order_by(Notification.created_at, Notification.id).with_for_update()
+                                    .execution_options(populate_existing=True)))
+        for notification in held:
+            notification.status, notification.reason = "cancelled", "receipt_closed"
+        proof.publish_status(session, None, at, notifications=held)
     return cancelled
 
 
@@ -202,11 +207,15 @@ def fire(session, step_id: int, by: str, now, settings: NotifySettings) -> int:
             ok, why = people.reachable(person)
             if not ok:
                 status, reason = "skipped", why
-        session.add(Notification(id=str(uuid.uuid4()), document_id=document.id, unit_code=receipt.unit_code,
-                                 step_id=step.id, step=step.step, user_id=user_id, role=role, channel=step.channel,
-                                 to=person.mobile if person is not None and status == "pending" else None,
-                                 template=step.template, urgent=step.urgent, status=status, reason=reason,
-                                 created_at=now, send_after=now + hold))
+        notification = Notification(id=str(uuid.uuid4()), document_id=document.id, unit_code=receipt.unit_code,
+                                    step_id=step.id, step=step.step, user_id=user_id, role=role,
+                                    channel=step.channel,
+                                    to=person.mobile if person is not None and status == "pending" else None,
+                                    template=step.template, urgent=step.urgent, status=status, reason=reason,
+                                    created_at=now, send_after=now + hold)
+        session.add(notification)
+        if status == "skipped":
+            proof.publish_status(session, None, now, notifications=[notification])
     return len(targets)
 
 
