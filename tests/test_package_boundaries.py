@@ -132,3 +132,16 @@ def emitted_event_types(package: Path) -> set[str]:
 def test_every_event_type_a_service_emits_has_a_schema_in_its_contract(service):
     emitted = emitted_event_types(ROOT / "services" / service / f"gongwen_{service}")
     assert emitted == set(event_types(service))
+
+
+@pytest.mark.parametrize("package", [p for p in package_dirs() if p.name != "gongwen_common"], ids=lambda p: p.name)
+def test_rpc_goes_through_the_cluster_safe_entrypoints_and_proxies(package):
+    """nameko's own ``rpc``/``RpcProxy`` declare classic durable queues, which live on one RabbitMQ
+    node and cannot fail over; ``gongwen_common.entrypoints.rpc`` and ``gongwen_common.rpc.RpcProxy``
+    use quorum request queues and transient reply queues."""
+    offending = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module == "nameko.rpc":
+                offending += [f"{path.relative_to(ROOT)}: {alias.name}" for alias in node.names]
+    assert not offending, offending
