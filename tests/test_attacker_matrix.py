@@ -104,6 +104,7 @@ AS_TIGHT = {"steps": [{"after": after, "from": start, "audience": audience, "cha
 # rows (revoking A's seal, ending a session) come last.
 TABLE = {
     ("get", "/api/v1/health"): Row(OK, OK, OK, **PUBLIC),
+    ("get", "/api/v1/health/gateway"): Row(OK, OK, OK, **PUBLIC),
     ("get", "/api/v1/openapi.json"): Row(OK, OK, OK, **PUBLIC),
     ("get", "/api/v1/docs"): Row(OK, OK, OK, **PUBLIC),
     ("post", "/api/v1/auth/challenge"): Row(OK, OK, OK, **PUBLIC, body=lambda w: {"username": w.staff_username}),

@@ -88,7 +88,8 @@ def test_every_service_has_a_deployment_with_probes_and_resources_a_service_and_
     assert {"cpu", "memory"} <= container["resources"]["limits"].keys()
     assert container["livenessProbe"] and container["readinessProbe"]
     if name == "gateway":
-        assert container["readinessProbe"]["httpGet"]["path"] == "/api/v1/health"
+        # its own readiness: a degraded service must not take every gateway out of the load balancer
+        assert container["readinessProbe"]["httpGet"]["path"] == "/api/v1/health/gateway"
     else:
         assert container["readinessProbe"]["exec"]["command"] == ["python", "-m", "gongwen_common.probe", name]
         # liveness is this pod's process only (its heartbeat file): a broker outage must not restart every pod

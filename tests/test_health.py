@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from sqlalchemy import create_engine, text
 
 from conftest import (
@@ -60,6 +61,9 @@ def test_readiness_fails_when_a_services_database_is_stopped_and_recovers_when_i
         assert registry["status"] == "degraded" and registry["database"] == "down", registry
         assert registry["checks"]["database"]["ok"] is False and registry["checks"]["broker"]["ok"] is True
         assert down["services"]["identity"]["status"] == "ok"  # only the service whose database it is
+        # the gateway itself stays ready: one service's trouble takes no gateway out of the load balancer
+        gateway = requests.get(f"{stack.gateway_url}/api/v1/health/gateway", timeout=10)
+        assert gateway.status_code == 200 and gateway.json() == {"status": "ok", "broker": "ok"}
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))

@@ -69,6 +69,12 @@ class HealthSchema(Schema):
     canary = fields.Nested(CanarySchema, metadata={"description": "the canary's last round trip; failing degrades"})
 
 
+class GatewayReadinessSchema(Schema):
+    status = fields.String(validate=validate.OneOf(["ok", "degraded"]))
+    broker = fields.String(validate=validate.OneOf(["ok", "down"]),
+                           metadata={"description": "this gateway reached RabbitMQ (any node of the cluster)"})
+
+
 class Page(Schema):
     """A list answer (API.md): ``{"items": [...], "next_cursor": "…" | null}``; subclasses declare ``items``."""
 

@@ -1,8 +1,10 @@
 """Health, the OpenAPI document and its Swagger UI, and the JSON 404 for every unknown path."""
 import mimetypes
+import time
 from pathlib import Path
 
 import eventlet
+from kombu import Connection
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.utils import safe_join
 from werkzeug.wrappers import Response
@@ -11,8 +13,12 @@ from gongwen_common.errors import NotFound
 
 from ..http import ANY_METHOD, MethodNotAllowed, allowed_methods, api
 from ..openapi import build_spec
-from ..schemas import HealthSchema
+from ..schemas import GatewayReadinessSchema, HealthSchema
 from . import SERVICES
+
+# A public route: one broker handshake per this many seconds per process, however often it is asked
+BROKER_CHECK_SECONDS = 2.0
+_broker_checked = {"at": float("-inf"), "ok": False}
 
 _SWAGGER_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Gongwen API</title>
 <link rel="stylesheet" href="/api/v1/docs/static/swagger-ui.css"></head><body><div id="ui"></div>
@@ -40,6 +46,15 @@ class SystemRoutes:
         return (200 if healthy else 503), {"status": "ok" if healthy else "degraded", "services": services,
                                            "canary": canary}
 
+    @api("GET", "/api/v1/health/gateway", summary="This gateway's own readiness: it answers and reaches the "
+         "broker. A service's trouble is /api/v1/health's, and takes no gateway out of the load balancer",
+         response_schema=GatewayReadinessSchema, also=(503,), public=True)
+    def gateway_readiness(self, request):
+        if time.monotonic() - _broker_checked["at"] > BROKER_CHECK_SECONDS:
+            _broker_checked.update(at=time.monotonic(), ok=_broker_reachable(self.config["AMQP_URI"]))
+        ok = _broker_checked["ok"]
+        return (200 if ok else 503), {"status": "ok" if ok else "degraded", "broker": "ok" if ok else "down"}
+
     @api("GET", "/api/v1/openapi.json", summary="This OpenAPI document", public=True)
     def openapi(self, request):
         return 200, build_spec()
@@ -63,3 +78,13 @@ class SystemRoutes:
         if allowed := allowed_methods(request.path):
             raise MethodNotAllowed(allowed, message=f"{request.method} is not allowed here.")
         raise NotFound(message=f"no resource at {request.path}")
+
+
+def _broker_reachable(amqp_uri: str, timeout: float = 3.0) -> bool:
+    """One AMQP handshake with any node of ``amqp_uri`` (``;``-separated alternates), within ``timeout``."""
+    try:
+        with eventlet.Timeout(timeout), Connection(amqp_uri, connect_timeout=timeout) as connection:
+            connection.ensure_connection(max_retries=len(amqp_uri.split(";")))
+            return True
+    except (Exception, eventlet.Timeout):  # noqa: BLE001 - any failure is "not reachable", said in the answer
+        return False
