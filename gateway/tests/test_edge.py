@@ -19,6 +19,7 @@ from gongwen_gateway.service import GatewayService
 # Every route a caller may use without a token. Adding one is a decision: add it here too.
 PUBLIC_ROUTES = {
     ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/health/gateway"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/docs"),
     ("GET", "/api/v1/docs/static/<name>"),
