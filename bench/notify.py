@@ -401,8 +401,9 @@ def main():
           f"{timers['late']['p99']:>10.0f}{'':>10}{'':>10}   (max {timers['max_ms']:.0f} ms, early: {timers['early']})")
     print(f"{'rate ' + format(args.rate, 'g') + '/s: queued → API call':<46}{latency['p50']:>10.0f}"
           f"{latency['p99']:>10.0f}{total / last_call:>10.0f}{last_call:>10.2f}")
+    verdict = ("ok" if within else "OUT OF RANGE") if judged else "not judged: under 10 s"
     print(f"{total} messages at {args.rate:g}/s: the last API call {last_call:.2f} s after queueing (expected "
-          f"{expected:.1f} s ± 10 %: {('ok' if within else 'OUT OF RANGE') if judged else 'not judged: under 10 s'}); 429s met: {len(refused)}")
+          f"{expected:.1f} s ± 10 %: {verdict}); 429s met: {len(refused)}")
     print("CPU seconds used by each process during the run:", json.dumps(cpu))
     print(json.dumps({"bench": "notify", "units": args.units, "people": args.people, "messages": total,
                       "setup_s": setup, "floor_ms": floor,
