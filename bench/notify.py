@@ -182,7 +182,7 @@ def measure_urgent(cluster, fake, work: Path, recipients: list[str], people: int
     fake.reset()
     total = len(recipients) * people
     returned, call_s, sent = send_urgent(cluster, recipients)
-    accepted = sms_calls(fake, total, deadline_s=max(180.0, total / 10))
+    accepted = sms_calls(fake, total, deadline_s=max(600.0, total / 2))  # a loaded machine is slow, not wrong
     ours = [a for a in accepted if a["at"] >= returned - call_s]
     if len(ours) != total or len({a["to"] for a in ours}) != total:
         raise RuntimeError(f"{len(ours)} SMS for {total} people (or one sent twice)")

@@ -106,6 +106,7 @@ Gongwen is running.
   RabbitMQ UI    {rabbit.mgmt_url}   user guest / password guest (loopback only)
   databases      {f'PostgreSQL on 127.0.0.1:{args.postgres_port}' if postgres else var + '/db/*.sqlite3'}
   phones (SMS)   {twilio.phones_url if twilio else 'real Twilio (TWILIO_ACCOUNT_SID is set)'}
+  SMS links      {os.environ.get('NOTIFY_LINK_BASE_URL') or stack.gateway_url + '/l/'}<code>  (→ the document)
   service logs   {var}/log/
 {describe(demo)}
                  all of this is in {var}/demo/accounts.json
