@@ -41,9 +41,9 @@ def test_an_urgent_texts_short_link_redirects_to_its_document_and_a_garbage_code
     assert requests.get(stack.gateway_url + followed.headers["Location"], timeout=30).status_code == 401
 
     answers = []
-    for garbage in ("AAAAAAAAAAAA", code.lower(), code + "A", "A" * 17, "%00", "<script>", "../../api/v1/me"):
+    for garbage in ("AAAAAAAAAAAA", code.lower(), code + "A", "A" * 17, "%00", "<script>", "A%2F..%2Fme"):
         reply = requests.get(f"{stack.gateway_url}/l/{garbage}", allow_redirects=False, timeout=30)
         assert reply.status_code == 404, (garbage, reply.status_code, reply.text)
         answers.append((reply.json()["error"], reply.json()["message"], "Location" in reply.headers))
-    assert set(answers) <= {("NOT_FOUND", "no such link", False), ("NOT_FOUND", "no resource at this path", False)}
+    assert all(error == "NOT_FOUND" and not redirected for error, _, redirected in answers), answers
     assert answers[:4] == [("NOT_FOUND", "no such link", False)] * 4  # unknown and malformed: one answer
