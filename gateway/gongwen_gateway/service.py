@@ -15,6 +15,7 @@ from .routes.admin import AdminRoutes
 from .routes.archive import ArchiveRoutes
 from .routes.auth import AuthRoutes
 from .routes.documents import DocumentRoutes
+from .routes.links import LinkRoutes
 from .routes.notify import NotifyRoutes
 from .routes.seals import SealRoutes
 from .routes.supervision import SupervisionRoutes
@@ -25,7 +26,7 @@ from .routes.users import UserRoutes
 
 
 class GatewayService(SystemRoutes, AuthRoutes, UnitRoutes, UserRoutes, SealRoutes, DocumentRoutes,
-                     SupervisionRoutes, AdminRoutes, ArchiveRoutes, TwilioRoutes, NotifyRoutes):
+                     SupervisionRoutes, AdminRoutes, ArchiveRoutes, TwilioRoutes, NotifyRoutes, LinkRoutes):
     name = "gateway"
 
     config = Config()

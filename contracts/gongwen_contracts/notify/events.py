@@ -1,9 +1,11 @@
 """The notify service's events: a message (SMS or call) that could not be delivered, which the
-unit admin hears of, and each status a notification or its message takes; the archive's ledger
-keeps them all."""
+unit admin hears of; each status a notification or its message takes; and who changed an
+escalation policy or a template (``notify_policy_changed``, ``notify_template_changed``). The
+archive's ledger keeps them all."""
 from marshmallow import fields, validate
 
 from ..events import EventData
+from ..exchange.schemas import URGENCIES
 
 
 class SmsFailedData(EventData):
@@ -48,4 +50,29 @@ class MessageStatusData(EventData):
     at = fields.String(required=True, metadata={"description": "when it took the status"})
 
 
-EVENTS = {"sms_failed": SmsFailedData, "message_status": MessageStatusData}
+class ChangedByData(EventData):
+    changed_by = fields.String(required=True, metadata={"description": "the user whose authority was used"})
+    proxy_user_id = fields.String(allow_none=True, metadata={"description": "the proxy who acted for them, if any"})
+    at = fields.String(required=True)
+
+
+class PolicyChangedData(ChangedByData):
+    unit_code = fields.String(allow_none=True, metadata={"description": "None: the operator's default"})
+    urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
+    before_sha256 = fields.String(allow_none=True, metadata={"description": "of the policy's JSON it replaced "
+                                                                            "(None: the unit had none of its own)"})
+    after_sha256 = fields.String(allow_none=True, metadata={"description": "None: back to the default"})
+    policy = fields.Dict(allow_none=True, metadata={"description": "the new policy as stored"})
+
+
+class TemplateChangedData(ChangedByData):
+    name = fields.String(required=True)
+    text = fields.String(required=True)
+    approved = fields.Boolean(required=True)
+    before_sha256 = fields.String(required=True, metadata={"description": "of the text it replaced"})
+    after_sha256 = fields.String(required=True)
+    was_approved = fields.Boolean(required=True)
+
+
+EVENTS = {"sms_failed": SmsFailedData, "message_status": MessageStatusData,
+          "notify_policy_changed": PolicyChangedData, "notify_template_changed": TemplateChangedData}

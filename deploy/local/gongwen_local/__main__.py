@@ -134,6 +134,7 @@ Gongwen is running.
 {_describe_nodes(rabbit_nodes)}
   databases      {f'PostgreSQL on 127.0.0.1:{args.postgres_port}' if postgres else var + '/db/*.sqlite3'}
   phones (SMS)   {twilio.phones_url if twilio else 'real Twilio (TWILIO_ACCOUNT_SID is set)'}
+  SMS links      {os.environ.get('NOTIFY_LINK_BASE_URL') or stack.gateway_url + '/l/'}<code>  (→ the document)
   service logs   {var}/log/
   metrics        {var}/prometheus-targets.json (each process's /metrics, as Prometheus file_sd)
 {describe(demo)}

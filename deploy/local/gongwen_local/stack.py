@@ -184,6 +184,8 @@ class Stack:
             env["DATABASE_URL"] = self.database_urls[name]
         # Twilio's status callbacks come to this gateway, unless a public address is set (real Twilio)
         env.setdefault("TWILIO_CALLBACK_BASE_URL", self.gateway_url)
+        # the texts' short links lead to this gateway's redirect (GET /l/<code>), unless a public base is set
+        env.setdefault("NOTIFY_LINK_BASE_URL", f"{self.gateway_url}/l/")
         env["METRICS_PORT"] = str(free_port())
         command = [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / folder / "config.yaml"),
                    f"{package}.service:{cls}"]

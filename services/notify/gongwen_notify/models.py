@@ -6,6 +6,7 @@ in step."""
 from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from gongwen_common.audit import AuditRecordColumns
 from gongwen_common.tables import UtcDateTime
 from gongwen_contracts.registry.replica import UnitViewColumns
 
@@ -19,6 +20,10 @@ class Base(DeclarativeBase):
 
 class UnitView(UnitViewColumns, Base):
     """This service's own copy of the unit directory, fed by registry events."""
+
+
+class AuditRecord(AuditRecordColumns, Base):
+    """Who changed a policy or a template, and how (``domain.changes``)."""
 
 
 class Message(Base):

@@ -168,7 +168,7 @@ class NotifyService(UnitDirectoryReplica, ServiceBase):
 
     @rpc
     def resolve_link(self, code):
-        return proof.resolve_link(self.db, code)
+        return proof.resolve_link(self.db, code, self.clock(), self._settings().link_ttl)
 
     @rpc
     def get_policy(self, urgency, actor):

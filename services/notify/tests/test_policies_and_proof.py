@@ -89,5 +89,5 @@ def test_a_short_link_names_its_document(notify):
     notify.tick()
     [message] = notify.messages()[:1]
     code = message.body.rsplit("/l/", 1)[1]
-    assert len(code) == 8 and notify.call("resolve_link", code) == {"document_id": document_id}
+    assert len(code) == 12 and notify.call("resolve_link", code) == {"document_id": document_id}
     assert notify.refused("resolve_link", "NOPE2345").code == "NOT_FOUND"

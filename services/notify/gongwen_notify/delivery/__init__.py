@@ -21,9 +21,10 @@ def text_of(message) -> str:
     return f"{message.body}[{message.reference}]"
 
 
-def new_reference() -> str:
-    """A short code for the text and the callback URL: 8 characters of an unambiguous alphabet."""
-    return "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+def new_reference(length: int = 8) -> str:
+    """A short code for the text and the callback URL: 8 characters of an unambiguous alphabet (32
+    symbols, 5 bits each), drawn with ``secrets``; longer where it must not be guessed (a link)."""
+    return "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(length))
 
 
 def queue_message(session, *, channel, to, body, unit_code, now, document_id=None, user_id=None,

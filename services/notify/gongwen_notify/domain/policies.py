@@ -20,6 +20,7 @@ from gongwen_common.errors import Forbidden, NotFound, ValidationFailed, validat
 from gongwen_contracts.notify.schemas import URGENCIES, PolicySchema, UnitPolicySchema
 
 from ..models import PolicyRecord
+from .changes import announce, digest
 from .settings import NotifySettings, duration
 
 DEFAULT = ""  # the unit_code of the operator's defaults
@@ -145,11 +146,21 @@ def put_default(session, urgency, body, actor, settings, now) -> dict:
     _check_urgency(urgency)
     policy = _load(body)
     record = _record(session, DEFAULT, urgency, lock=True)
+    before = record.policy if record else settings.policies[urgency]
     if record is None:
         record = PolicyRecord(unit_code=DEFAULT, urgency=urgency)
         session.add(record)
     record.policy, record.updated_by, record.updated_at = policy_json(policy), caller.user_id, now
+    _announce(session, now, caller, None, urgency, before, record.policy)
     return _view(policy, urgency, None, "operator", record)
+
+
+def _announce(session, now, caller, unit_code, urgency, before, after) -> None:
+    """``notify_policy_changed``: whose policy (``unit_code`` None: the operator's default), the
+    digests of what it was and is (None: none of its own) and the new policy as stored."""
+    announce(session, now, caller, "notify_policy_changed", "notify_policy", f"{unit_code or DEFAULT}/{urgency}",
+             {"unit_code": unit_code, "urgency": urgency, "before_sha256": digest(before),
+              "after_sha256": digest(after), "policy": after})
 
 
 def policy_json(policy: dict) -> dict:
@@ -203,14 +214,17 @@ def put_unit(session, unit_code, body, actor, settings, now) -> dict:
         raise PolicyLooser(fields=looser)
     for urgency, policy in data.items():
         record = _record(session, unit_code, urgency, lock=True)
+        before = record.policy if record else None
         if policy is None:
             if record is not None:
                 session.delete(record)
+                _announce(session, now, caller, unit_code, urgency, before, None)
             continue
         if record is None:
             record = PolicyRecord(unit_code=unit_code, urgency=urgency)
             session.add(record)
         record.policy, record.updated_by, record.updated_at = policy_json(policy), caller.user_id, now
+        _announce(session, now, caller, unit_code, urgency, before, record.policy)
     session.flush()
     return get_unit(session, unit_code, actor, settings)
 

@@ -112,12 +112,13 @@ def _status_data(session, notification: Notification | None, message: Message | 
     return data
 
 
-def resolve_link(session, code) -> dict:
-    """The document a text's short link names (``NOTIFY_LINK_BASE_URL`` + code): for the page or
-    redirect a deployment serves at that base URL. The link grants nothing: reading the document
-    still needs a signed-in user who may see it."""
+def resolve_link(session, code, now=None, ttl=None) -> dict:
+    """The document a text's short link names (``NOTIFY_LINK_BASE_URL`` + code): for the redirect
+    the gateway serves at that base URL (``GET /l/<code>``). The link grants nothing: reading the
+    document still needs a signed-in user who may see it. A link ``ttl`` past the send has expired:
+    the same answer as an unknown code, so nobody learns which codes once were."""
     document = session.scalar(select(TrackedDocument).where(TrackedDocument.link_code == code)) \
         if isinstance(code, str) else None
-    if document is None:
+    if document is None or (now is not None and ttl is not None and document.sent_at + ttl <= now):
         raise NotFound(message="no such link")
     return {"document_id": document.id}

@@ -23,6 +23,7 @@ def duration(value: str) -> timedelta:
 @dataclass(frozen=True)
 class NotifySettings:
     link_base_url: str = "http://127.0.0.1:8080/l/"
+    link_ttl: timedelta = timedelta(days=90)  # a text's short link resolves this long after the send
     timezone: ZoneInfo = ZoneInfo("Asia/Shanghai")
     combine_window: timedelta = timedelta(minutes=10)  # reminders for one person within it: one SMS
     same_text_per_day: int = 2  # the same text to one number at most twice in 24 hours
@@ -41,7 +42,8 @@ class NotifySettings:
             values["link_base_url"] = str(config["NOTIFY_LINK_BASE_URL"])
         if config.get("NOTIFY_TIMEZONE"):
             values["timezone"] = ZoneInfo(str(config["NOTIFY_TIMEZONE"]))
-        for key, name in (("NOTIFY_COMBINE_WINDOW", "combine_window"), ("NOTIFY_CLAIM_LEASE", "claim_lease")):
+        for key, name in (("NOTIFY_COMBINE_WINDOW", "combine_window"), ("NOTIFY_CLAIM_LEASE", "claim_lease"),
+                          ("NOTIFY_LINK_TTL", "link_ttl")):
             if config.get(key) is not None:
                 raw = config[key]
                 values[name] = timedelta(seconds=float(raw)) if isinstance(raw, int | float) else duration(raw)

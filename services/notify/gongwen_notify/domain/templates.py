@@ -6,6 +6,7 @@ from gongwen_contracts.notify.schemas import TemplateSchema
 
 from ..models import TemplateRecord
 from . import texts
+from .changes import announce, digest
 from .settings import NotifySettings
 
 
@@ -55,9 +56,14 @@ def put(session, name, body, actor, settings, now) -> dict:
     if problems:
         raise ValidationFailed({"text": problems})
     record = session.get(TemplateRecord, name, with_for_update=True)
+    before_text, before_approved, _ = current(session, name, settings)
     if record is None:
         record = TemplateRecord(name=name)
         session.add(record)
     record.text, record.approved, record.updated_by, record.updated_at = (data["text"], data["approved"],
                                                                           caller.user_id, now)
+    # ``notify_template_changed``: the new text and approval, and the digest of the text it replaced
+    announce(session, now, caller, "notify_template_changed", "notify_template", name, {
+        "name": name, "text": record.text, "approved": record.approved, "before_sha256": digest(before_text),
+        "after_sha256": digest(record.text), "was_approved": before_approved})
     return _view(name, record.text, record.approved, record)

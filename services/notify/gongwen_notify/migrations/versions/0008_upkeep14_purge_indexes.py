@@ -2,14 +2,14 @@
 idempotency_records.created_at, dead_letters.replayed_at)
 
 Revision ID: 0006_upkeep14_purge_indexes
-Revises: 0006_metrics14_cert_alerts
+Revises: 0006_notify12_audit
 """
 from alembic import op
 
 from gongwen_common.migrate import add_housekeeping_indexes, drop_housekeeping_indexes
 
 revision = "0006_upkeep14_purge_indexes"
-down_revision = "0006_metrics14_cert_alerts"
+down_revision = "0006_notify12_audit"
 
 
 def upgrade():
