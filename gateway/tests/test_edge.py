@@ -30,6 +30,7 @@ PUBLIC_ROUTES = {
     ("GET", "/api/v1/seals/ca.pem"),
     ("POST", "/api/v1/twilio/messages/status"),  # no token: Twilio's signature instead, checked by the route
     ("POST", "/api/v1/twilio/calls/status"),
+    ("GET", "/l/<link_code>"),  # an SMS's short link, followed from a phone: a 303, never the document itself
     ("*", "/<path:path>"),  # the JSON 404 for every unknown path, 405 with Allow for a known one
     ("*", "/"),
 }
