@@ -1,5 +1,6 @@
 """The archive at three instances on PostgreSQL (issue 14): documents sent, signed and registered
-(completed) through the gateway are each packaged once; the ledger verifies against its signed
+(completed) through the gateway are each packaged once, their steps in the ledger in causal order
+(one active consumer per source's queue, whichever instance it is); the ledger verifies against its signed
 head (``gongwen ledger verify``'s function); every tree head the instances signed has its own
 size, a time no earlier than a smaller head's, and holds over the ledger."""
 import uuid
@@ -52,6 +53,12 @@ def test_three_archive_instances_package_each_document_once_and_keep_one_verifia
     archived = dbs.rows("archive", "SELECT document_id, count(*) FROM ledger_entries "
                                    "WHERE event_type = 'package_archived' GROUP BY document_id")
     assert sorted(archived) == sorted((doc, 1) for doc in documents)
+    # each source's queue has one active consumer among the instances: a document's steps in causal order
+    for doc in documents:
+        steps = [t for (t,) in dbs.rows("archive", "SELECT event_type FROM ledger_entries WHERE document_id = :d "
+                                                   "ORDER BY seq", d=doc)]
+        order = ["document_sent", "receipt_signed", "receipt_registered", "document_completed", "package_archived"]
+        assert [t for t in steps if t in order] == order, steps
     announced = dbs.rows("archive", "SELECT payload->'data'->>'document_id' FROM outbox_events "
                                     "WHERE event_type = 'package_archived'")
     assert sorted(d for (d,) in announced) == sorted(documents)
