@@ -4,8 +4,13 @@ directory copy follows the registry's events (``gongwen_contracts.registry.repli
 The ledger takes every event of every service: one queue per source service bound to all its
 routing keys (``#``), through the same reliable handler as any consumer (claimed event id, so
 nothing is applied twice; requeued on failure, so nothing is skipped). Each queue has one active
-consumer and the service one worker (``max_workers: 1`` in its config), so each source's events
-enter the ledger in the order the source published them: a document's steps in causal order."""
+consumer however many instances run (RabbitMQ's single active consumer) and each instance one
+worker (``max_workers: 1`` in its config), so each source's events enter the ledger in the order
+the source published them: a document's steps in causal order. Appends from different sources,
+in different instances, take turns on the ledger's size row (``ledger._state``, locked).
+
+Work done once at N instances: the tree head of a schedule tick (judged under that lock), a
+document's package (its job's row lock, then its primary key), a disposal (the package's row lock)."""
 
 from datetime import date
 
@@ -80,11 +85,9 @@ class ArchiveService(UnitDirectoryReplica, ServiceBase):
 
     @timer(interval=TREE_HEAD_TICK_SECONDS)
     def sign_tree_head_on_schedule(self):
-        """A new signed head once the last is ``LEDGER_TREE_HEAD_SECONDS`` old (by the injected clock)."""
-        settings, now = self._settings(), self.clock()
-        latest = ledger.latest_head(self.db)
-        if latest is None or now.timestamp() * 1000 - latest.timestamp >= settings.tree_head_seconds * 1000:
-            ledger.publish_tree_head(self.db, settings, now)
+        """A new signed head once the last is ``LEDGER_TREE_HEAD_SECONDS`` old (by the injected clock);
+        once per tick however many instances run it (``ledger.publish_when_due``)."""
+        return ledger.publish_when_due(self.db, self._settings(), self.clock())
 
     @timer(interval=PACKAGE_TICK_SECONDS)
     def build_archival_packages(self):

@@ -48,10 +48,11 @@ def queue_package(session, document_id: str, now) -> None:
     insert_new(session, PackageJob, document_id=document_id, due_at=now, attempts=0)
 
 
-def due_jobs(session, now) -> list[PackageJob]:
-    """Jobs due now, claimed: another instance's timer skips them (``FOR UPDATE SKIP LOCKED``)."""
-    return list(session.scalars(select(PackageJob).where(PackageJob.due_at <= now).order_by(PackageJob.due_at)
-                                .limit(BATCH).with_for_update(skip_locked=True)))
+def claim_due_job(session, now) -> PackageJob | None:
+    """One job due now, claimed by its row lock until this transaction ends: another instance's
+    builder skips it (``FOR UPDATE SKIP LOCKED``) and, once it is built, finds it gone."""
+    return session.scalar(select(PackageJob).where(PackageJob.due_at <= now).order_by(PackageJob.due_at)
+                          .limit(1).with_for_update(skip_locked=True))
 
 
 def _decoded(record: dict) -> dict:
@@ -79,8 +80,12 @@ def notification_evidence(sources: Sources, document_id: str, wait: bool) -> lis
 
 def inputs_for(session, settings, sources: Sources, record: dict, now, wait=False) -> packages.PackageInputs:
     """The package's inputs: the record, certificates, notification evidence, and the document's
-    ledger entries proven in a tree head that covers them (signed now if the last one does not)."""
+    ledger entries proven in a tree head that covers them (signed now if the last one does not).
+    The other services are asked first: the head takes the ledger's lock, which appends of every
+    instance wait on until this transaction ends."""
     document = record["document"]
+    serial = document.get("seal_serial")
+    ca_pem, seal_pem = sources.ca_pem(), sources.seal_pem(serial) if serial else None
     notifications = notification_evidence(sources, document["id"], wait)
     head = ledger.publish_tree_head(session, settings, now)
     size = head["tree_size"]
@@ -90,10 +95,9 @@ def inputs_for(session, settings, sources: Sources, record: dict, now, wait=Fals
                for e in session.scalars(select(LedgerEntry).where(LedgerEntry.document_id == document["id"],
                                                                   LedgerEntry.seq < size).order_by(LedgerEntry.seq))]
     key = session.get(LedgerKey, head["key_id"])
-    serial = document.get("seal_serial")
     return packages.PackageInputs(
-        record=record, ca_pem=sources.ca_pem(), seal_pem=sources.seal_pem(serial) if serial else None,
-        notifications=notifications, entries=entries, tree_head=head,
+        record=record, ca_pem=ca_pem, seal_pem=seal_pem, notifications=notifications, entries=entries,
+        tree_head=head,
         tree_head_tbs=merkle.tree_head_input(head["timestamp"], size, base64.b64decode(head["root_hash"])),
         archive_key_pem=key.public_key_pem)
 
@@ -128,9 +132,14 @@ def archive_document(session, settings, sources: Sources, document_id: str, now,
 
 def build_due(session, settings, sources: Sources, now) -> int:
     """The builder timer's work: each claimed job's package, or the job put off when a source failed
-    (or, a few times, while the document's messages are still on their way)."""
+    (or, a few times, while the document's messages are still on their way). One job per transaction
+    (committed here), so the ledger's lock, which a build takes, is not held while the next job waits
+    on the other services."""
     built = 0
-    for job in due_jobs(session, now):
+    for _ in range(BATCH):
+        job = claim_due_job(session, now)
+        if job is None:
+            break
         try:
             with session.begin_nested():
                 archive_document(session, settings, sources, job.document_id, now,
@@ -140,9 +149,10 @@ def build_due(session, settings, sources: Sources, now) -> int:
             job.due_at = now + timedelta(seconds=RETRY_AFTER_SECONDS * job.attempts)
             (log.info if isinstance(failure, EvidenceUnsettled) else log.warning)(
                 "archival package of %s not built (attempt %d): %s", job.document_id, job.attempts, failure)
-            continue
-        session.delete(job)
-        built += 1
+        else:
+            session.delete(job)
+            built += 1
+        session.commit()
     return built
 
 

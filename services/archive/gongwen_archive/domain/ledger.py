@@ -71,7 +71,8 @@ class StoredNodes:
 
 
 def _state(session) -> LedgerState:
-    """The size row, locked: appends from any number of workers and instances take turns here."""
+    """The size row, locked: appends and tree heads from any number of workers and instances take
+    turns here."""
     state = session.get(LedgerState, STATE, with_for_update=True)
     if state is None:
         insert_new(session, LedgerState, id=STATE, size=0)
@@ -129,18 +130,34 @@ def signing_key(session, settings, now):
 
 
 def publish_tree_head(session, settings, now) -> dict | None:
-    """Sign the current tree if it grew since the last head; the head, or ``None`` for an empty ledger."""
-    tree_size = size(session)
+    """Sign the current tree if it grew since the last head; the head, or ``None`` for an empty ledger.
+
+    Under the size row's lock (held to the end of the transaction), so with several instances the
+    head is of a size no append is between, and each signer sees the heads signed before it."""
+    tree_size = _state(session).size
     latest = latest_head(session)
     if tree_size == 0 or (latest is not None and latest.tree_size >= tree_size):
         return head_view(latest) if latest else None
     root_hash = merkle.root(StoredNodes(session), tree_size)
-    timestamp = int(now.timestamp() * 1000)
+    # A larger tree never carries an earlier time, even when instances' clocks differ a little.
+    timestamp = max(int(now.timestamp() * 1000), latest.timestamp if latest else 0)
     row, private_key = signing_key(session, settings, now)
     signature = private_key.sign(merkle.tree_head_input(timestamp, tree_size, root_hash), ec.ECDSA(hashes.SHA256()))
     insert_new(session, TreeHead, tree_size=tree_size, root_hash=root_hash, timestamp=timestamp,
                signature=signature, key_id=row.id)
     return head_view(session.get(TreeHead, tree_size))
+
+
+def publish_when_due(session, settings, now) -> dict | None:
+    """The schedule's head: signed once the last is ``tree_head_seconds`` old. The age is judged
+    under the size row's lock, so of several instances' timers in one tick only the first signs;
+    the others find its head and sign nothing. The new head, or ``None``."""
+    _state(session)
+    latest = latest_head(session)
+    if latest is not None and now.timestamp() * 1000 - latest.timestamp < settings.tree_head_seconds * 1000:
+        return None
+    head = publish_tree_head(session, settings, now)
+    return head if head is not None and (latest is None or head["tree_size"] > latest.tree_size) else None
 
 
 def latest_head(session) -> TreeHead | None:
