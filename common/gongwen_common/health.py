@@ -29,12 +29,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import outbox
 from .probe import heartbeat_path
+from .settings import setting
 from .tables import DeadLetter
 
 log = logging.getLogger(__name__)
 
-DEFAULTS = {"HEALTH_OUTBOX_MAX_PENDING": 1000, "HEALTH_OUTBOX_MAX_AGE_SECONDS": 120,
-            "HEALTH_DEAD_LETTERS_WINDOW_SECONDS": 900, "HEALTH_DEAD_LETTERS_MAX_NEW": 10}
+# In the order of Bounds' fields
+DEFAULTS = {"HEALTH_OUTBOX_MAX_PENDING": 1000, "HEALTH_OUTBOX_MAX_AGE_SECONDS": 120.0,
+            "HEALTH_DEAD_LETTERS_WINDOW_SECONDS": 900.0, "HEALTH_DEAD_LETTERS_MAX_NEW": 10}
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,7 @@ class Bounds:
 
     @classmethod
     def from_config(cls, config) -> "Bounds":
-        def setting(name):
-            value = config.get(name)
-            return DEFAULTS[name] if value in (None, "") else value
-
-        return cls(int(setting("HEALTH_OUTBOX_MAX_PENDING")), float(setting("HEALTH_OUTBOX_MAX_AGE_SECONDS")),
-                   float(setting("HEALTH_DEAD_LETTERS_WINDOW_SECONDS")), int(setting("HEALTH_DEAD_LETTERS_MAX_NEW")))
+        return cls(*(setting(config, name, default) for name, default in DEFAULTS.items()))
 
 
 def check(value, bound=None, ok=None, detail=None) -> dict:

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, tuple_
 
+from .settings import setting
 from .tables import DeadLetter, HandledEvent, IdempotencyRecord, OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,7 @@ class Purge:
     default_days: float
 
     def retention(self, config) -> timedelta:
-        value = config.get(self.setting)
-        return timedelta(days=float(self.default_days if value in (None, "") else value))
+        return timedelta(days=setting(config, self.setting, float(self.default_days)))
 
 
 INFRASTRUCTURE = (

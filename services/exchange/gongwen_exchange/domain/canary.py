@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from gongwen_common import claims
 from gongwen_common.db import insert_new
+from gongwen_common.settings import setting
 
 from ..models import CanaryState
 from .errors import DomainError
@@ -28,7 +29,6 @@ ACTOR_ID = "canary"
 DOC_PREFIX = "CANARY-"
 # The canary's unit or seal is not there (yet): the operator has not set it up.
 NOT_CONFIGURED = ("UNKNOWN_UNIT", "SEAL_NOT_ACTIVE", "CUSTODY_APPROVAL_REQUIRED")
-DEFAULTS = {"CANARY_INTERVAL_SECONDS": 300, "CANARY_MAX_AGE_SECONDS": 900}
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,8 @@ class CanarySettings:
 
     @classmethod
     def from_config(cls, config) -> "CanarySettings":
-        def setting(name):
-            value = config.get(name)
-            return DEFAULTS[name] if value in (None, "") else value
-
-        return cls(str(config.get("CANARY_UNIT_CODE") or "").strip(), float(setting("CANARY_INTERVAL_SECONDS")),
-                   float(setting("CANARY_MAX_AGE_SECONDS")))
+        return cls(str(setting(config, "CANARY_UNIT_CODE", "")).strip(),
+                   setting(config, "CANARY_INTERVAL_SECONDS", 300.0), setting(config, "CANARY_MAX_AGE_SECONDS", 900.0))
 
     @property
     def lease(self) -> timedelta:
