@@ -175,6 +175,25 @@ def load_key(row, kek: KeyEncryptionKey, associated_data: bytes):
     return serialization.load_der_private_key(plain, password=None)
 
 
+def rewrap_key(row, old: KeyEncryptionKey, new: KeyEncryptionKey, associated_data: bytes) -> bool:
+    """KEK rotation: ``row``'s data key, unwrapped under ``old``, is wrapped again under ``new``; the
+    key's own ciphertext is untouched. False when there is nothing to do (already under ``new``, or
+    shredded), so a rotation that stopped halfway is simply run again."""
+    if row.kek_id is None or row.kek_id == new.kek_id:
+        return False
+    if row.kek_id != old.kek_id:
+        raise KeyUnavailable(f"a key is wrapped under KEK {row.kek_id}, neither the old {old.kek_id} nor the new "
+                             f"{new.kek_id}")
+    data_key = old.decrypt(row.wrapped_data_key, associated_data)
+    try:  # the pair must open before the old wrap is given up
+        _open(data_key, row.key_ciphertext, associated_data)
+    except InvalidTag:
+        raise KeyUnavailable(f"a key wrapped under KEK {old.kek_id} does not open: ciphertext or associated "
+                             "data altered") from None
+    row.wrapped_data_key, row.kek_id = new.encrypt(data_key, associated_data), new.kek_id
+    return True
+
+
 def shred_key(row) -> None:
     """Crypto-shredding: with the wrapped data key gone the ciphertext can never be opened."""
     row.kek_id = row.wrapped_data_key = row.key_ciphertext = None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from gongwen_fake_twilio.launcher import FakeTwilioProcess
 
-from . import backup
+from . import backup, rekey
 from .demo import describe, ensure_demo
 from .keks import local_keks
 from .ports import free_port
@@ -83,9 +83,12 @@ def main(argv=None):
     run.add_argument("--twilio-port", type=int, default=int(os.environ.get("FAKE_TWILIO_PORT", 8088)),
                      help="the fake Twilio's port (taken when free), unless TWILIO_ACCOUNT_SID names a real account")
     backup.add_commands(sub, run.get_default("var"))
+    rekey.add_command(sub)
     args = parser.parse_args(argv)
     if args.command in ("backup", "restore"):
         return backup.main(args.command, args)
+    if args.command == "rekey":
+        return rekey.main(args)
     try:
         scale = _scale(args.scale)
     except argparse.ArgumentTypeError as exc:

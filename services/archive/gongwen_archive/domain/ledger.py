@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from gongwen_common.audit import Caller
 from gongwen_common.db import insert_new
 from gongwen_common.errors import Forbidden, NotFound, ValidationFailed
-from gongwen_common.keywrap import load_key, store_key
+from gongwen_common.keywrap import load_key, rewrap_key, store_key
 from gongwen_common.manifest import canonical_bytes
 from gongwen_contracts.archive import merkle
 
@@ -127,6 +127,13 @@ def signing_key(session, settings, now):
         except IntegrityError:
             row = session.scalar(select(LedgerKey).order_by(LedgerKey.created_at).limit(1))
     return row, load_key(row, settings.kek, b"ledger-key:" + row.id.encode())
+
+
+def rewrap_all(session, old, new) -> int:
+    """KEK rotation (``python -m gongwen_local rekey archive``): every tree-head signing key wrapped
+    again under ``new``; how many were."""
+    return sum(rewrap_key(row, old, new, b"ledger-key:" + row.id.encode())
+               for row in session.scalars(select(LedgerKey).with_for_update()))
 
 
 def publish_tree_head(session, settings, now) -> dict | None:

@@ -96,6 +96,23 @@ def signing_key(session, configured_kek: str | None, now) -> tuple[str, ec.Ellip
     return row.kid, serialization.load_der_private_key(plain, password=None)
 
 
+def rewrap_all(session, old: KeyEncryptionKey, new: KeyEncryptionKey) -> int:
+    """KEK rotation (``python -m gongwen_local rekey identity``): every stored signing key encrypted
+    again under ``new`` (a fresh nonce); how many were. Keys already under ``new`` are left alone."""
+    count = 0
+    for row in session.scalars(select(SigningKey).with_for_update()):
+        if row.kek_id == new.key_id(_KEK_ID_LABEL):
+            continue
+        if row.kek_id != old.key_id(_KEK_ID_LABEL):
+            raise KeyUnavailable(f"signing key {row.kid} is under KEK {row.kek_id}, neither the old nor the new")
+        plain = old.decrypt(row.private_key_nonce + row.private_key_ciphertext, row.kid.encode())
+        sealed = new.encrypt(plain, row.kid.encode())
+        row.private_key_ciphertext, row.private_key_nonce = sealed[NONCE_BYTES:], sealed[:NONCE_BYTES]
+        row.kek_id = new.key_id(_KEK_ID_LABEL)
+        count += 1
+    return count
+
+
 def jwks(session, configured_kek: str | None, now) -> dict:
     """The public keys tokens are signed with (RFC 7517 JWK Set)."""
     if not _active_rows(session):

@@ -6,10 +6,10 @@ import functools
 from cryptography import x509
 from sqlalchemy.exc import IntegrityError
 
-from gongwen_common.keywrap import load_key, shred_key, store_key  # noqa: F401 (seal's callers use keys.*)
+from gongwen_common.keywrap import load_key, rewrap_key, shred_key, store_key  # noqa: F401 (seal's callers use keys.*)
 
 from .. import authority
-from ..models import Authority
+from ..models import Authority, Seal
 
 ROOT = "root"
 
@@ -39,3 +39,16 @@ def certificate_of(pem: str) -> x509.Certificate:
 def root_key(session, kek, now):
     row, certificate = root(session, kek, now)
     return load_key(row, kek, b"authority:" + ROOT.encode()), certificate
+
+
+def rewrap_all(session, old, new) -> int:
+    """KEK rotation (``python -m gongwen_local rekey seal``): the CA's key and every seal's key that
+    is not shredded, wrapped again under ``new``; how many were."""
+    from .seals import seal_aad  # imported here: seals imports this module
+
+    count = 0
+    for row in session.query(Authority).with_for_update():
+        count += rewrap_key(row, old, new, b"authority:" + row.id.encode())
+    for row in session.query(Seal).filter(Seal.kek_id.is_not(None)).with_for_update():
+        count += rewrap_key(row, old, new, seal_aad(row.serial))
+    return count
