@@ -16,6 +16,7 @@ one of :data:`NAMES` or a service's collector's).
 """
 import logging
 import time
+from abc import abstractmethod
 
 import eventlet
 import eventlet.wsgi
@@ -86,8 +87,9 @@ class DatabaseCollector(Collector):
     def describe(self):
         return []  # collected at every scrape: nothing to check at registration
 
+    @abstractmethod
     def gauges(self, session, now):
-        raise NotImplementedError
+        """The service's gauge families, read in ``session`` at ``now``."""
 
 
 class InfrastructureCollector(DatabaseCollector):
