@@ -24,7 +24,7 @@ from datetime import timedelta
 
 import eventlet
 from nameko.extensions import DependencyProvider
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import outbox
@@ -60,17 +60,22 @@ def check(value, bound=None, ok=None, detail=None) -> dict:
     return answer
 
 
+def dead_letters_waiting(session, since=None) -> int:
+    """Dead letters not yet replayed (those arrived since ``since``, when given)."""
+    query = select(func.count()).select_from(DeadLetter).where(DeadLetter.replayed_at.is_(None))
+    if since is not None:
+        query = query.where(DeadLetter.dead_at >= since)
+    return session.scalar(query)
+
+
 def readiness(session, bounds: Bounds, now) -> dict:
     """``status`` ``ok`` when every check passes, else ``degraded``; a database that does not answer
     is a failed check, not an error (the caller must hear why the service is not ready)."""
     checks = {"broker": check("answered", ok=True)}
     try:
-        session.execute(text("SELECT 1"))
-        pending, oldest = outbox.backlog(session)
-        dead = session.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.replayed_at.is_(None)))
-        since = now - timedelta(seconds=bounds.dead_letters_window)
-        new_dead = session.scalar(select(func.count()).select_from(DeadLetter).where(
-            DeadLetter.replayed_at.is_(None), DeadLetter.dead_at >= since))
+        pending, age = outbox.backlog(session, now)  # answering at all is the database check
+        dead = dead_letters_waiting(session)
+        new_dead = dead_letters_waiting(session, since=now - timedelta(seconds=bounds.dead_letters_window))
     except SQLAlchemyError as exc:
         session.rollback()
         # The gateway's /health is public: the error's class there, its text (hosts, names) in the log.
@@ -78,7 +83,6 @@ def readiness(session, bounds: Bounds, now) -> dict:
         checks["database"] = check("unreachable", ok=False, detail=f"{type(exc).__name__}; see the service's log")
         return {"status": "degraded", "database": "down", "checks": checks}
     checks["database"] = check("answered", ok=True)
-    age = max(0.0, round((now - oldest).total_seconds(), 3)) if oldest is not None else 0.0
     checks["outbox_backlog"] = check(pending, bounds.outbox_max_pending)
     checks["outbox_oldest_age"] = check(age, bounds.outbox_max_age)
     window = f"in the last {bounds.dead_letters_window:g}s; {dead} not replayed in all"

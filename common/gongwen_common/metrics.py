@@ -24,12 +24,10 @@ from nameko.extensions import DependencyProvider
 from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import outbox
+from . import health, outbox
 from .clock import utcnow
-from .tables import DeadLetter
 
 log = logging.getLogger(__name__)
 
@@ -96,23 +94,14 @@ class InfrastructureCollector(DatabaseCollector):
     """Outbox backlog and age, dead letters not yet replayed: every service has them."""
 
     def gauges(self, session, now):
-        count, oldest = outbox.backlog(session)
+        count, oldest_age = outbox.backlog(session, now)
         backlog = self.gauge(OUTBOX_BACKLOG, "Events committed and not yet published.")
         backlog.add_metric([self.service], count)
         age = self.gauge(OUTBOX_OLDEST_AGE, "Age of the oldest unpublished event (0: none).")
-        age.add_metric([self.service], _age(oldest, now))
+        age.add_metric([self.service], oldest_age)
         dead = self.gauge(DEAD_LETTERS, "Dead letters not yet replayed.")
-        dead.add_metric([self.service], session.scalar(
-            select(func.count()).select_from(DeadLetter).where(DeadLetter.replayed_at.is_(None))))
+        dead.add_metric([self.service], health.dead_letters_waiting(session))
         yield from (backlog, age, dead)
-
-
-def _age(moment, now) -> float:
-    if moment is None:
-        return 0.0
-    if moment.tzinfo is None:  # SQLite through a bare func.min drops the offset: it is UTC
-        moment = moment.replace(tzinfo=now.tzinfo)
-    return max((now - moment).total_seconds(), 0.0)
 
 
 def _kind(entrypoint) -> str:

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from kombu import Connection, Exchange
 from sqlalchemy import func, select, update
@@ -55,11 +55,16 @@ def new_event(event_type, data, correlation_id, now, source=None) -> OutboxEvent
     )
 
 
-def backlog(session) -> tuple[int, object]:
-    """(unsent rows, the oldest unsent row's ``created_at`` or None): what health bounds."""
+def backlog(session, now) -> tuple[int, float]:
+    """(unsent rows, seconds the oldest of them has waited at ``now``; 0 when none): what readiness
+    bounds and the metrics show."""
     count, oldest = session.execute(
         select(func.count(), func.min(OutboxEvent.created_at)).where(OutboxEvent.sent_at.is_(None))).one()
-    return count, oldest
+    if oldest is None:
+        return count, 0.0
+    if oldest.tzinfo is None:  # SQLite through a bare min() drops the offset: it is UTC
+        oldest = oldest.replace(tzinfo=UTC)
+    return count, max(0.0, round((now - oldest).total_seconds(), 3))
 
 
 class OutboxRelay:
