@@ -203,10 +203,6 @@ class Stack:
             started.append(proc)
         return started
 
-    def metrics_urls(self) -> dict:
-        """``name-index`` -> its ``/metrics`` URL, for every running process."""
-        return {f"{p.name}-{p.index}": f"http://127.0.0.1:{p.metrics_port}/metrics" for p in self.processes if p.alive}
-
     def write_scrape_targets(self, path: Path) -> None:
         """Every process's metrics address as Prometheus ``file_sd_configs`` reads them."""
         path.write_text(json.dumps([{"targets": [f"127.0.0.1:{p.metrics_port}"],
