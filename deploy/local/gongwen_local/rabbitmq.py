@@ -152,12 +152,13 @@ class RabbitNode:
                 raise
 
     def _get(self, path: str, timeout: float = 30):
-        auth = base64.b64encode(b"guest:guest").decode()
-        req = urllib.request.Request(self.mgmt_url + path, headers={"Authorization": f"Basic {auth}"})
-        with _HTTP.open(req, timeout=timeout) as resp:
-            return json.load(resp)
+        return json.loads(self._request("GET", path, timeout=timeout)[1])
 
     def _api(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> int:
+        return self._request(method, path, body, timeout)[0]
+
+    def _request(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> tuple[int, bytes]:
+        """One call of the management API as guest (loopback only): its status and body."""
         auth = base64.b64encode(b"guest:guest").decode()
         req = urllib.request.Request(
             self.mgmt_url + path, method=method,
@@ -165,7 +166,7 @@ class RabbitNode:
             headers={"Authorization": f"Basic {auth}", "Content-Type": "application/json"},
         )
         with _HTTP.open(req, timeout=timeout) as resp:
-            return resp.status
+            return resp.status, resp.read()
 
     # -- internals -----------------------------------------------------------
 
