@@ -57,6 +57,32 @@ def wait_until(predicate, timeout=30.0, interval=0.2, message="condition"):
         time.sleep(interval)
 
 
+def wait_for_all(count, total, stall=60.0, ceiling=600.0, interval=0.5, message="work"):
+    """Wait for ``count()`` to reach ``total`` while it keeps moving: a loaded machine may take long,
+    but ``stall`` seconds without progress means stuck, and the failure says how far it got."""
+    started = last_move = time.monotonic()
+    seen = count()
+    while seen < total:
+        now = time.monotonic()
+        if now - last_move > stall or now - started > ceiling:
+            why = f"no progress for {now - last_move:.0f}s" if now - last_move > stall else f"{ceiling:.0f}s ceiling"
+            raise AssertionError(f"{message}: {seen} of {total} after {now - started:.0f}s ({why})")
+        time.sleep(interval)
+        current = count()
+        if current != seen:
+            seen, last_move = current, time.monotonic()
+    return seen
+
+
+def log_tail(stack, service, lines=30) -> str:
+    """The last lines of each of a service's process logs: what a failed wait shows beside its count."""
+    tails = []
+    for process in (p for p in stack.processes if p.name == service):
+        text = process.log_path.read_text(errors="replace").splitlines() if process.log_path.exists() else []
+        tails.append(f"--- {process.log_path}\n" + "\n".join(text[-lines:]))
+    return "\n".join(tails)
+
+
 def register(api, code, key=None):
     headers = {"Idempotency-Key": key} if key else {}
     return api.post("/api/v1/units", json={"code": code, "name": f"单位 {code}", "kind": "department"},
@@ -268,9 +294,31 @@ def make_stack(rabbit, postgres, test_var, fake_twilio):
         factory.close()
 
 
-@pytest.fixture(scope="module")
-def stack(rabbit, postgres, test_var, fake_twilio):
+@pytest.fixture(scope="session")
+def shared_stack(rabbit, postgres, test_var, fake_twilio):
+    """One stack for the session, started once: its modules add their own units, people and
+    documents (codes tagged per test) and change nothing another module reads. A module that
+    needs other settings, stops services or fuzzes whatever it lists defines its own ``stack``."""
     yield from StackFactory(rabbit, postgres, test_var / "logs", env=fake_twilio.env).serving()
+
+
+@pytest.fixture(scope="module")
+def stack(shared_stack):
+    return shared_stack
+
+
+# Urgent deadlines of one minute (the shortest the settings take) and an overdue sweep every second:
+# the modules that need a receipt to fall overdue wait that minute, since the stack's clock cannot move.
+ONE_MINUTE = {"EXCHANGE_URGENT_MINUTES": "1", "EXCHANGE_EXTRA_URGENT_MINUTES": "1", "EXCHANGE_OFF_HOURS_MINUTES": "1",
+              "EXCHANGE_SWEEP_SECONDS": "1"}
+
+
+@pytest.fixture(scope="session")
+def one_minute_stack(rabbit, postgres, test_var, fake_twilio):
+    """The one stack of the session whose urgent documents fall due a minute after they are sent;
+    a longer call timeout (RPC_TIMEOUT), as its waits share two loaded cores with everything else."""
+    yield from StackFactory(rabbit, postgres, test_var / "logs", env=fake_twilio.env).serving(
+        env={**ONE_MINUTE, "RPC_TIMEOUT": "30"})
 
 
 class Api:

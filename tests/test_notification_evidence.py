@@ -4,8 +4,9 @@ callbacks move each SMS and call to ``delivered``; every status is a notify even
 ledger keeps in order; the completed document's archival package lists every message with its
 outcome; and the supervision report says whose fault the late signing was — the receiver's, with
 the delivered line, where the notice arrived; the sender's, with the reason, where none could go.
-This module's stack makes urgent deadlines one minute (its clock cannot be moved), so the
-receipts fall overdue while the test waits, as in ``tests/test_reports.py``."""
+It runs on the session's one-minute stack (``one_minute_stack``: urgent deadlines of a minute, as
+its clock cannot be moved), so the receipts fall overdue while the test waits, as in
+``tests/test_reports.py``."""
 import io
 import json
 import uuid
@@ -15,20 +16,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import Databases, StackFactory, operator_login, wait_until
+from conftest import Databases, operator_login, wait_until
 from tests.test_documents import system_of
 from tests.test_notifications import reachable_unit, sealed_sender, send_urgent
-from tests.test_reports import ONE_MINUTE
 
 RANK = {"queued": 0, "sent": 1, "delivered": 2}
-PATIENT = {"RPC_TIMEOUT": "30"}  # a loaded test machine: slow answers are not what this module is about
 
 
 @pytest.fixture(scope="module")
-def stack(rabbit, postgres, test_var, fake_twilio):
-    factory = StackFactory(rabbit, postgres, test_var / "logs", env={**fake_twilio.env, **ONE_MINUTE, **PATIENT})
-    yield factory()
-    factory.close()
+def stack(one_minute_stack):
+    return one_minute_stack
 
 
 def delivered_all(dbs, document_id, count):

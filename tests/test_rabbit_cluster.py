@@ -10,7 +10,7 @@ import pytest
 import requests
 from kombu import Connection, Exchange, Queue
 
-from conftest import Databases, StackFactory, active_unit, operator_login, wait_until
+from conftest import Databases, StackFactory, active_unit, log_tail, operator_login, wait_for_all, wait_until
 from gongwen_common import topology
 from tests.test_documents import sealed_unit
 
@@ -163,8 +163,11 @@ def test_killing_the_broker_node_mid_run_loses_and_doubles_no_document(rabbit_cl
         def handled(service=service, handler=handler):
             return dbs.rows(service, "SELECT event_id, count(*) FROM handled_events WHERE handler = :h "
                                      "AND event_type = 'document_sent' GROUP BY event_id", h=handler)
-        wait_until(lambda: len(event_ids & {e for e, _ in handled()}) == DOCUMENTS, timeout=90,
-                   message=f"{service} to handle every document_sent")
+        try:
+            wait_for_all(lambda: len(event_ids & {e for e, _ in handled()}), DOCUMENTS,  # noqa: B023
+                         message=f"{service} handling every document_sent")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{service}'s log ends:\n{log_tail(stack, service)}") from None
         assert {n for e, n in handled() if e in event_ids} == {1}
 
     # nobody was restarted: the same processes, now on the surviving nodes

@@ -18,18 +18,16 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from conftest import Databases, StackFactory, operator_login, person, wait_until, when_known
+from conftest import Databases, operator_login, person, wait_until, when_known
 from gongwen_archive.domain import report_formats
 from tests.test_cli_documents import clerk_in_cli, gongwen
 from tests.test_documents import sealed_unit, send, system_of, unit
 
-ONE_MINUTE = {"EXCHANGE_URGENT_MINUTES": "1", "EXCHANGE_EXTRA_URGENT_MINUTES": "1", "EXCHANGE_OFF_HOURS_MINUTES": "1"}
-
 
 @pytest.fixture(scope="module")
-def stack(rabbit, postgres, test_var):
-    """This module's own stack, whose urgent documents fall due one minute after they are sent."""
-    yield from StackFactory(rabbit, postgres, test_var / "logs").serving(env=ONE_MINUTE)
+def stack(one_minute_stack):
+    """The session's stack whose urgent documents fall due one minute after they are sent."""
+    return one_minute_stack
 
 
 def period():
