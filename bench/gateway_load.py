@@ -209,18 +209,22 @@ def cpu_per_operation(before: dict, after: dict, operations: int) -> dict:
 
 
 @contextmanager
-def profiled(stack, args, row: str):
-    """``py-spy record`` (collapsed stacks) of the gateway, seal and exchange processes during a row."""
-    if not args.profile:
+def profiled(stack, directory, row: str, names=("gateway", "seal", "exchange"), own=False):
+    """``py-spy record`` (collapsed stacks) of the stack's ``names`` processes during a row, and of
+    this process with ``own``; nothing when ``directory`` is not given."""
+    if not directory:
         yield
         return
     spy = Path(sys.executable).parent / "py-spy"
-    out = Path(args.profile)
+    out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
+    pids = {f"{p.name}{p.index}": p.process.pid for p in stack.processes if p.name in names}
+    if own:
+        pids["bench"] = os.getpid()
     recorders = [subprocess.Popen([str(spy), "record", "--nonblocking", "--rate", "50", "--format", "raw", "--pid",
-                                   str(p.process.pid), "--output", str(out / f"{row}-{p.name}{p.index}.txt")],
+                                   str(pid), "--output", str(out / f"{row}-{name}.txt")],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for p in stack.processes if p.name in ("gateway", "seal", "exchange")]
+                 for name, pid in pids.items()]
     try:
         yield
     finally:
@@ -271,13 +275,13 @@ def configuration(db: str, exchanges: int, rabbit, postgres, work: Path, args, f
         floor = json.loads(measured.stdout.splitlines()[-1])
         load_before = os.getloadavg()[0]
         used = cpu_seconds(stack)
-        with profiled(stack, args, f"{db}-{exchanges}-send"):
+        with profiled(stack, args.profile, f"{db}-{exchanges}-send"):
             send = drive("send", stack.gateway_url, args.send_clients, args.duration, token=clerk_token,
                          recipient=recipient, tag=tag)
         time.sleep(1)  # the relays publish what the last sends emitted
         used, before = cpu_seconds(stack), used
         send["cpu_ms"] = cpu_per_operation(before, used, send.get("count", 0))
-        with profiled(stack, args, f"{db}-{exchanges}-inbox"):
+        with profiled(stack, args.profile, f"{db}-{exchanges}-inbox"):
             inbox = drive("inbox", stack.gateway_url, args.poll_clients, args.duration, token=system_token,
                           path="/api/v1/inbox")
         inbox["cpu_ms"] = cpu_per_operation(used, cpu_seconds(stack), inbox.get("count", 0))

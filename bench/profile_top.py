@@ -44,8 +44,9 @@ def main():
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--match", default="", help="only files whose name contains this")
     args = parser.parse_args()
-    for path in sorted(Path(args.directory).glob(f"*{args.match}*.txt")):
-        print(top(path, args.top))
+    for path in sorted(Path(args.directory).glob("*.txt")):
+        if args.match in path.name:
+            print(top(path, args.top))
 
 
 if __name__ == "__main__":

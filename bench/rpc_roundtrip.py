@@ -9,7 +9,8 @@ Starts its own RabbitMQ node and the suite (SQLite), then measures, on one broke
              gateway with a bearer token (HTTP → token check → gateway worker → RPC →
              registry → database and back)
 and prints p50/p99 and the ratio of each to the floor. Usage: ``make bench`` (or
-``python bench/rpc_roundtrip.py --calls 2000``).
+``python bench/rpc_roundtrip.py --calls 2000``; ``--profile DIR`` records where the time goes,
+read with ``python bench/profile_top.py DIR``).
 """
 import warnings
 
@@ -104,6 +105,8 @@ def operator_token(gateway_url, amqp_uri, work):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--profile", help="a directory: py-spy profiles of this process and registry during the "
+                                          "RPC row, of the gateway and registry during the HTTP row")
     parser.add_argument("--echo-server", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:
@@ -138,9 +141,11 @@ def main():
         import eventlet
 
         eventlet.monkey_patch()
+        from gateway_load import profiled  # a sibling script: bench/ is this one's path
         from nameko.standalone.rpc import ClusterRpcProxy
 
-        with ClusterRpcProxy({"AMQP_URI": uri}) as cluster:
+        with ClusterRpcProxy({"AMQP_URI": uri}) as cluster, \
+                profiled(stack, args.profile, "rpc", names=("registry",), own=True):
             rpc = time_calls(lambda: cluster.registry.get_unit(code), args.calls)
 
         def http_get():
@@ -148,7 +153,8 @@ def main():
             with urllib.request.urlopen(get) as reply:
                 reply.read()
 
-        http = time_calls(http_get, args.calls)
+        with profiled(stack, args.profile, "http", names=("gateway", "registry")):
+            http = time_calls(http_get, args.calls)
 
         print(f"\nRPC round trip, {args.calls} sequential calls each, one broker, 2-core machine")
         print(f"{'path':<46}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'p50 ×floor':>12}")

@@ -116,7 +116,10 @@ def test_a_tampered_stored_body_makes_sign_for_refuse_and_nothing_changes(stack)
     system = system_of(stack, operator, b)
     metadata = {"doc_number": "穗〔2026〕1号", "title": "通知", "signer": "王", "urgency": "normal",
                 "secrecy": "none", "main_recipients": [b]}
-    sent = when_known(lambda: send(clerk, metadata), message="the exchange to know the unit")
+    # a body of its own: blobs are stored once per content, and the session's other documents must
+    # not find theirs changed
+    body = f"<html>{uuid.uuid4()}</html>".encode()
+    sent = when_known(lambda: send(clerk, metadata, body=body), message="the exchange to know the unit")
     doc = sent.json()["id"]
     dbs = Databases(stack)
     with dbs.engines["exchange"].begin() as connection:

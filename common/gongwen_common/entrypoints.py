@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+from amqp.exceptions import ConnectionError as AmqpConnectionError
 from nameko.containers import ContainerBeingKilled
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import Consumer
+from nameko.messaging import QueueConsumer as NamekoQueueConsumer
 from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
 from nameko.timer import Timer
 
@@ -29,6 +31,32 @@ from .topology import dead_letter_queue, event_queue, rpc_queue
 log = logging.getLogger(__name__)
 
 
+class QueueConsumer(NamekoQueueConsumer):
+    """nameko's shared queue consumer, which must outlive the broker node it was connected to.
+
+    A worker that finishes after its connection died acknowledges (or requeues) its message on a
+    dead socket. nameko ignores only amqp's own ``ConnectionError`` there; the socket's
+    ``ConnectionResetError`` or ``BrokenPipeError`` escaped the worker, and nameko kills the
+    container whose worker thread raised: a service lost its broker node and stopped serving for
+    good, its process still running (a cluster test's ``kill -9`` of a node caught it). Nothing
+    is lost by not acknowledging: the broker took the message back with the connection and
+    redelivers it, to a handler that applies each message once."""
+
+    def ack_message(self, message):
+        self._settle(super().ack_message, message, "acknowledge")
+
+    def requeue_message(self, message):
+        self._settle(super().requeue_message, message, "requeue")
+
+    @staticmethod
+    def _settle(settle, message, action):
+        try:
+            settle(message)
+        except (OSError, AmqpConnectionError) as exc:
+            log.warning("could not %s a message on a lost connection (the broker redelivers it): %r", action, exc,
+                        extra={"event": "settle_on_lost_connection"})
+
+
 def _flatten_domain_error(exc_info):
     if exc_info is not None and isinstance(exc_info[1], DomainError):
         return (DomainError, exc_info[1].flatten(), exc_info[2])
@@ -38,6 +66,8 @@ def _flatten_domain_error(exc_info):
 class ReplicatedRpcConsumer(RpcConsumer):
     """nameko's RPC consumer on a quorum queue (``topology.rpc_queue``): the service's requests
     survive the broker node they were queued on, and the queue can be consumed from any node."""
+
+    queue_consumer = QueueConsumer()
 
     def setup(self):
         if self.queue is None:  # as nameko's, with the queue replaced
@@ -101,6 +131,7 @@ class Event:
 
 
 class ReliableEventHandler(EventHandler):
+    queue_consumer = QueueConsumer()
     retry_base_delay = 0.2
     retry_max_delay = 30.0
 
@@ -164,6 +195,8 @@ def event_handler(source_service: str, event_type: str, ordered: bool = False):
 
 class DeadLetterConsumer(Consumer):
     """Moves messages from the service's dead-letter queue into its ``dead_letters`` table."""
+
+    queue_consumer = QueueConsumer()
 
     def __init__(self, **kwargs):
         super().__init__(queue=None, requeue_on_error=True, **kwargs)

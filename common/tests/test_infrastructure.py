@@ -134,3 +134,27 @@ def test_a_key_whose_first_call_never_finished_is_refused_not_performed_again(se
     with pytest.raises(Conflict) as refused:
         once(session, "op", "k2", {"a": 1}, lambda: {"performed": True})
     assert refused.value.code == "IDEMPOTENCY_KEY_IN_USE"
+
+
+class _SettledOnADeadSocket:
+    """A delivered message whose connection's socket is gone: acknowledging it raises as the
+    socket does (``kill -9`` of the broker node it came from)."""
+
+    def __init__(self, error):
+        self.error, self.channel = error, type("Channel", (), {"connection": object()})()
+
+    def ack(self):
+        raise self.error
+
+    def requeue(self):
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [ConnectionResetError(104, "Connection reset by peer"), BrokenPipeError(32, "pipe")])
+def test_a_message_settled_after_its_connection_died_neither_raises_nor_kills_the_container(error, caplog):
+    from gongwen_common.entrypoints import QueueConsumer
+
+    consumer = QueueConsumer()
+    consumer.ack_message(_SettledOnADeadSocket(error))  # nameko's own raised here, and its container died
+    consumer.requeue_message(_SettledOnADeadSocket(error))
+    assert [r.event for r in caplog.records if hasattr(r, "event")] == ["settle_on_lost_connection"] * 2

@@ -19,9 +19,9 @@ import jwt
 from eventlet.semaphore import Semaphore
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider, SharedExtension
-from nameko.messaging import QueueConsumer
 from nameko.standalone.rpc import ServiceRpcProxy
 
+from gongwen_common.entrypoints import QueueConsumer
 from gongwen_common.errors import ServiceUnavailable, Unauthenticated
 
 security_log = logging.getLogger("gongwen.security")
@@ -195,7 +195,7 @@ class Revocations(DependencyProvider):
 
 
 class RevocationConsumer(QueueConsumer):
-    """nameko's queue consumer, telling the keyring each time it has (re)connected."""
+    """The services' queue consumer, telling the keyring each time it has (re)connected."""
 
     keyring = Keyring()
 
