@@ -90,7 +90,10 @@ def test_inclusion_and_consistency_proofs_from_the_gateway_verify_with_hashlib_a
     path = gateway.request("GET", f"/api/v1/ledger/proof?index={index}&tree_size={size}")["audit_path"]
     assert merkle.verify_inclusion(merkle.leaf_hash(base64.b64decode(entry["leaf_input"])), index, size,
                                    [base64.b64decode(h) for h in path], root)
-    first = gateway.request("GET", f"/api/v1/ledger/entries?start=0&limit={index + 1}")["items"]
+    first = []  # the entries up to the document's first, a page (at most 1,000) at a time
+    while len(first) < index + 1:
+        first += gateway.request("GET", f"/api/v1/ledger/entries?start={len(first)}"
+                                        f"&limit={min(1000, index + 1 - len(first))}")["items"]
     first_root = merkle.root_from_leaf_hashes([merkle.leaf_hash(base64.b64decode(e["leaf_input"])) for e in first])
     proof = gateway.request("GET", f"/api/v1/ledger/consistency?first={index + 1}&second={size}")["proof"]
     assert merkle.verify_consistency(index + 1, size, first_root, root, [base64.b64decode(h) for h in proof])
