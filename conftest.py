@@ -219,7 +219,7 @@ def rabbit(test_var):
     node = RabbitNode(test_var / "rabbit", node_name=f"gwtest{test_var.name}")
     node.start()
     yield node
-    node.stop()
+    node.crash()  # thrown away with test_var: a clean stop takes six seconds and proves nothing here
 
 
 @pytest.fixture(scope="session")
@@ -228,7 +228,7 @@ def rabbit_cluster(test_var):
     cluster = RabbitCluster(test_var / "rabbit-cluster", 3, node_name=f"gwclu{test_var.name}")
     cluster.start()
     yield cluster
-    cluster.stop()
+    cluster.crash()  # thrown away with test_var, as the session's single node
 
 
 @pytest.fixture(scope="session")
@@ -311,6 +311,17 @@ def stack(shared_stack):
 # the modules that need a receipt to fall overdue wait that minute, since the stack's clock cannot move.
 ONE_MINUTE = {"EXCHANGE_URGENT_MINUTES": "1", "EXCHANGE_EXTRA_URGENT_MINUTES": "1", "EXCHANGE_OFF_HOURS_MINUTES": "1",
               "EXCHANGE_SWEEP_SECONDS": "1"}
+
+
+@pytest.fixture(scope="session")
+def late_signing(one_minute_stack):
+    """The two scenarios that wait for an urgent receipt to fall overdue, begun together on the
+    one-minute stack so that one minute runs out for both (tests/test_notification_evidence.py's
+    story, tests/test_reports.py's month); each module's fixture carries its own on from there."""
+    from tests.test_notification_evidence import begin_story
+    from tests.test_reports import begin_month
+
+    return {"evidence": begin_story(one_minute_stack), "month": begin_month(one_minute_stack)}
 
 
 @pytest.fixture(scope="session")

@@ -35,15 +35,23 @@ def delivered_all(dbs, document_id, count):
     return len(rows) >= count and all(status == "delivered" for status, in rows)
 
 
-@pytest.fixture(scope="module")
-def story(stack):
-    operator, dbs, tag = operator_login(stack), Databases(stack), uuid.uuid4().hex[:6]
+def begin_story(stack) -> dict:
+    """Up to the urgent send, whose minute then runs (``late_signing`` in conftest.py begins this
+    and tests/test_reports.py's month together, so one minute passes for both)."""
+    operator, tag = operator_login(stack), uuid.uuid4().hex[:6]
     sender, clerk = sealed_sender(stack, operator, tag)
     told, silent = f"ev-{tag}", f"eq-{tag}"
     told_people = reachable_unit(stack, operator, told, "证据收文单位")
     reachable_unit(stack, operator, silent, "证据未开通短信单位", sms=False)
     document = send_urgent(clerk, [told, silent], f"穗证〔2026〕{tag}号")
-    doc = document["id"]
+    return {"operator": operator, "tag": tag, "clerk": clerk, "told": told, "silent": silent,
+            "told_people": told_people, "doc": document["id"]}
+
+
+@pytest.fixture(scope="module")
+def story(stack, late_signing):
+    begun, dbs = late_signing["evidence"], Databases(stack)
+    operator, tag, clerk, told, silent, doc = (begun[k] for k in ("operator", "tag", "clerk", "told", "silent", "doc"))
     # the alert to the told unit's clerk and leader, through the real twilio client and the fake's callbacks
     wait_until(lambda: delivered_all(dbs, doc, 2), timeout=90, message="the urgent SMS delivered")
     # past the one-minute deadline: the exchange's overdue sweep, then the steps from the due time
@@ -59,8 +67,7 @@ def story(stack):
             assert reply.status_code == 200, reply.text
     wait_until(lambda: dbs.rows("archive", "SELECT sha256 FROM archival_packages WHERE document_id = :d", d=doc),
                timeout=90, message="the completed document's package")
-    return {"operator": operator, "dbs": dbs, "doc": doc, "clerk": clerk, "told": told, "silent": silent,
-            "told_people": told_people, "systems": systems}
+    return {**begun, "dbs": dbs, "systems": systems}
 
 
 def ledger_statuses(story):

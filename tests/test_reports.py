@@ -35,14 +35,14 @@ def period():
     return {"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat()}
 
 
-@pytest.fixture(scope="module")
-def month(stack):
+def begin_month(stack) -> dict:
+    """Four documents and the steps taken on time; the urgent one's minute then runs
+    (``late_signing`` in conftest.py begins this and the evidence story together)."""
     operator = operator_login(stack)
     a, clerk = sealed_unit(stack, operator)
     tag = uuid.uuid4().hex[:4]
     b, c = unit(operator, f"rb-{tag}", "督查乙单位"), unit(operator, f"rc-{tag}", "督查丙单位")
     systems = {code: system_of(stack, operator, code) for code in (b, c)}
-    dbs = Databases(stack)
 
     def sent(urgency, recipients, n):
         metadata = {"doc_number": f"穗督〔2026〕{tag}{n}号", "title": f"关于督查事项{n}的通知", "signer": "李四",
@@ -51,27 +51,35 @@ def month(stack):
         assert reply.status_code == 201, reply.text
         return reply.json()["id"]
 
-    def step(code, doc, action, body=None):
-        reply = systems[code].post(f"/api/v1/documents/{doc}/{action}", json=body)
-        assert reply.status_code == 200, reply.text
-
     late_doc, never_doc = sent("urgent", [b, c], 1), sent("extra_urgent", [b], 2)
     normal_doc, paper_doc = sent("normal", [b, c], 3), sent("normal", [c], 4)
-    step(b, late_doc, "sign")  # b: on time
-    step(b, normal_doc, "sign")
-    step(c, normal_doc, "return", {"reason": "文号有误"})
+    step(systems, b, late_doc, "sign")  # b: on time
+    step(systems, b, normal_doc, "sign")
+    step(systems, c, normal_doc, "return", {"reason": "文号有误"})
     served = clerk.post(f"/api/v1/documents/{paper_doc}/paper-delivery", json={"unit_code": c, "note": "系统故障"})
     assert served.status_code == 200, served.text
+    return {"operator": operator, "a": a, "b": b, "c": c, "late_doc": late_doc, "never_doc": never_doc,
+            "systems": systems}
+
+
+def step(systems, code, doc, action, body=None):
+    reply = systems[code].post(f"/api/v1/documents/{doc}/{action}", json=body)
+    assert reply.status_code == 200, reply.text
+
+
+@pytest.fixture(scope="module")
+def month(stack, late_signing):
+    begun, dbs = late_signing["month"], Databases(stack)
+    c, late_doc = begun["c"], begun["late_doc"]
     # c signs the urgent one only after the exchange announced it overdue (its sweep, past the minute)
     wait_until(lambda: dbs.rows("archive", "SELECT seq FROM ledger_entries WHERE document_id = :d AND "
                                            "event_type = 'receipt_overdue'", d=late_doc), timeout=150, interval=1,
                message="the urgent receipt to fall overdue")
-    step(c, late_doc, "sign")
+    step(begun["systems"], c, late_doc, "sign")
     wait_until(lambda: dbs.scalar("archive", "SELECT count(*) FROM ledger_entries WHERE document_id = :d AND "
                                              "event_type = 'receipt_signed'", d=late_doc) == 2,
                message="the archive to take the late signature (b's and c's)")
-    return {"operator": operator, "a": a, "b": b, "c": c, "late_doc": late_doc, "never_doc": never_doc,
-            "stack": stack}
+    return {**{k: v for k, v in begun.items() if k != "systems"}, "stack": stack}
 
 
 def report_of(api, fmt="json"):

@@ -23,6 +23,7 @@ _real_time = patcher.original("time")
 
 DEFAULT_TIMEOUT = 10.0
 EXIT_CUT_OFF = 75  # EX_TEMPFAIL: stopped by the bound, not cleanly
+KILL_GRACE = 3.0  # seconds a killed container has to end its process by itself before it is ended
 
 
 def shutdown_timeout(config=None) -> float:
@@ -33,11 +34,14 @@ def shutdown_timeout(config=None) -> float:
 class ShutdownBound(DependencyProvider):
     """Bounds ``nameko run``'s graceful stop on SIGTERM, and makes a repeated SIGTERM harmless."""
 
+    under_runner = False
+
     def setup(self):
         previous = signal.getsignal(signal.SIGTERM)
         # Only under ``nameko run`` (its handler is a Python callable); in-process containers of
         # tests keep their runner's handling. One wrapper a process, whatever the services.
-        if not callable(previous) or getattr(previous, "_gongwen_bounded", False):
+        self.under_runner = callable(previous)
+        if not self.under_runner or getattr(previous, "_gongwen_bounded", False):
             return
         timeout = shutdown_timeout(self.container.config)
         state = {"stopping": False}
@@ -54,12 +58,22 @@ class ShutdownBound(DependencyProvider):
         on_sigterm._gongwen_bounded = True
         signal.signal(signal.SIGTERM, on_sigterm)
 
+    def kill(self):
+        """nameko kills a container whose worker or managed thread raised; the process must end
+        with it, for its supervisor to start it again. nameko's kill can hang (errors of several
+        workers at once, each waiting for the container's death inside the hub), and a process
+        that runs on with a dead container answers nothing and is never restarted."""
+        if self.under_runner:
+            _log.error("the container was killed; the process ends", extra={"event": "container_killed"})
+            _real_threading.Thread(target=_cut_off_after, args=(KILL_GRACE, "container_killed_exit"),
+                                   daemon=True).start()
 
-def _cut_off_after(timeout):
+
+def _cut_off_after(timeout, event="shutdown_cut_off"):
     # A real thread: it runs even when the eventlet hub is stuck on the work it is bounding.
     _real_time.sleep(timeout)
-    _log.error("graceful stop exceeded its bound; exiting", extra={"event": "shutdown_cut_off",
-                                                                   "shutdown_timeout": timeout})
+    message = "graceful stop exceeded its bound" if event == "shutdown_cut_off" else "the killed container hung"
+    _log.error(f"{message}; exiting", extra={"event": event, "bound": timeout})
     for handler in logging.getLogger().handlers:
         handler.flush()
     os._exit(EXIT_CUT_OFF)

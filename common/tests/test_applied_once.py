@@ -153,3 +153,20 @@ def test_a_consumer_that_dies_between_its_commit_and_its_ack_counts_the_redelive
     wait_until(lambda: "duplicate event" in service.log(restarted), message="the redelivery")
     assert service.ticks() == 1 and service.handled(event["event_id"]) == 1
     assert service.dead_letters() == 0
+
+
+def test_a_container_killed_by_its_workers_errors_ends_its_process_and_loses_nothing(service):
+    """Workers that raise after their commit (nameko answers by killing the container): the process
+    ends within a few seconds, even if nameko's kill hangs, so that a supervisor starts it again; the
+    restarted one counts each event once."""
+    crashing = service.start(faults="event.counting.count.before_ack=fail:2")
+    first, second = tick(), tick()
+    service.publish(first)
+    service.publish(second)
+    wait_until(lambda: not crashing.alive, timeout=30, message="the process to end with its container")
+    assert '"event": "container_killed"' in service.log(crashing)
+
+    restarted = service.start()
+    wait_until(lambda: service.ticks() == 2, message="both events counted")
+    assert service.handled(first["event_id"]) == service.handled(second["event_id"]) == 1
+    assert service.dead_letters() == 0 and restarted.alive

@@ -384,6 +384,16 @@ class RabbitCluster:
             thread.start()
         for thread in threads:
             thread.join()
+        self._stop_epmd()
+
+    def crash(self) -> None:
+        """``kill -9`` of every node, and the shared epmd goes: for a cluster thrown away with its
+        directory, which a clean stop (several seconds a node) would only delay."""
+        for node in self.nodes:
+            node.crash()
+        self._stop_epmd()
+
+    def _stop_epmd(self) -> None:
         if self._epmd is not None:
             _terminate(_process_tree({self._epmd.pid}), grace=0)
             self._epmd.wait()
