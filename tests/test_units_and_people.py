@@ -66,7 +66,12 @@ def test_unit_lifecycles_reach_every_read_model(stack):
     for code, status in ((kept["code"], "active"), (absorbed["code"], "revoked"), (first["code"], "revoked"),
                          (second["code"], "revoked"), (fresh, "active"), (leaving["code"], "revoked")):
         wait_until(lambda c=code, s=status: read_models_agree(dbs, c, s), message=f"{code} {status} everywhere")
-    directory = [u["code"] for u in operator.get("/api/v1/units", params={"limit": 200}).json()["items"]]
+    directory, cursor = [], None  # the whole directory: the session's stack holds other modules' units too
+    while True:
+        page = operator.get("/api/v1/units", params={"limit": 200, **({"cursor": cursor} if cursor else {})}).json()
+        directory += [u["code"] for u in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
     assert leaving["code"] not in directory and fresh in directory  # revoked units leave the directory
 
     for refused, code in (
