@@ -35,8 +35,8 @@ def test_every_service_and_the_gateway_serve_metrics_that_show_a_sealed_send(sta
     # the session's stack has served other modules: counters are compared with their values before
     before = {name: scrape(stack, name) for name in (*SERVICES, "gateway")}
 
-    def grew(families, service, name, **labels):
-        return value(families, name, **labels) - value(before[service], name, **labels)
+    def grew(families, process, name, **labels):
+        return value(families, name, **labels) - value(before[process], name, **labels)
 
     operator = operator_login(stack)
     sender_code, clerk = sealed_unit(stack, operator)
