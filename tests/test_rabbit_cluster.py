@@ -100,8 +100,8 @@ def test_killing_the_broker_node_mid_run_loses_and_doubles_no_document(rabbit_cl
                                   c=recipient), message="the exchange to know the recipient")
     pids = {(p.name, p.index): p.process.pid for p in stack.processes}
     vhost = stack.amqp_uri.split(";")[0].rsplit("/", 1)[1]
-    victim = rabbit_cluster.connected_node(vhost)
-    assert victim is not None
+    # the management API lists connections a few seconds after they open (its statistics interval)
+    victim = wait_until(lambda: rabbit_cluster.connected_node(vhost), message="the services' connections listed")
 
     tag = uuid.uuid4().hex[:6]
     work = iter(range(DOCUMENTS))
