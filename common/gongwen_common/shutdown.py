@@ -65,14 +65,13 @@ class ShutdownBound(DependencyProvider):
         that runs on with a dead container answers nothing and is never restarted."""
         if self.under_runner:
             _log.error("the container was killed; the process ends", extra={"event": "container_killed"})
-            _real_threading.Thread(target=_cut_off_after, args=(KILL_GRACE, "container_killed_exit"),
-                                   daemon=True).start()
+            _real_threading.Thread(target=_cut_off_after, daemon=True,
+                                   args=(KILL_GRACE, "container_killed_exit", "the killed container hung")).start()
 
 
-def _cut_off_after(timeout, event="shutdown_cut_off"):
+def _cut_off_after(timeout, event="shutdown_cut_off", message="graceful stop exceeded its bound"):
     # A real thread: it runs even when the eventlet hub is stuck on the work it is bounding.
     _real_time.sleep(timeout)
-    message = "graceful stop exceeded its bound" if event == "shutdown_cut_off" else "the killed container hung"
     _log.error(f"{message}; exiting", extra={"event": event, "bound": timeout})
     for handler in logging.getLogger().handlers:
         handler.flush()
