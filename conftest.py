@@ -13,13 +13,19 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()
 
 import base64  # noqa: E402
+import errno  # noqa: E402
 import hashlib  # noqa: E402
+import os  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+import traceback  # noqa: E402
 import uuid  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
+import greenlet  # noqa: E402
 import pytest  # noqa: E402
 import requests  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
@@ -43,6 +49,64 @@ TEST_ENV = {"EVENT_RETRY_BASE_DELAY": "0.05", "OUTBOX_POLL_INTERVAL": "0.5", "RP
             "IDENTITY_KEK": base64.b64encode(hashlib.sha256(b"gongwen tests: identity KEK").digest()).decode(),
             "SEAL_KEK": base64.b64encode(hashlib.sha256(b"gongwen tests: seal KEK").digest()).decode(),
             "ARCHIVE_KEK": base64.b64encode(hashlib.sha256(b"gongwen tests: archive KEK").digest()).decode()}
+
+
+# A test over its time fails alone, named, with its own stack, and the session goes on to stop its servers.
+# pytest-timeout cannot do this under eventlet: it finds a green main thread, falls back to its thread method,
+# and that timer, itself a greenlet, prints only its own stack and ends the process, servers and all.
+TIMEOUT_GRACE = 60.0  # after the failure is raised, the test's own cleanup may take this long
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item, settings):
+    test = greenlet.getcurrent()  # every test runs in the main greenlet; the hub and green threads are others
+    main_thread = eventlet.patcher.original("threading").get_ident()
+    terminal = item.config.get_terminal_writer()
+
+    def test_stack(frame) -> str:
+        if greenlet.getcurrent() is not test:
+            # suspended: its frame; running (seen from the backstop's thread): the main thread's frame
+            frame = test.gr_frame or sys._current_frames().get(main_thread)
+        return "".join(traceback.format_stack(frame)[-12:])  # the test's end of it, not pytest's
+
+    def fail(signum, frame):
+        __tracebackhide__ = True
+        failure = pytest.fail.Exception(f"Timeout >{settings.timeout:.0f}s in {item.nodeid}, "
+                                        f"waiting in:\n{test_stack(frame)}")
+        if greenlet.getcurrent() is test:
+            raise failure
+        # The signal interrupted the hub (or a green thread): raising here would end that greenlet, not
+        # the test. The test's greenlet gets the failure; the interrupted one resumes when next switched to.
+        interrupted = greenlet.getcurrent()
+        test.throw(failure)
+        if interrupted is eventlet.hubs.get_hub().greenlet and frame.f_code.co_name == "do_poll":
+            # the hub's poll would resume with the timeout it computed before the test failed, blind to
+            # the timers added since; the hub takes EINTR from its poll (only there) as "compute again"
+            raise InterruptedError(errno.EINTR, "test timed out")
+
+    def give_up():  # a real thread: it runs even if the test is stuck in C code that never returns
+        capture = item.config.pluginmanager.getplugin("capturemanager")
+        if capture:
+            capture.suspend_global_capture(item)
+        terminal.sep("+", f"Timeout: {item.nodeid} did not end {TIMEOUT_GRACE:.0f}s after failing")
+        terminal.write(test_stack(None))
+        terminal.sep("+", f"Timeout: {item.nodeid}")
+        sys.stdout.flush()
+        os._exit(1)
+
+    backstop = eventlet.patcher.original("threading").Timer(settings.timeout + TIMEOUT_GRACE, give_up)
+    backstop.daemon = True
+
+    def cancel():
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        backstop.cancel()
+
+    item.cancel_timeout = cancel  # pytest-timeout's own cancel hook calls it
+    signal.signal(signal.SIGALRM, fail)
+    signal.setitimer(signal.ITIMER_REAL, settings.timeout)
+    backstop.start()
+    return True
 
 
 def wait_until(predicate, timeout=30.0, interval=0.2, message="condition"):
