@@ -309,13 +309,19 @@ class StackFactory:
         self.env = env or {}  # e.g. the fake Twilio's settings, for every stack
         self.stacks = []
 
-    def __call__(self, start=True, scale=None, env=None, rabbit=None):
+    def __call__(self, start=True, scale=None, env=None, rabbit=None, sqlite=False):
+        """A stack on its own vhost, with a PostgreSQL database per service, or (``sqlite``) the
+        embedded default of ``make run``: a file per service."""
         tag = uuid.uuid4().hex[:8]
         node = rabbit or self.rabbit
         node.add_vhost(tag)
         databases = {}
         for service in SERVICES:
             name = f"t{tag}_{service}"
+            if sqlite:
+                (self.log_dir.parent / "sqlite").mkdir(exist_ok=True)
+                databases[service] = f"sqlite:///{self.log_dir.parent / 'sqlite' / name}.sqlite3"
+                continue
             self.postgres.create_database(name)
             databases[service] = self.postgres.url(name)
         stack = Stack(node.amqp_uri(tag), databases, free_port(), self.log_dir / tag,
