@@ -39,6 +39,21 @@ class CheckedAtStart(DependencyProvider):
         self.check(self.container.config)
 
 
+class InProcess(DependencyProvider):
+    """One object per service process, made by ``factory`` when the container starts and shared by
+    its workers: memory worth keeping between calls that no other process needs (worker tests get a
+    mock, as for every dependency, unless they pass one)."""
+
+    def __init__(self, factory):
+        self.factory = factory
+
+    def setup(self):
+        self.value = self.factory()
+
+    def get_dependency(self, worker_ctx):
+        return self.value
+
+
 def _json_safe(value):
     return json.loads(json.dumps(value, default=str))
 

@@ -14,7 +14,7 @@ from gongwen_common.errors import ValidationFailed
 from gongwen_common.idempotency import once
 from gongwen_common.metrics import Metrics
 from gongwen_common.rpc import RpcProxy, from_wire, to_wire
-from gongwen_common.service import INSTANCE_ID, ServiceBase
+from gongwen_common.service import INSTANCE_ID, InProcess, ServiceBase
 from gongwen_contracts.registry.replica import UnitDirectoryReplica
 
 from .domain import canary, documents, receiving, retention, revocation, supervision
@@ -35,6 +35,7 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
     unit_view_model = UnitView
     seal = RpcProxy("seal")
     metrics = Metrics(ExchangeCollector)
+    recent_presence = InProcess(supervision.RecentPresence)
 
     def _policy(self) -> DeadlinePolicy:
         return DeadlinePolicy.from_config(self.config)
@@ -125,7 +126,8 @@ class ExchangeService(UnitDirectoryReplica, ServiceBase):
     @rpc
     def inbox(self, actor, state=None, urgency=None, since=None, limit=50, cursor=None):
         now = self.clock()
-        supervision.seen(self.db, actor.get("user_id"), actor.get("unit_code"), actor.get("roles"), "inbox", now)
+        supervision.seen(self.db, actor.get("user_id"), actor.get("unit_code"), actor.get("roles"), "inbox", now,
+                         self.recent_presence)
         return receiving.inbox(self.db, actor, state, urgency, receiving.parse_since(since), limit, cursor, now)
 
     @rpc

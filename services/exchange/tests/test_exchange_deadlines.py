@@ -5,7 +5,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from gongwen_exchange.models import CalendarDay
+from gongwen_exchange.domain.supervision import RecentPresence
+from gongwen_exchange.models import CalendarDay, Presence
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -122,3 +123,27 @@ def test_a_schedule_listing_a_date_of_another_year_is_a_domain_refusal_and_a_non
     refused = exchange.refused("load_calendar", 2099, no_date, operator)  # not a 500: the day without a date
     assert (refused.code, list(refused.fields["days"][0])) == ("VALIDATION_ERROR", ["date"])
     assert exchange.session.scalars(select(CalendarDay)).all() == []
+
+
+def test_an_office_system_polling_every_few_seconds_is_recorded_present_once_a_minute(exchange):
+    exchange.service.recent_presence = RecentPresence()  # as the running service has it, one per process
+    exchange.units("a1")
+    exchange.clock.now = beijing(2026, 11, 18, 9, 0)
+    for _ in range(12):  # a minute of polls, every five seconds: one write, not twelve
+        exchange.call("inbox", exchange.clerk("a1"))
+        exchange.clock.advance(seconds=5)
+    assert presence_rows(exchange) == [("clerk-a1", beijing(2026, 11, 18, 9, 0), "inbox")]
+    exchange.call("inbox", exchange.clerk("a1"))  # 09:01: a minute since the last record
+    exchange.call("inbox", exchange.clerk("a1", user_id="clerk-a1-2"))  # another clerk: recorded at once
+    exchange.clock.now = beijing(2026, 11, 18, 11, 0)
+    exchange.call("inbox", exchange.clerk("a1"))
+    assert presence_rows(exchange)[1:] == [("clerk-a1", beijing(2026, 11, 18, 9, 1), "inbox"),
+                                           ("clerk-a1-2", beijing(2026, 11, 18, 9, 1), "inbox"),
+                                           ("clerk-a1", beijing(2026, 11, 18, 11, 0), "inbox")]
+    report = exchange.call("presence_report", "2026-11-18", exchange.clerk("a1"))
+    missed = [w["from"] for w in report["units"][0]["missed_windows"]]
+    assert {beijing(2026, 11, 18, 8, 30).isoformat(), beijing(2026, 11, 18, 10, 30).isoformat()}.isdisjoint(missed)
+
+
+def presence_rows(exchange):
+    return [(p.user_id, p.seen_at, p.via) for p in exchange.session.scalars(select(Presence).order_by(Presence.id))]

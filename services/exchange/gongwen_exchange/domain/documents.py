@@ -8,6 +8,7 @@ receipts, the audit record and ``document_sent`` commit in one transaction.
 """
 import re
 import uuid
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -194,10 +195,19 @@ def _iso(moment):
     return moment.isoformat() if moment else None
 
 
-def summary(document: Document) -> dict:
-    return {"id": document.id, "issuer_code": document.issuer_code, "doc_number": document.doc_number,
-            "title": document.title, "urgency": document.urgency, "signer": document.signer,
-            "sent_at": document.sent_at.isoformat(), "status": document.status}
+SUMMARY_FIELDS = ("id", "issuer_code", "doc_number", "title", "urgency", "signer", "sent_at", "status")
+RECEIPT_FIELDS = tuple(column.key for column in Receipt.__table__.columns)
+
+
+def _values(record, fields) -> Mapping:
+    """A row read as plain values (the inbox's, Core: a mapping already) or a model instance's fields."""
+    return record if isinstance(record, Mapping) else {name: getattr(record, name) for name in fields}
+
+
+def summary(document: Document | Mapping) -> dict:
+    d = _values(document, SUMMARY_FIELDS)
+    return {"id": d["id"], "issuer_code": d["issuer_code"], "doc_number": d["doc_number"], "title": d["title"],
+            "urgency": d["urgency"], "signer": d["signer"], "sent_at": d["sent_at"].isoformat(), "status": d["status"]}
 
 
 def document_view(document: Document) -> dict:
@@ -217,26 +227,27 @@ def receipt_brief(receipt: Receipt) -> dict:
             "due_at": receipt.due_at.isoformat(), "generation": receipt.generation}
 
 
-def receipt_view(receipt: Receipt, now=None) -> dict:
+def receipt_view(receipt: Receipt | Mapping, now=None) -> dict:
     """One row of the receipt matrix: the state and each step's time and actor (and proxy)."""
-    view = {"receipt_id": receipt.id, "document_id": receipt.document_id, "unit_code": receipt.unit_code,
-            "role": receipt.role, "state": receipt.state, "generation": receipt.generation,
-            "resent_from": receipt.resent_from, "delivered_at": receipt.delivered_at.isoformat(),
-            "due_at": receipt.due_at.isoformat(), "overdue_at": _iso(receipt.overdue_at),
-            "first_read_at": _iso(receipt.first_read_at), "first_read_by": receipt.first_read_by,
-            "signed_at": _iso(receipt.signed_at), "signed_by": receipt.signed_by,
-            "signed_by_proxy": receipt.signed_by_proxy, "registered_at": _iso(receipt.registered_at),
-            "registered_by": receipt.registered_by, "registered_by_proxy": receipt.registered_by_proxy,
-            "registration_number": receipt.registration_number, "returned_at": _iso(receipt.returned_at),
-            "returned_by": receipt.returned_by, "returned_by_proxy": receipt.returned_by_proxy,
-            "return_reason": receipt.return_reason, "recalled_at": _iso(receipt.recalled_at),
-            "paper_served_at": _iso(receipt.paper_served_at), "paper_served_by": receipt.paper_served_by,
-            "paper_note": receipt.paper_note, "print_copies_granted": receipt.print_copies_granted,
-            "print_copies_used": receipt.print_copies_used, "closed_at": _iso(receipt.closed_at),
-            "closed_reason": receipt.closed_reason}
+    r = _values(receipt, RECEIPT_FIELDS)
+    view = {"receipt_id": r["id"], "document_id": r["document_id"], "unit_code": r["unit_code"],
+            "role": r["role"], "state": r["state"], "generation": r["generation"],
+            "resent_from": r["resent_from"], "delivered_at": r["delivered_at"].isoformat(),
+            "due_at": r["due_at"].isoformat(), "overdue_at": _iso(r["overdue_at"]),
+            "first_read_at": _iso(r["first_read_at"]), "first_read_by": r["first_read_by"],
+            "signed_at": _iso(r["signed_at"]), "signed_by": r["signed_by"],
+            "signed_by_proxy": r["signed_by_proxy"], "registered_at": _iso(r["registered_at"]),
+            "registered_by": r["registered_by"], "registered_by_proxy": r["registered_by_proxy"],
+            "registration_number": r["registration_number"], "returned_at": _iso(r["returned_at"]),
+            "returned_by": r["returned_by"], "returned_by_proxy": r["returned_by_proxy"],
+            "return_reason": r["return_reason"], "recalled_at": _iso(r["recalled_at"]),
+            "paper_served_at": _iso(r["paper_served_at"]), "paper_served_by": r["paper_served_by"],
+            "paper_note": r["paper_note"], "print_copies_granted": r["print_copies_granted"],
+            "print_copies_used": r["print_copies_used"], "closed_at": _iso(r["closed_at"]),
+            "closed_reason": r["closed_reason"]}
     if now is not None:
-        view["overdue"] = receipt.overdue_at is not None or (
-            receipt.state in OPEN and receipt.closed_at is None and now >= receipt.due_at)
+        view["overdue"] = r["overdue_at"] is not None or (
+            r["state"] in OPEN and r["closed_at"] is None and now >= r["due_at"])
     return view
 
 

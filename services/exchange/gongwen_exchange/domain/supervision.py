@@ -1,7 +1,7 @@
 """What keeps the exchange on time: the working calendar the operator loads (工作日历), the
 overdue sweep that announces each late receipt exactly once, and clerks' presence in their duty
 windows (001 §18, §20)."""
-from collections import Counter
+from collections import Counter, OrderedDict
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -84,10 +84,36 @@ def sweep_overdue(session, now, limit: int = SWEEP_BATCH) -> int:
     return len(due)
 
 
-def seen(session, user_id, unit_code, roles, via: str, now) -> None:
-    """Record a clerk's presence (an inbox poll, a login)."""
+class RecentPresence:
+    """When this process last recorded each clerk, so that an office system polling the inbox every
+    few seconds does not write a presence row each time: the duty-window report tells apart hours,
+    not seconds, and a row a minute per clerk tells it everything (issue 15: a poll was a write)."""
+
+    EVERY = timedelta(minutes=1)
+
+    def __init__(self, size: int = 100_000):
+        self._last: OrderedDict = OrderedDict()
+        self._size = size
+
+    def due(self, key, now) -> bool:
+        """True, and remembered, when ``key`` was not recorded within the last minute (or the clock
+        went back, as an injected one may)."""
+        last = self._last.get(key)
+        if last is not None and timedelta(0) <= now - last < self.EVERY:
+            return False
+        self._last[key] = now
+        self._last.move_to_end(key)
+        if len(self._last) > self._size:
+            self._last.popitem(last=False)
+        return True
+
+
+def seen(session, user_id, unit_code, roles, via: str, now, recent: RecentPresence | None = None) -> None:
+    """Record a clerk's presence (an inbox poll, a login); with ``recent``, at most once a minute
+    per clerk, unit and way in."""
     if "clerk" in (roles or ()) and isinstance(user_id, str) and isinstance(unit_code, str):
-        session.add(Presence(user_id=user_id, unit_code=unit_code, seen_at=now, via=via))
+        if recent is None or recent.due((user_id, unit_code, via), now):
+            session.add(Presence(user_id=user_id, unit_code=unit_code, seen_at=now, via=via))
 
 
 def duty_windows(policy, day: date) -> list[tuple[datetime, datetime]]:
