@@ -33,6 +33,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from gongwen_common import serialization
 from gongwen_common.errors import (
     DomainError,
     Forbidden,
@@ -118,8 +119,8 @@ def allowed_methods(path) -> list[str]:
 
 
 def json_response(status, payload, headers=None):
-    return Response(json.dumps(payload, ensure_ascii=False, default=str), status=status,
-                    headers=headers, mimetype="application/json")
+    return Response(serialization.response_body(payload), status=status, headers=headers,
+                    mimetype="application/json")
 
 
 def error_body(code, message, request_id, fields=None):

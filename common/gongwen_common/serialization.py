@@ -1,0 +1,52 @@
+"""JSON on the wire (RPC requests and replies, events), encoded and decoded by orjson.
+
+kombu's own "json" serializer is the standard library's, with an object hook on every dict it decodes;
+a 50-item inbox page was encoded by the exchange, decoded by the gateway and encoded again for the
+client, about a third of a poll's CPU (issue 15). orjson does each in a tenth of the time. The bytes are
+still JSON (``application/json``, UTF-8), so a process without this (a standalone client) reads them,
+and kombu's meaning is kept exactly: values kombu tags (datetimes, decimals, bytes, as
+``{"__type__": …, "__value__": …}``) are tagged the same way, a payload carrying a tag is decoded by
+kombu itself, and anything orjson refuses (an integer beyond 64 bits, a lone surrogate) goes to kombu.
+"""
+import orjson
+from kombu.serialization import registry
+from kombu.utils import json as kombu_json
+
+_KOMBU = kombu_json.JSONEncoder()  # its ``default``: kombu's tags for the types JSON lacks
+# datetimes (and dates, times) through ``default`` as kombu tags them, not orjson's plain strings
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+_TAG = '"__type__"'
+
+
+def dumps(value) -> bytes:
+    try:
+        return orjson.dumps(value, default=_KOMBU.default, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        return kombu_json.dumps(value).encode()
+
+
+def loads(data):
+    if isinstance(data, memoryview | bytearray):
+        data = bytes(data)
+    if (_TAG.encode() if isinstance(data, bytes) else _TAG) in data:
+        return kombu_json.loads(data)  # tagged values: kombu's object hook restores them
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return kombu_json.loads(data)
+
+
+def response_body(payload) -> bytes:
+    """A JSON response's body for HTTP clients: UTF-8, and ``str()`` of what JSON has no type for."""
+    try:
+        return orjson.dumps(payload, default=str, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        import json
+
+        return json.dumps(payload, ensure_ascii=False, default=str).encode()
+
+
+def install() -> None:
+    """Make orjson kombu's "json" serializer in this process: nameko's RPC and events and the outbox
+    relay all name "json"."""
+    registry.register("json", dumps, loads, content_type="application/json", content_encoding="utf-8")
