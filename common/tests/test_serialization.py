@@ -15,8 +15,11 @@ VALUES = [
      "next_cursor": None},
     {"at": datetime(2026, 12, 2, 2, 0, tzinfo=UTC), "day": date(2026, 12, 2), "amount": Decimal("1.10")},
     {"data": b"\x00\xffbinary", "text": b"plain"},
-    {"big": 2**70, "keys": {1: "one"}},
+    {"big": 2**70 + 1, "keys": {1: "one"}},  # not a float's: orjson alone reads it as 1.1805916207174113e+21
+    {"user_id": 9999999999999999999999999999999999999999999999999999999999999998, "at_limit": 2**63 - 1,
+     "negative": -(2**64) - 3, "in_a_text": "12345678901234567890123"},
     ["\ud800 a lone surrogate"],
+    {"text": "通知 \u2028 \\ \"quoted\" \u0000"},
     [],
     "just a string",
 ]
@@ -29,6 +32,12 @@ def test_what_kombus_own_json_reads_and_writes_is_read_and_written_the_same(valu
     assert kombu_json.loads(serialization.dumps(value)) == expected  # ours to a plain kombu process
     assert serialization.loads(kombu_json.dumps(value)) == expected  # a plain kombu process to ours
     assert serialization.loads(kombu_json.dumps(value).encode()) == expected
+    assert repr(serialization.loads(kombu_json.dumps(value))) == repr(expected)  # ints stay ints, exactly
+
+
+def test_a_text_holding_a_lone_surrogate_itself_is_read_as_kombu_reads_it():
+    text = '["\ud800"]'  # not the escape: the character, as only a Python caller could hand it over
+    assert serialization.loads(text) == kombu_json.loads(text)
 
 
 def test_the_json_serializer_that_nameko_and_the_relay_name_is_orjson_in_every_process():
