@@ -35,6 +35,7 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 
 from gongwen_common.db import Session as OutboxSession  # noqa: E402
 from gongwen_common.tables import InfraBase  # noqa: E402
+from gongwen_local.backup import sqlite_urls  # noqa: E402
 from gongwen_local.ports import free_port  # noqa: E402
 from gongwen_local.postgres import PostgresCluster  # noqa: E402
 from gongwen_local.rabbitmq import RabbitCluster, RabbitNode  # noqa: E402
@@ -55,12 +56,13 @@ TEST_ENV = {"EVENT_RETRY_BASE_DELAY": "0.05", "OUTBOX_POLL_INTERVAL": "0.5", "RP
 # pytest-timeout cannot do this under eventlet: it finds a green main thread, falls back to its thread method,
 # and that timer, itself a greenlet, prints only its own stack and ends the process, servers and all.
 TIMEOUT_GRACE = 60.0  # after the failure is raised, the test's own cleanup may take this long
+_REAL_THREADING = eventlet.patcher.original("threading")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_timeout_set_timer(item, settings):
     test = greenlet.getcurrent()  # every test runs in the main greenlet; the hub and green threads are others
-    main_thread = eventlet.patcher.original("threading").get_ident()
+    main_thread = _REAL_THREADING.get_ident()
     terminal = item.config.get_terminal_writer()
 
     def test_stack(frame) -> str:
@@ -94,7 +96,7 @@ def pytest_timeout_set_timer(item, settings):
         sys.stdout.flush()
         os._exit(1)
 
-    backstop = eventlet.patcher.original("threading").Timer(settings.timeout + TIMEOUT_GRACE, give_up)
+    backstop = _REAL_THREADING.Timer(settings.timeout + TIMEOUT_GRACE, give_up)
     backstop.daemon = True
 
     def cancel():
@@ -315,15 +317,15 @@ class StackFactory:
         tag = uuid.uuid4().hex[:8]
         node = rabbit or self.rabbit
         node.add_vhost(tag)
-        databases = {}
-        for service in SERVICES:
-            name = f"t{tag}_{service}"
-            if sqlite:
-                (self.log_dir.parent / "sqlite").mkdir(exist_ok=True)
-                databases[service] = f"sqlite:///{self.log_dir.parent / 'sqlite' / name}.sqlite3"
-                continue
-            self.postgres.create_database(name)
-            databases[service] = self.postgres.url(name)
+        if sqlite:
+            var = self.log_dir.parent / f"sqlite-{tag}"
+            (var / "db").mkdir(parents=True)
+            databases = sqlite_urls(var)
+        else:
+            databases = {}
+            for service in SERVICES:
+                self.postgres.create_database(f"t{tag}_{service}")
+                databases[service] = self.postgres.url(f"t{tag}_{service}")
         stack = Stack(node.amqp_uri(tag), databases, free_port(), self.log_dir / tag,
                       scale=scale or {}, env={**TEST_ENV, **self.env, **(env or {})})
         self.stacks.append(stack)

@@ -122,7 +122,7 @@ def main(argv=None):
                 postgres.create_database(f"gongwen_{name}")
             databases = {name: postgres.url(f"gongwen_{name}") for name in SERVICES}
         else:
-            databases = {name: f"sqlite:///{var}/db/{name}.sqlite3" for name in SERVICES}
+            databases = backup.sqlite_urls(var)
         stack = Stack(rabbit.amqp_uri(), databases, args.gateway_port, Path(var) / "log",
                       scale=scale, env={**local_keks(Path(var)), **(twilio.env if twilio else {})})
         print("starting services …", flush=True)

@@ -17,6 +17,7 @@ from ..models import Document, PrintRequest, Receipt, ResendRequest
 from . import blobs
 from .documents import (
     OPEN,
+    SUMMARY_FIELDS,
     complete_if_done,
     document_view,
     find_document,
@@ -60,8 +61,7 @@ def require_open(receipt: Receipt) -> None:
 # CPU, and each document's row brought its manifest, signature and metadata, which a summary never names
 # (issue 15). Each bundle's row maps the model's field names, and the views read a mapping as they read one.
 INBOX_RECEIPT = Bundle("receipt", *Receipt.__table__.c)
-INBOX_DOCUMENT = Bundle("document", Document.id, Document.issuer_code, Document.doc_number, Document.title,
-                        Document.urgency, Document.signer, Document.sent_at, Document.status)
+INBOX_DOCUMENT = Bundle("document", *(getattr(Document, name) for name in SUMMARY_FIELDS))
 
 
 def inbox(session, actor, state, urgency, since, limit: int, cursor, now) -> dict:
