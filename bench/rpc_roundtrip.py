@@ -3,6 +3,10 @@
 Starts its own RabbitMQ node and the suite (SQLite), then measures, on one broker:
   floor      raw AMQP request/reply with pika: publish to a queue, an echo process in another
              process replies on a reply queue (no nameko, no database)
+  green      the same with kombu under eventlet at both ends, as nameko runs: the hub's share
+  echo       nameko RPC to an echo method without a database (``rpc_echo.py``), under nameko's own
+             ``rpc`` (classic queue, its reply) and under the suite's (quorum queue, commit step,
+             log line, ``entrypoints.Reply``): nameko's share, then the suite entrypoint's
   rpc        nameko RPC to a service, as the gateway makes it (``registry.get_unit``: one
              primary-key read in the service's database)
   http       the whole path a department system sees: GET /api/v1/units/{code} through the
@@ -28,6 +32,7 @@ import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ECHO_QUEUE = "bench.echo"
+GREEN_ECHO_QUEUE = "bench.green_echo"
 
 
 def echo_server(amqp_url):
@@ -44,6 +49,58 @@ def echo_server(amqp_url):
     channel.basic_qos(prefetch_count=10)
     channel.basic_consume(ECHO_QUEUE, reply)
     channel.start_consuming()
+
+
+def green_echo_server(amqp_uri):
+    """The green floor's other side: kombu under eventlet, replies unconfirmed (as ``Reply``)."""
+    import eventlet
+
+    eventlet.monkey_patch()
+    from kombu import Connection, Producer, Queue
+
+    connection = Connection(amqp_uri)
+    producer = Producer(connection.channel())
+
+    def reply(body, message):
+        producer.publish(body, routing_key=message.properties["reply_to"],
+                         correlation_id=message.properties["correlation_id"], serializer="json")
+        message.ack()
+
+    with connection.Consumer(Queue(GREEN_ECHO_QUEUE, auto_delete=True), callbacks=[reply]):
+        while True:
+            connection.drain_events()
+
+
+def measure_green_floor(amqp_uri, calls):
+    """Request/reply with kombu in this (monkey-patched) process against ``green_echo_server``."""
+    from kombu import Connection, Consumer, Producer, Queue
+
+    connection = Connection(amqp_uri)
+    requests = Queue(GREEN_ECHO_QUEUE, auto_delete=True)
+    deadline = time.monotonic() + 20
+    while requests(connection.channel()).queue_declare().consumer_count == 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the green echo process did not start")
+        time.sleep(0.1)
+    replies = Queue(f"bench.green_reply.{uuid.uuid4().hex}", exclusive=True, auto_delete=True)
+    got = {}
+
+    def on_reply(body, message):
+        got[message.properties["correlation_id"]] = body
+        message.ack()
+
+    Consumer(connection.channel(), [replies], callbacks=[on_reply]).consume()
+    producer = Producer(connection.channel())
+
+    def round_trip():
+        cid = uuid.uuid4().hex
+        producer.publish({"args": [], "kwargs": {}}, routing_key=GREEN_ECHO_QUEUE, reply_to=replies.name,
+                         correlation_id=cid, serializer="json")
+        while cid not in got:
+            connection.drain_events()
+        del got[cid]
+
+    return time_calls(round_trip, calls)
 
 
 def percentiles(samples):
@@ -91,6 +148,22 @@ def measure_floor(amqp_url, calls):
     return time_calls(round_trip, calls)
 
 
+def wait_for_echo(cluster, timeout=30):
+    """Until ``rpc_echo``'s services consume (a call before that is an ``UnknownService``)."""
+    from nameko.exceptions import UnknownService
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cluster.bench_echo_stock.echo(1)
+            cluster.bench_echo_suite.echo(1)
+            return
+        except UnknownService:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def operator_token(gateway_url, amqp_uri, work):
     """Log in as the demo operator with password + U_Key signature, as the CLI does."""
     from gongwen_cli.gateway import Gateway
@@ -108,9 +181,12 @@ def main():
     parser.add_argument("--profile", help="a directory: py-spy profiles of this process and registry during the "
                                           "RPC row, of the gateway and registry during the HTTP row")
     parser.add_argument("--echo-server", help=argparse.SUPPRESS)
+    parser.add_argument("--green-echo-server", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:
         return echo_server(args.echo_server)
+    if args.green_echo_server:
+        return green_echo_server(args.green_echo_server)
 
     from gongwen_local.keks import local_keks
     from gongwen_local.ports import free_port
@@ -119,7 +195,8 @@ def main():
 
     work = Path(tempfile.mkdtemp(prefix="gongwen-bench-"))
     rabbit = RabbitNode(work / "rabbit", node_name=f"gwbench{uuid.uuid4().hex[:6]}")
-    stack = echo = None
+    stack = None
+    helpers = []
     try:
         rabbit.start()
         uri = rabbit.amqp_uri()
@@ -135,7 +212,11 @@ def main():
         urllib.request.urlopen(request).read()
 
         amqp_url = uri.replace("pyamqp://", "amqp://")
-        echo = subprocess.Popen([sys.executable, __file__, "--echo-server", amqp_url])
+        here = Path(__file__).resolve().parent
+        helpers.append(subprocess.Popen([sys.executable, __file__, "--echo-server", amqp_url]))
+        helpers.append(subprocess.Popen([sys.executable, __file__, "--green-echo-server", uri]))
+        helpers.append(subprocess.Popen([sys.executable, "-m", "nameko", "run", "--broker", uri, "rpc_echo"],
+                                        cwd=here, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         floor = measure_floor(amqp_url, args.calls)
 
         import eventlet
@@ -144,9 +225,13 @@ def main():
         from gateway_load import profiled  # a sibling script: bench/ is this one's path
         from nameko.standalone.rpc import ClusterRpcProxy
 
-        with ClusterRpcProxy({"AMQP_URI": uri}) as cluster, \
-                profiled(stack, args.profile, "rpc", names=("registry",), own=True):
-            rpc = time_calls(lambda: cluster.registry.get_unit(code), args.calls)
+        green = measure_green_floor(uri, args.calls)
+        with ClusterRpcProxy({"AMQP_URI": uri}) as cluster:
+            wait_for_echo(cluster)
+            stock = time_calls(lambda: cluster.bench_echo_stock.echo({"x": 1}), args.calls)
+            suite = time_calls(lambda: cluster.bench_echo_suite.echo({"x": 1}), args.calls)
+            with profiled(stack, args.profile, "rpc", names=("registry",), own=True):
+                rpc = time_calls(lambda: cluster.registry.get_unit(code), args.calls)
 
         def http_get():
             get = urllib.request.Request(f"{stack.gateway_url}/api/v1/units/{code}", headers=bearer)
@@ -159,13 +244,17 @@ def main():
         print(f"\nRPC round trip, {args.calls} sequential calls each, one broker, 2-core machine")
         print(f"{'path':<46}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'p50 ×floor':>12}")
         for label, figures in (("floor: raw AMQP request/reply (pika)", floor),
+                               ("kombu request/reply, eventlet both ends", green),
+                               ("nameko RPC → echo, nameko's rpc", stock),
+                               ("nameko RPC → echo, the suite's rpc", suite),
                                ("nameko RPC → registry.get_unit (DB read)", rpc),
                                ("HTTP GET /api/v1/units/{code} via gateway", http)):
             print(f"{label:<46}{figures['p50']:>9.2f}{figures['p99']:>9.2f}{figures['mean']:>9.2f}"
                   f"{figures['p50'] / floor['p50']:>12.1f}")
     finally:
-        if echo:
-            echo.kill()
+        for helper in helpers:
+            helper.kill()
+            helper.wait()
         if stack:
             stack.stop()
         rabbit.stop()

@@ -8,6 +8,7 @@ broker dead-letter the message after ``topology.DELIVERY_LIMIT`` deliveries.
 """
 import functools
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,11 @@ from nameko.containers import ContainerBeingKilled
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import Consumer
 from nameko.messaging import QueueConsumer as NamekoQueueConsumer
-from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
+import kombu.serialization
+from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,
+                              LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
+from nameko.exceptions import UnserializableValueError, serialize
+from nameko.rpc import Responder, Rpc, RpcConsumer, get_rpc_exchange
 from nameko.timer import Timer
 
 from . import faults
@@ -63,9 +68,37 @@ def _flatten_domain_error(exc_info):
     return exc_info
 
 
+class Reply(Responder):
+    """nameko's reply, encoded once and published without waiting for the broker's confirm.
+
+    nameko encodes every result twice (a check that it can be encoded, then the publish) and
+    waits for a publisher confirm of a message bound for the caller's transient reply queue.
+    That queue dies with its broker node, so a confirm never made a reply safe: a reply lost on
+    the way is a call that times out and is retried, under the caller's deadline, against a
+    service whose every mutating call is idempotent. The confirm cost a broker round trip on
+    every call all the same (``bench/rpc_roundtrip.py`` measures it)."""
+
+    def send_response(self, result, exc_info):
+        error = serialize(exc_info[1]) if exc_info is not None else None
+        serializer = kombu.serialization.registry.type_to_name[self.message.properties["content_type"]]
+        try:
+            content_type, encoding, body = kombu.serialization.dumps({"result": result, "error": error}, serializer)
+        except Exception:
+            # as nameko: a result that cannot be encoded is the caller's error, not the container's
+            exc_info = sys.exc_info()
+            result, error = None, serialize(UnserializableValueError(result))
+            content_type, encoding, body = kombu.serialization.dumps({"result": None, "error": error}, serializer)
+        publisher = self.publisher_cls(self.amqp_uri, use_confirms=False, ssl=self.ssl, login_method=self.login_method)
+        publisher.publish(body, content_type=content_type, content_encoding=encoding, delivery_mode=1,
+                          exchange=self.exchange, routing_key=self.message.properties["reply_to"],
+                          correlation_id=self.message.properties.get("correlation_id"))
+        return result, exc_info
+
+
 class ReplicatedRpcConsumer(RpcConsumer):
     """nameko's RPC consumer on a quorum queue (``topology.rpc_queue``): the service's requests
-    survive the broker node they were queued on, and the queue can be consumed from any node."""
+    survive the broker node they were queued on, and the queue can be consumed from any node.
+    Its answers go out as :class:`Reply`."""
 
     queue_consumer = QueueConsumer()
 
@@ -74,6 +107,15 @@ class ReplicatedRpcConsumer(RpcConsumer):
             self.queue = rpc_queue(self.container.service_name, get_rpc_exchange(self.container.config))
             self.queue_consumer.register_provider(self)
             self._registered = True
+
+    def handle_result(self, message, result, exc_info):  # as nameko's, with its Responder replaced
+        config = self.container.config
+        reply = Reply(config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
+                      config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
+                      ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        result, exc_info = reply.send_response(result, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
 
 
 class TransactionalRpc(Rpc):
