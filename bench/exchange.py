@@ -14,7 +14,8 @@ every service that keeps a copy of the directory, then measures, on one broker:
              nothing), so documents/s is sent+delivered
   fan-out    one such document to ``--fanout`` recipient units (the exchange allows 1,000): the wall
              time of the call, and when its ``document_sent`` event left the outbox (``sent_at`` in
-             the exchange's SQLite ``outbox_events``)
+             the exchange's SQLite ``outbox_events``), then when notify and the archive had applied
+             that event (every receipt tracked, every unit indexed) and the CPU each spent on it
 and prints a table and a JSON summary line. Registering 1,000 units takes a while (each one is an
 event to five services); ``--fanout 0`` skips it. Usage: ``make bench`` (or
 ``python bench/exchange.py --documents 100 --fanout 1000``).
@@ -171,15 +172,38 @@ def relayed(work: Path, document_ids: list[str], timeout: float = 60) -> list[tu
         time.sleep(0.05)
 
 
-def measure_fanout(cluster, work: Path, counter, recipients: list[str]) -> dict:
+# When a consumer has applied the fan-out's document_sent: notify tracks every receipt, the archive's
+# search has the document under every unit (the issuer and each recipient).
+CONSUMED = {"notify": "SELECT count(*) FROM tracked_receipts WHERE document_id = ?",
+            "archive": "SELECT count(*) FROM document_units WHERE document_id = ?"}
+
+
+def measure_fanout(cluster, stack, work: Path, counter, recipients: list[str]) -> dict:
+    """The call, the relay, then each consumer of ``document_sent``: when it had applied the event
+    (ms after the call began) and the CPU its process spent until then."""
+    from gateway_load import cpu_seconds  # a sibling script: bench/ is this one's path
+
     arguments = document(next(counter), recipients)
+    cpu_before = cpu_seconds(stack)
     wall_started, started = datetime.now(UTC), time.perf_counter()
     sent = send(cluster, arguments)
     wall = time.perf_counter() - started
     [(created_at, sent_at, size)] = relayed(work, [sent["id"]])
-    return {"recipients": len(recipients), "wall_ms": wall * 1000,
-            "left_outbox_ms": (sent_at - wall_started).total_seconds() * 1000,
-            "in_outbox_ms": (sent_at - created_at).total_seconds() * 1000, "event_bytes": size}
+    figures = {"recipients": len(recipients), "wall_ms": wall * 1000,
+               "left_outbox_ms": (sent_at - wall_started).total_seconds() * 1000,
+               "in_outbox_ms": (sent_at - created_at).total_seconds() * 1000, "event_bytes": size}
+    expected = {"notify": len(recipients), "archive": len(recipients) + 1}
+    pending, deadline = dict(CONSUMED), time.monotonic() + 120
+    while pending:
+        for service, sql in list(pending.items()):
+            if query(db_path(work, service), sql, sent["id"])[0][0] >= expected[service]:
+                figures[f"{service}_applied_ms"] = (time.perf_counter() - started) * 1000
+                figures[f"{service}_cpu_ms"] = (cpu_seconds(stack)[f"{service}0"] - cpu_before[f"{service}0"]) * 1000
+                del pending[service]
+        if pending and time.monotonic() > deadline:
+            raise TimeoutError(f"the fan-out's document_sent not applied by {', '.join(pending)} in 120 s")
+        time.sleep(0.02)
+    return figures
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -210,6 +234,9 @@ def report(figures: dict, args, body_bytes: int, setup: dict) -> None:
               f"{fanout['wall_ms'] / floor:>12.0f}   (one call: wall time)")
         print(f"  its document_sent left the outbox {fanout['left_outbox_ms']:.0f} ms after the call began "
               f"({fanout['in_outbox_ms']:.0f} ms after it was emitted; event {fanout['event_bytes'] / 1024:.0f} KB)")
+        for service in CONSUMED:
+            print(f"  {service} had applied it {fanout[f'{service}_applied_ms']:.0f} ms after the call began "
+                  f"({fanout[f'{service}_cpu_ms']:.0f} ms of its CPU; polled every 20 ms)")
         summary["fanout"] = {k: round(v, 1) for k, v in fanout.items()}
     print(json.dumps({"bench": "exchange", "calls": args.calls, "documents": args.documents, "fanout": args.fanout,
                       "body_bytes": body_bytes, "setup": setup, "paths": summary}, ensure_ascii=False))
@@ -268,7 +295,7 @@ def main():
             counter = itertools.count(1)
             figures["send"], sent_ids = measure_sends(cluster, counter, recipients[0], args.documents)
             if args.fanout:
-                figures["fanout"] = measure_fanout(cluster, work, counter, recipients[:args.fanout])
+                figures["fanout"] = measure_fanout(cluster, stack, work, counter, recipients[:args.fanout])
         lags = [(sent_at - created_at).total_seconds() for created_at, sent_at, _ in relayed(work, sent_ids[WARMUP:])]
         figures["outbox"] = percentiles(lags)
         report(figures, args, len(base64.b64decode(document(0, [])[1])), setup)

@@ -209,7 +209,7 @@ def cpu_per_operation(before: dict, after: dict, operations: int) -> dict:
 
 
 @contextmanager
-def profiled(stack, directory, row: str, names=("gateway", "seal", "exchange"), own=False):
+def profiled(stack, directory, row: str, names=("gateway", "seal", "exchange", "archive", "notify"), own=False):
     """``py-spy record`` (collapsed stacks) of the stack's ``names`` processes during a row, and of
     this process with ``own``; nothing when ``directory`` is not given."""
     if not directory:

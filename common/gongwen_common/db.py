@@ -50,6 +50,23 @@ def insert_new(session, model, **values) -> bool:
                            ).rowcount == 1
 
 
+ROWS_PER_INSERT = 500  # a statement's parameters stay far below SQLite's limit (32,766)
+
+
+def insert_new_rows(session, model, rows: list[dict]) -> set:
+    """``insert_new`` for many rows, in one statement per ``ROWS_PER_INSERT``: the primary keys
+    (values, or tuples for a composite key) this call inserted. A fan-out to a thousand units is
+    then a few statements, not a thousand round trips; each row waits and claims as in ``insert_new``."""
+    primary_key = list(model.__table__.primary_key.columns)
+    names = [column.name for column in primary_key]
+    inserted = set()
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        statement = (upsert(session, model).values(rows[start:start + ROWS_PER_INSERT])
+                     .on_conflict_do_nothing(index_elements=names).returning(*primary_key))
+        inserted.update(row[0] if len(names) == 1 else tuple(row) for row in session.execute(statement))
+    return inserted
+
+
 def create_engine_for(url: str, pool_size: int = 10):
     """PostgreSQL with a pool as large as the worker pool, or SQLite in WAL mode with
     ``synchronous=NORMAL``: a commit is in the WAL file when it returns, so it survives the

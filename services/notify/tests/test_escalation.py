@@ -68,6 +68,31 @@ def test_the_ladder_climbs_with_the_clock_and_signing_cancels_the_rest(notify):
         (1, "fired"), (2, "cancelled"), (3, "cancelled"), (4, "cancelled")}
 
 
+def test_a_fan_out_schedules_each_new_receipt_once_under_its_units_own_policy(notify):
+    """Forty units in one document_sent (tracked in one statement), one of them with a tighter
+    policy; then a resend's event naming three of the old receipts and two new ones."""
+    notify.call("put_policy", "urgent", LADDER, OPERATOR)
+    tighter = {"steps": [{**LADDER["steps"][0], "after": "5m"}, *LADDER["steps"][1:]]}
+    notify.call("put_unit_policy", "u07", {"urgent": tighter},
+                {"user_id": "admin-u07", "unit_code": "u07", "roles": ["admin"]})
+    codes = [f"u{n:02}" for n in range(40)]
+    document_id, receipts = notify.send("sender", codes, urgency="urgent", due_minutes=60)
+    sent_at = notify.clock.now
+    first_steps = {s.unit_code: s.fire_at for s in notify.session.scalars(
+        select(EscalationStep).where(EscalationStep.document_id == document_id, EscalationStep.step == 1))}
+    assert first_steps == {code: sent_at + timedelta(minutes=5 if code == "u07" else 10) for code in codes}
+
+    resent = [receipts[code] for code in codes[:3]] + [
+        {**receipts["u00"], "receipt_id": f"new-{n}", "unit_code": f"v{n}", "generation": 2} for n in range(2)]
+    notify.event("exchange", "document_sent", {
+        "id": document_id, "issuer_code": "sender", "doc_number": "穗府办〔2026〕40号", "title": "重发",
+        "urgency": "urgent", "sent_at": sent_at.isoformat(), "status": "sent", "resend": True, "receipts": resent})
+    per_unit = {}
+    for step in notify.session.scalars(select(EscalationStep).where(EscalationStep.document_id == document_id)):
+        per_unit[step.unit_code] = per_unit.get(step.unit_code, 0) + 1
+    assert per_unit == {**{code: 4 for code in codes}, "v0": 4, "v1": 4}
+
+
 def _steps(notify, receipt):
     return notify.session.scalars(select(EscalationStep).where(EscalationStep.receipt_id == receipt["receipt_id"]))
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 
 from gongwen_common.audit import Caller
-from gongwen_common.db import insert_new
+from gongwen_common.db import insert_new_rows
 from gongwen_common.errors import NotFound
 
 from ..models import DocumentUnit, SearchDocument, UnitView
@@ -52,8 +52,7 @@ def index_sent(session, data: dict, happened_at: datetime) -> None:
                              status=data.get("status", "sent"), sent_at=sent_at, text="")
         session.add(row)
     row.text = _words(row.text, row.doc_number, row.title, row.signer, *codes, *names)
-    for code in codes:
-        insert_new(session, DocumentUnit, document_id=document_id, unit_code=code)
+    insert_new_rows(session, DocumentUnit, [{"document_id": document_id, "unit_code": code} for code in codes])
 
 
 def index_status(session, data: dict) -> None:

@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from gongwen_common import claims, faults
-from gongwen_common.db import insert_new
+from gongwen_common.db import insert_new, insert_new_rows
 
 from ..delivery import new_reference
 from ..models import EscalationStep, Notification, Person, TrackedDocument, TrackedReceipt
 from . import people, proof
-from .policies import defer_past_quiet_hours, effective_policy
+from .policies import defer_past_quiet_hours, effective_policies, effective_policy
 from .settings import NotifySettings, duration
 
 CLOSING_RECEIPT = {"receipt_signed": "signed", "document_returned": "returned",
@@ -56,17 +56,21 @@ def document_sent(session, data: dict, at: datetime, settings: NotifySettings) -
     document.link_code = document.link_code or new_reference(LINK_CODE_CHARS)
     if data.get("resend") and document.closed_reason == "completed":  # a resend reopens a completed document
         document.closed_at = document.closed_reason = None
-    made = 0
-    for brief in data.get("receipts") or []:
-        if not isinstance(brief, dict) or not isinstance(brief.get("receipt_id"), str):
-            continue
-        if not insert_new(session, TrackedReceipt, receipt_id=brief["receipt_id"], document_id=document.id,
-                          unit_code=brief.get("unit_code"), due_at=_time(brief.get("due_at"), at)):
-            continue
-        if document.closed_at is None:
-            made += _schedule(session, document, session.get(TrackedReceipt, brief["receipt_id"]), "sent", at,
-                              settings)
-    return made
+    # One statement for every receipt of the fan-out; those already tracked (a resend's earlier
+    # receipts, or one closed ahead of this event) are not inserted and get no steps.
+    receipts = [TrackedReceipt(receipt_id=brief["receipt_id"], document_id=document.id,
+                               unit_code=brief.get("unit_code"), due_at=_time(brief.get("due_at"), at))
+                for brief in data.get("receipts") or []
+                if isinstance(brief, dict) and isinstance(brief.get("receipt_id"), str)]
+    new = insert_new_rows(session, TrackedReceipt, [
+        {"receipt_id": r.receipt_id, "document_id": r.document_id, "unit_code": r.unit_code, "due_at": r.due_at}
+        for r in receipts])
+    if document.closed_at is not None:
+        return 0
+    fresh = [r for r in dict((r.receipt_id, r) for r in receipts).values() if r.receipt_id in new]
+    policies = effective_policies(session, {r.unit_code for r in fresh}, document.urgency, settings)
+    return sum(_schedule(session, document, r, "sent", at, settings, policies[r.unit_code], fresh=True)
+               for r in fresh)
 
 
 def receipt_overdue(session, data: dict, at: datetime, settings: NotifySettings) -> int:
@@ -90,9 +94,11 @@ def _template_of(step: dict, urgent: bool) -> str:
     return "urgent_alert" if urgent and step["from_"] == "sent" else "reminder"
 
 
-def _schedule(session, document, receipt, start: str, base: datetime, settings) -> int:
+def _schedule(session, document, receipt, start: str, base: datetime, settings, policy=None, fresh=False) -> int:
+    """``fresh``: the receipt was tracked in this very transaction, so it has no steps yet."""
     urgent = document.urgency != "normal"
-    policy = effective_policy(session, receipt.unit_code, document.urgency, settings)
+    if policy is None:
+        policy = effective_policy(session, receipt.unit_code, document.urgency, settings)
     made = 0
     for number, step in enumerate(policy["steps"], start=1):
         if step["from_"] != start:
@@ -103,15 +109,14 @@ def _schedule(session, document, receipt, start: str, base: datetime, settings) 
             fire_at = first + duration(repeat["every"]) * occurrence
             if not urgent and policy.get("quiet_hours"):
                 fire_at = defer_past_quiet_hours(fire_at, policy["quiet_hours"], settings)
-            made += _add_step(session, document, receipt, number, occurrence, step, urgent, fire_at)
+            made += _add_step(session, document, receipt, number, occurrence, step, urgent, fire_at, fresh)
     return made
 
 
-def _add_step(session, document, receipt, number, occurrence, step, urgent, fire_at) -> int:
-    exists = session.scalar(select(EscalationStep.id).where(
-        EscalationStep.receipt_id == receipt.receipt_id, EscalationStep.step == number,
-        EscalationStep.occurrence == occurrence))
-    if exists is not None:
+def _add_step(session, document, receipt, number, occurrence, step, urgent, fire_at, fresh=False) -> int:
+    if not fresh and session.scalar(select(EscalationStep.id).where(
+            EscalationStep.receipt_id == receipt.receipt_id, EscalationStep.step == number,
+            EscalationStep.occurrence == occurrence)) is not None:
         return 0
     session.add(EscalationStep(document_id=document.id, receipt_id=receipt.receipt_id, unit_code=receipt.unit_code,
                                step=number, occurrence=occurrence, audience=step["audience"],

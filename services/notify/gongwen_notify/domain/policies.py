@@ -114,6 +114,14 @@ def effective_policy(session, unit_code, urgency, settings: NotifySettings) -> d
     return default
 
 
+def effective_policies(session, unit_codes, urgency, settings: NotifySettings) -> dict:
+    """``effective_policy`` of each unit, read in two statements whatever their number."""
+    default, _ = default_policy(session, urgency, settings)
+    own = {record.unit_code: record.policy for record in session.scalars(select(PolicyRecord).where(
+        PolicyRecord.unit_code.in_(list(unit_codes)), PolicyRecord.urgency == urgency))} if unit_codes else {}
+    return {code: own[code] if code in own and is_tighter(own[code], default) else default for code in unit_codes}
+
+
 def _view(policy, urgency, unit_code, source, record) -> dict:
     return {**_dump(policy), "urgency": urgency, "unit_code": unit_code, "source": source,
             "updated_by": record.updated_by if record else None,
