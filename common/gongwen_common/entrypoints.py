@@ -14,15 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+import kombu.serialization
 from amqp.exceptions import ConnectionError as AmqpConnectionError
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    DEFAULT_SERIALIZER,
+    LOGIN_METHOD_CONFIG_KEY,
+    SERIALIZER_CONFIG_KEY,
+)
 from nameko.containers import ContainerBeingKilled
 from nameko.events import SERVICE_POOL, EventHandler
+from nameko.exceptions import UnserializableValueError, serialize
 from nameko.messaging import Consumer
 from nameko.messaging import QueueConsumer as NamekoQueueConsumer
-import kombu.serialization
-from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,
-                              LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
-from nameko.exceptions import UnserializableValueError, serialize
 from nameko.rpc import Responder, Rpc, RpcConsumer, get_rpc_exchange
 from nameko.timer import Timer
 
