@@ -27,6 +27,7 @@ from gongwen_common.errors import ServiceUnavailable, Unauthenticated
 security_log = logging.getLogger("gongwen.security")
 
 ANY_ROLE = "any"  # a route for every authenticated caller
+LEEWAY = 5  # seconds of clock difference allowed on a token's times
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,14 @@ class Keyring(SharedExtension):
     ``clock`` (monotonic, for reload ages) and ``wall`` (epoch, for expiries) are injectable."""
 
     reload_after = 30.0  # seconds: an unknown key id triggers at most one reload in this time
+    verified_tokens = 10_000  # tokens remembered as verified (``_verify``): about 10 MB at most
     clock = staticmethod(time.monotonic)
     wall = staticmethod(time.time)
 
     def setup(self):
         self.keys = {}
         self.revoked = {}
+        self.verified = {}
         self.loaded_at = None
         self.revocations_loaded_at = None
         self._loading = Semaphore()
@@ -160,10 +163,32 @@ class Keyring(SharedExtension):
 
     def authenticate(self, authorization: str) -> Principal:
         scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise Unauthenticated(message="A bearer access token is required.")
+        known = self.verified.get(token)
+        if known is None:
+            claims = self._verify(token)
+        else:
+            self._ensure_current()
+            kid, key, claims = known
+            if self.keys.get(kid) is not key:  # the keys were reloaded since: check it afresh
+                claims = self._verify(token)
+            elif claims["exp"] < self.wall() - LEEWAY:
+                raise Unauthenticated(message="The access token has expired.")
+        if claims["jti"] in self.revoked:
+            raise Unauthenticated(message="The access token was revoked.")
+        act = claims.get("act") if isinstance(claims.get("act"), dict) else {}
+        return Principal(claims["sub"], claims.get("username", ""), claims.get("unit", ""),
+                         tuple(claims.get("roles", ())), bool(claims.get("pwd")), claims["jti"], claims["exp"],
+                         act.get("sub"), act.get("username"))
+
+    def _verify(self, token: str) -> dict:
+        """The token's claims once its signature and times are checked; remembered with the key
+        that verified it, so that its next requests skip the signature check (an office system
+        polls with one token for its whole lifetime): expiry and revocation are checked every time."""
         try:
-            kid = jwt.get_unverified_header(token.strip()).get("kid")
+            kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError:
             raise Unauthenticated(message="The access token is malformed.") from None
         self._ensure_current()
@@ -171,18 +196,16 @@ class Keyring(SharedExtension):
         if key is None:
             raise Unauthenticated(message="The access token was not signed by a key of ours.")
         try:
-            claims = jwt.decode(token.strip(), key, algorithms=["ES256"], leeway=5,
+            claims = jwt.decode(token, key, algorithms=["ES256"], leeway=LEEWAY,
                                 options={"require": ["exp", "iat", "sub", "jti"]})
         except jwt.ExpiredSignatureError:
             raise Unauthenticated(message="The access token has expired.") from None
         except jwt.PyJWTError:
             raise Unauthenticated(message="The access token is invalid.") from None
-        if claims["jti"] in self.revoked:
-            raise Unauthenticated(message="The access token was revoked.")
-        act = claims.get("act") if isinstance(claims.get("act"), dict) else {}
-        return Principal(claims["sub"], claims.get("username", ""), claims.get("unit", ""),
-                         tuple(claims.get("roles", ())), bool(claims.get("pwd")), claims["jti"], claims["exp"],
-                         act.get("sub"), act.get("username"))
+        if len(self.verified) >= self.verified_tokens:
+            del self.verified[next(iter(self.verified))]  # the longest remembered
+        self.verified[token] = (kid, key, claims)
+        return claims
 
 
 class Revocations(DependencyProvider):

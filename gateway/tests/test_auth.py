@@ -122,3 +122,41 @@ def test_a_token_with_a_known_kid_signed_by_another_key_is_refused(identity, key
     with pytest.raises(Unauthenticated) as refused:
         keyring.authenticate(bearer(token))
     assert (refused.value.status, refused.value.message) == (401, "The access token is invalid.")
+
+
+def test_a_token_verified_once_is_still_refused_once_expired_revoked_or_its_key_replaced(identity, keyring):
+    """The signature of a token is checked once (``Keyring.verified``); everything that can change
+    is checked on every request."""
+    claims, token = identity.token(lifetime=60)
+    assert keyring.authenticate(bearer(token)).jti == claims["jti"]
+    assert keyring.authenticate(bearer(token)).jti == claims["jti"]  # remembered: no second check
+    assert list(keyring.verified) == [token]
+
+    keyring.wall.advance(60 + 5 + 1)  # past expiry and the leeway, by the keyring's clock
+    with pytest.raises(Unauthenticated) as refused:
+        keyring.authenticate(bearer(token))
+    assert refused.value.message == "The access token has expired."
+
+    claims, token = identity.token()
+    keyring.authenticate(bearer(token))
+    keyring.revoke(claims["jti"], claims["exp"])  # the token_revoked event
+    with pytest.raises(Unauthenticated) as refused:
+        keyring.authenticate(bearer(token))
+    assert refused.value.message == "The access token was revoked."
+
+    claims, token = identity.token()
+    keyring.authenticate(bearer(token))
+    identity.key = ec.generate_private_key(ec.SECP256R1())  # identity replaced its key under the same kid
+    keyring.clock.advance(keyring.reload_after + 1)
+    keyring.load()
+    with pytest.raises(Unauthenticated) as refused:
+        keyring.authenticate(bearer(token))
+    assert refused.value.message == "The access token is invalid."
+
+
+def test_the_remembered_tokens_are_bounded(identity, keyring):
+    keyring.verified_tokens = 3
+    tokens = [identity.token()[1] for _ in range(5)]
+    for token in tokens:
+        keyring.authenticate(bearer(token))
+    assert list(keyring.verified) == tokens[2:]
