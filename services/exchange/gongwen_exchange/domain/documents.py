@@ -136,13 +136,14 @@ def send(session, metadata, body: bytes, body_name, attachments, actor, sealer, 
         body_name=blobs.sanitise_filename(body_name, "body"), body_sha256=blobs.store(session, body, now),
         status="awaiting_seal", sent_at=now, sent_by=caller.user_id, sent_by_proxy=caller.proxy_user_id)
     stored = [blobs.store(session, data, now) for _, data in named]
+    # Through the relationship, so the answer's document_view reads them here, not back from the database.
+    document.attachments = [Attachment(document_id=document.id, position=position, name=name, sha256=digest,
+                                       size=len(data))
+                            for position, ((name, data), digest) in enumerate(zip(named, stored, strict=True), 1)]
     try:
         # A concurrent send of the same number got in first: its unique key decides, not a 500.
         with session.begin_nested():
             session.add(document)
-            session.add_all(Attachment(document_id=document.id, position=position, name=name, sha256=digest,
-                                       size=len(data))
-                            for position, ((name, data), digest) in enumerate(zip(named, stored, strict=True), 1))
             session.flush()
     except IntegrityError:
         raise number_taken from None

@@ -20,8 +20,13 @@ SWEEP_BATCH = 500
 
 def working_calendar(session) -> WorkingCalendar:
     """The statutory calendar with the operator's loaded schedules taking precedence."""
-    overrides = {row.day: row.working for row in session.scalars(select(CalendarDay))}
-    return WorkingCalendar(overrides, set(session.scalars(select(CalendarYear.year))))
+    # Plain rows on the session's connection: read on every send, so no ORM result machinery;
+    # a Core read does not autoflush, so the session's pending changes (a calendar just loaded) go first.
+    session.flush()
+    connection = session.connection()
+    days, years = CalendarDay.__table__.c, CalendarYear.__table__.c
+    return WorkingCalendar(dict(connection.execute(select(days.day, days.working)).all()),
+                           set(connection.execute(select(years.year)).scalars()))
 
 
 def load_calendar(session, year, request, actor, now) -> dict:
