@@ -26,6 +26,7 @@ from nameko.exceptions import UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from conftest import Databases, active_unit, operator_login, person, wait_until, when_known
+from gongwen_common.probe import file_age
 from gongwen_local.stack import SERVICES, RestartPolicy, ServiceProcess, Stack, Supervisor
 
 DOCUMENTS = int(os.environ.get("GONGWEN_SUPERVISION_DOCUMENTS", "1000"))
@@ -115,6 +116,54 @@ def test_a_process_that_exits_cleanly_on_its_own_is_left_stopped_as_on_failure_s
     [stopped] = stack.supervise()
     assert stopped["event"] == "service_stopped" and stopped["exit_code"] == 0
     assert stack.supervise(time.monotonic() + 3600) == [] and not proc.alive
+
+
+def test_a_running_process_that_stops_beating_is_killed_then_restarted_as_a_failure(tmp_path):
+    """Kubernetes' liveness probe, for ``make run``: a heartbeat's age is moved (its file's time),
+    not waited for; so is the supervisor's clock."""
+    beats = tmp_path / "beats"
+    beats.mkdir()
+    beating, silent = (ServiceProcess(name, 0, [sys.executable, "-c", "import time; time.sleep(120)"],
+                                      dict(os.environ), tmp_path / f"{name}.log", heartbeat=beats / f"{name}.alive")
+                       for name in ("beating", "silent"))
+    stack = bare_stack(tmp_path, beating, silent)
+    hung_after = stack.restart_policy.hung_after
+    beating.start()
+    silent.start()  # never touches its heartbeat: hung once it has had hung_after to start
+    beating.heartbeat.touch()
+    now = max(beating.started_at, silent.started_at)
+    assert stack.supervise(now + hung_after - 1) == []  # the silent one is still within its start
+    [hung] = stack.supervise(now + hung_after + 1)
+    assert (hung["event"], hung["service"], hung["heartbeat_age_seconds"]) == ("service_hung", "silent", None)
+    assert not silent.alive and beating.alive
+    silent.wanted = False  # its restart is the ordinary failure path, shown below with the other
+
+    stale = time.time() - 2 * hung_after
+    os.utime(beating.heartbeat, (stale, stale))  # its event loop stopped beating a minute ago
+    [hung] = stack.supervise(now + hung_after + 2)
+    assert hung["event"] == "service_hung" and hung["heartbeat_age_seconds"] >= 2 * hung_after - 1
+    [exited] = stack.supervise(now + hung_after + 3)
+    assert (exited["event"], exited["service"], exited["exit_code"]) == ("service_exited", "beating", -signal.SIGKILL)
+    [restarted] = stack.supervise(now + hung_after + 3 + exited["restart_in_seconds"])
+    assert restarted["event"] == "service_restarted" and beating.alive and restarted["pid"] != hung["pid"]
+    stack.stop()
+
+
+def test_every_process_beats_in_its_own_file_and_a_wedged_one_is_restarted(supervised):
+    stack, supervisor, *_ = supervised
+    beats = [p.heartbeat for p in stack.processes]
+    assert len(set(beats)) == len(stack.processes) and None not in beats
+    wait_until(lambda: all((file_age(b) or 99) < 15 for b in beats), timeout=30, message="every process to beat")
+    [victim] = stack.of("registry")
+    pid = victim.pid
+    os.kill(pid, signal.SIGSTOP)  # its event loop wedged: running, answering nothing, beating no more
+    stale = time.time() - 2 * stack.restart_policy.hung_after
+    os.utime(victim.heartbeat, (stale, stale))
+    records = stack.supervise(time.monotonic() + stack.restart_policy.hung_after) + supervisor.records
+    assert any(r["event"] == "service_hung" and r["pid"] == pid for r in records), records[-5:]
+    wait_until(lambda: victim.alive and victim.pid != pid and (file_age(victim.heartbeat) or 99) < 10,
+               timeout=60, message="the supervisor to restart the wedged registry")
+    stack.wait_healthy(timeout=90)
 
 
 # -- SIGTERM: graceful, bounded ----------------------------------------------------------------

@@ -29,16 +29,23 @@ class DeadlineExceeded(Exception):
     pass
 
 
-def heartbeat_path(service: str) -> Path:
-    return Path(os.environ.get("GONGWEN_HEARTBEAT_DIR") or tempfile.gettempdir()) / f"gongwen-{service}.alive"
+def heartbeat_path(service: str, directory: str | Path | None = None) -> Path:
+    """The file a service process touches from its event loop: in ``directory``, else
+    ``GONGWEN_HEARTBEAT_DIR`` (one per process when several run on one host, as ``make run``'s), else /tmp."""
+    return Path(directory or os.environ.get("GONGWEN_HEARTBEAT_DIR") or tempfile.gettempdir()) / f"gongwen-{service}.alive"
+
+
+def file_age(path: Path) -> float | None:
+    """Seconds since ``path`` was last touched (None: never)."""
+    try:
+        return max(0.0, time.time() - path.stat().st_mtime)
+    except FileNotFoundError:
+        return None
 
 
 def heartbeat_age(service: str) -> float | None:
     """Seconds since the service's process last touched its heartbeat (None: never)."""
-    try:
-        return max(0.0, time.time() - heartbeat_path(service).stat().st_mtime)
-    except FileNotFoundError:
-        return None
+    return file_age(heartbeat_path(service))
 
 
 def failing(reply) -> list[str]:

@@ -5,6 +5,7 @@ collects the entrypoints of every base class. Here: its dependencies and the RPC
 from nameko.dependency_providers import Config
 
 from gongwen_common import rpc
+from gongwen_common.health import Heartbeat
 from gongwen_common.logging import CorrelationId
 from gongwen_common.metrics import Metrics
 from gongwen_common.rpc import RpcProxy
@@ -32,6 +33,7 @@ class GatewayService(SystemRoutes, AuthRoutes, UnitRoutes, UserRoutes, SealRoute
     config = Config()
     correlation_id = CorrelationId()
     shutdown_bound = ShutdownBound()  # SIGTERM: graceful stop, within SHUTDOWN_TIMEOUT
+    heartbeat = Heartbeat()  # liveness: ``probe gateway --live`` and make run's supervisor read its age
     registry = RpcProxy("registry")
     identity = RpcProxy("identity")
     seal = RpcProxy("seal")

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gongwen_common.probe import DEFAULT_MAX_AGE, file_age, heartbeat_path
+
 from .ports import free_port
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,9 @@ class RestartPolicy:
     stable_after: float = 60.0
     burst: int = 10
     interval: float = 300.0
+    # A process whose heartbeat is older than this (and that has run this long) is hung: killed,
+    # then restarted as a failure. Kubernetes' liveness probe reads the same file (``probe --live``).
+    hung_after: float = DEFAULT_MAX_AGE
 
     def delay(self, failures: int) -> float:
         return min(self.maximum, self.initial * 2 ** max(0, failures - 1))
@@ -74,6 +79,7 @@ class ServiceProcess:
     restarts: list = field(default_factory=list)  # monotonic times of its restarts
     restart_at: float | None = None  # when the supervisor starts it again
     failed: bool = False             # start limit hit: left down
+    heartbeat: Path | None = None    # the file its event loop touches (``gongwen_common.health.Heartbeat``)
 
     def start(self):
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,6 +88,21 @@ class ServiceProcess:
             self.started_at = time.monotonic()
             self.process = subprocess.Popen(self.command, env=self.env, cwd=ROOT, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _kill_if_hung(self, policy: RestartPolicy, now: float) -> dict | None:
+        """Running yet not beating: its event loop is wedged (a deadlock, a blocking call, SIGSTOP).
+        Killed here; the next pass finds it dead and restarts it as any failure."""
+        if self.heartbeat is None or now - self.started_at < policy.hung_after:
+            return None
+        age = file_age(self.heartbeat)
+        if age is not None and age <= policy.hung_after:
+            return None
+        pid = self.process.pid
+        os.killpg(pid, signal.SIGKILL)
+        self.process.wait()
+        return {"event": "service_hung", "service": self.name, "instance": self.index, "pid": pid,
+                "heartbeat_age_seconds": None if age is None else round(age, 1),
+                "hung_after_seconds": policy.hung_after, "log": str(self.log_path)}
 
     @property
     def alive(self):
@@ -123,8 +144,10 @@ class ServiceProcess:
     def supervise(self, policy: RestartPolicy, now: float) -> dict | None:
         """One look at the process: schedule or make a restart after an unexpected exit; what
         happened, as a structured record (``None``: nothing)."""
-        if not self.wanted or self.failed or self.process is None or self.alive:
+        if not self.wanted or self.failed or self.process is None:
             return None
+        if self.alive:
+            return self._kill_if_hung(policy, now)
         if self.restart_at is None:  # it has just been found dead
             ran = now - self.started_at
             if self.process.returncode == 0:  # a clean exit (SIGTERM from outside): on-failure leaves it
@@ -187,10 +210,13 @@ class Stack:
         # the texts' short links lead to this gateway's redirect (GET /l/<code>), unless a public base is set
         env.setdefault("NOTIFY_LINK_BASE_URL", f"{self.gateway_url}/l/")
         env["METRICS_PORT"] = str(free_port())
+        # each process its own heartbeat file, which the supervisor reads (several instances, several stacks)
+        env["GONGWEN_HEARTBEAT_DIR"] = str(self.log_dir / "heartbeat" / f"{name}-{index}")
         command = [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / folder / "config.yaml"),
                    f"{package}.service:{cls}"]
         return ServiceProcess(name, index, command, env, self.log_dir / f"{name}-{index}.log",
-                              metrics_port=int(env["METRICS_PORT"]))
+                              metrics_port=int(env["METRICS_PORT"]),
+                              heartbeat=heartbeat_path(name, env["GONGWEN_HEARTBEAT_DIR"]))
 
     def start_service(self, name, instances=None, env=None):
         instances = instances or self.scale.get(name, 1)
