@@ -31,7 +31,7 @@ class DeadlineExceeded(Exception):
 
 def heartbeat_path(service: str, directory: str | Path | None = None) -> Path:
     """The file a service process touches from its event loop: in ``directory``, else
-    ``GONGWEN_HEARTBEAT_DIR`` (one per process when several run on one host, as ``make run``'s), else /tmp."""
+    ``GONGWEN_HEARTBEAT_DIR`` (one per process when several share a host, as ``make run``'s), else /tmp."""
     return Path(directory or os.environ.get("GONGWEN_HEARTBEAT_DIR") or tempfile.gettempdir()) / f"gongwen-{service}.alive"
 
 
