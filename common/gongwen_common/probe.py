@@ -32,7 +32,8 @@ class DeadlineExceeded(Exception):
 def heartbeat_path(service: str, directory: str | Path | None = None) -> Path:
     """The file a service process touches from its event loop: in ``directory``, else
     ``GONGWEN_HEARTBEAT_DIR`` (one per process when several share a host, as ``make run``'s), else /tmp."""
-    return Path(directory or os.environ.get("GONGWEN_HEARTBEAT_DIR") or tempfile.gettempdir()) / f"gongwen-{service}.alive"
+    folder = directory or os.environ.get("GONGWEN_HEARTBEAT_DIR") or tempfile.gettempdir()
+    return Path(folder) / f"gongwen-{service}.alive"
 
 
 def file_age(path: Path) -> float | None:
