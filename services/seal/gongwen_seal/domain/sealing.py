@@ -20,7 +20,7 @@ from ..models import PrintStamp, Seal, SealUse
 from . import keys, signers
 from .custody import take_approvals
 from .errors import Conflict, Forbidden, InvalidManifest, NotFound, SealExpired, SealNotActive, ValidationFailed
-from .seals import active_seal_of, record
+from .seals import record
 
 SEAL_REVOKED = "SEAL_REVOKED"
 MAX_MANIFEST_BYTES = 256 * 1024
@@ -64,12 +64,12 @@ def sign(session, unit_code, manifest_bytes: bytes, actor, approval_ids, setting
     if approval_ids is not None and (not isinstance(approval_ids, list)
                                      or not all(isinstance(i, str) for i in approval_ids)):
         raise ValidationFailed({"seal_use_approval_ids": ["a list of approval ids"]})
-    seal = active_seal_of(session, unit_code)
+    # Locked as it is read, so a revocation cannot slip in between check and use: one waiting on a
+    # revocation's commit reads the seal as revoked (PostgreSQL re-checks the row) and finds none active.
+    seal = session.scalar(select(Seal).where(Seal.unit_code == unit_code, Seal.status == "active").limit(1)
+                          .with_for_update().execution_options(populate_existing=True))
     if seal is None:
         raise SealNotActive(message=f"unit {unit_code!r} has no active seal")
-    session.refresh(seal, with_for_update=True)  # a revocation cannot slip in between check and use
-    if seal.status != "active":
-        raise SealNotActive(message=f"seal {seal.serial} is {seal.status}")
     if not seal.not_before <= now <= seal.not_after:
         raise SealExpired(message=f"seal {seal.serial} is valid {seal.not_before.isoformat()} to "
                                   f"{seal.not_after.isoformat()}; apply for a new one")
