@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import create_engine, event, orm
+from sqlalchemy import create_engine, event, inspect, orm
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -31,8 +31,11 @@ class Session(orm.Session):
         """``at``: when the change happened by the service's clock (the envelope's ``occurred_at``,
         which consumers' rules read); the wall clock only where a caller has no clock of its own."""
         row = outbox.new_event(event_type, data, current_correlation_id(), at or utcnow())
+        relay = self.info.get("relay")
+        if relay is not None:  # a worker's session: its relay publishes the row right after the commit
+            relay.claim_at_birth(row)
         self.add(row)
-        self.info["emitted"] = True
+        self.info.setdefault("emitted", []).append(row)
         return row.event_id
 
 
@@ -163,7 +166,7 @@ class Database(DependencyProvider):
         self.relay.stop()
 
     def get_dependency(self, worker_ctx):
-        session = self.sessionmaker()
+        session = self.sessionmaker(info={"relay": self.relay})
         self.sessions[worker_ctx] = session
         return session
 
@@ -175,8 +178,10 @@ class Database(DependencyProvider):
         try:
             if exc_info is None:
                 session.commit()
-                if session.info.pop("emitted", False):
-                    self.relay.wake()
+                # Only rows the commit kept: one added in a savepoint that rolled back is gone.
+                emitted = [row for row in session.info.pop("emitted", ()) if inspect(row).persistent]
+                if emitted:
+                    self.relay.hand_over(emitted)
             else:
                 session.rollback()
         except Exception:

@@ -3,9 +3,13 @@
 The relay never holds a transaction while it talks to the broker (during a broker memory or
 disk alarm a publish can wait for a long time, and SQLite has a single connection):
 
-1. **claim**: a short transaction marks up to ``batch_size`` unsent, unclaimed rows as claimed
-   by this relay until ``now + lease`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so relays of
-   several instances take disjoint rows), and commits;
+1. **claim**: the rows a worker of this process emits are claimed for this process's relay as
+   they are written, in the worker's own transaction, until ``now + birth_lease``, and handed to
+   the relay once that transaction commits (``Database.finish``): no transaction of its own. Every
+   ``poll_interval`` (and when woken by :meth:`OutboxRelay.wake`) a short transaction also marks up
+   to ``batch_size`` unsent rows that nobody holds (emitted without a relay, or whose claim ran out:
+   their relay died, or could not publish them in time) as claimed by this relay until ``now + lease``
+   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so relays of several instances take disjoint rows);
 2. **publish** the claimed rows one after the other on a channel in confirm mode, then wait once
    (at most ``confirm_timeout``) for the broker's confirms of them all, outside any transaction;
 3. **settle**: a second short transaction marks the rows the broker confirmed sent and releases
@@ -13,11 +17,14 @@ disk alarm a publish can wait for a long time, and SQLite has a single connectio
    again (after a missing confirm on a new connection, so a late confirm is never taken for another
    message's).
 
-A relay that dies or hangs after its claim leaves the rows claimed until the lease runs out;
-then any relay claims them again and republishes what may already have gone out. Consumers
-are idempotent: at-least-once on the wire, exactly-once in effect.
+A relay that dies or hangs after its claim leaves the rows claimed until the lease runs out (the
+birth lease, at most ``BIRTH_LEASE`` seconds, for rows its process emitted); then any relay claims
+them again and republishes what may already have gone out. Consumers are idempotent: at-least-once
+on the wire, exactly-once in effect.
 """
+import collections
 import logging
+import math
 import os
 import socket
 import threading
@@ -38,6 +45,9 @@ from .topology import event_exchange
 log = logging.getLogger(__name__)
 
 PERSISTENT = 2
+# Seconds a row emitted by this process stays claimed for its relay: long enough for the relay to
+# publish it just after the commit, short enough that a crash delays it by little (then anyone claims it).
+BIRTH_LEASE = 10.0
 
 
 def new_event(event_type, data, correlation_id, now, source=None) -> OutboxEvent:
@@ -83,10 +93,24 @@ class OutboxRelay:
         self._connection = None
         self._producer = None
         self._published, self._unconfirmed, self._acked = 0, set(), set()  # delivery tags on this channel
+        self.birth_lease = timedelta(seconds=min(lease, BIRTH_LEASE))
+        self._handed = collections.deque()  # rows committed already claimed for this relay
+        self._claim_requested, self._polled = False, -math.inf
         self._wakeup = threading.Event()
         self._stopped = False
 
     def wake(self):
+        """Claim and publish what is unsent now, not at the next poll."""
+        self._claim_requested = True
+        self._wakeup.set()
+
+    def claim_at_birth(self, row: OutboxEvent) -> None:
+        """Mark a row being written as this relay's (the worker's transaction commits it so)."""
+        row.claimed_by, row.claimed_until = self.relay_id, self.clock() + self.birth_lease
+
+    def hand_over(self, rows: list[OutboxEvent]) -> None:
+        """Rows claimed at birth whose transaction has committed: published on the next wake."""
+        self._handed.extend(rows)
         self._wakeup.set()
 
     def stop(self):
@@ -100,8 +124,7 @@ class OutboxRelay:
                 self._wakeup.wait(self.poll_interval)
                 self._wakeup.clear()
                 try:
-                    while not self._stopped and self.publish_batch() == self.batch_size:
-                        pass
+                    self.publish_pending()
                     backoff = 0.5
                 except Exception as exc:  # broker or database away: keep the rows, try again later
                     log.warning("outbox relay failed, retrying in %.1fs: %s", backoff, exc)
@@ -110,15 +133,30 @@ class OutboxRelay:
         finally:
             self._disconnect()
 
+    def publish_pending(self) -> None:
+        """What one wake does: the rows handed over, then, once per ``poll_interval`` or when
+        :meth:`wake` asked, whatever else is unsent and unclaimed (a full batch: another one)."""
+        while not self._stopped and self._handed:
+            self.publish_rows([self._handed.popleft() for _ in range(min(len(self._handed), self.batch_size))],
+                              self.birth_lease)
+        if self._claim_requested or time.monotonic() - self._polled >= self.poll_interval:
+            self._claim_requested, self._polled = False, time.monotonic()
+            while not self._stopped and self.publish_batch() == self.batch_size:
+                pass
+
     def publish_batch(self) -> int:
         """Claim, publish, wait for the confirms, settle; the number of rows claimed (a full batch: call again)."""
         rows = self.claim()
-        if not rows:
-            return 0
+        if rows:
+            self.publish_rows(rows, self.lease)
+        return len(rows)
+
+    def publish_rows(self, rows: list[OutboxEvent], lease: timedelta) -> None:
+        """Publish rows claimed for this relay for ``lease``, wait for the confirms, settle."""
         faults.hit("outbox.after_claim")
         # Stop while the lease still covers the publishes and their confirms: after it, the rows
         # may be another relay's.
-        published, sent, margin = {}, [], min(timedelta(seconds=3 * self.confirm_timeout), self.lease / 2)
+        published, sent, margin = {}, [], min(timedelta(seconds=3 * self.confirm_timeout), lease / 2)
         started = time.monotonic()
         try:
             for row in rows:
@@ -137,7 +175,6 @@ class OutboxRelay:
             set_correlation_id(None)
             done = set(sent)
             self.settle(sent, [row.id for row in rows if row.id not in done])
-        return len(rows)
 
     def claim(self) -> list[OutboxEvent]:
         now = self.clock()

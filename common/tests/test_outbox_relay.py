@@ -1,12 +1,13 @@
 """The outbox relay against a real broker: it holds no transaction while a publish waits, and
 two relays on one database never publish a row at once (a claim is skipped until its lease ends)."""
 import threading
+import time
 import uuid
 from datetime import timedelta
 
 import pytest
 from kombu import Connection, Queue
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, inspect, select
 
 from conftest import wait_until
 from gongwen_common.clock import MovableClock, utcnow
@@ -144,3 +145,42 @@ def test_a_lease_runs_for_the_configured_time(two_relays):
     emit(engine)
     [row] = relay.claim()
     assert row.claimed_until == clock() + timedelta(seconds=30) and row.claimed_by == "relay-0"
+
+
+def test_rows_a_worker_emits_are_claimed_at_birth_and_published_without_a_claim(two_relays, monkeypatch):
+    """A worker's session (``Database`` gives it the relay) writes its rows claimed for this
+    process's relay; after the commit the relay publishes them with no claim transaction, and the
+    other relay, polling meanwhile, never takes them."""
+    engine, (relay, other), listener, clock, _ = two_relays
+    monkeypatch.delenv("GONGWEN_FAULTS")
+    claims = []
+    for each in (relay, other):
+        monkeypatch.setattr(each, "claim", lambda each=each, real=each.claim: claims.append(each.relay_id) or real())
+    with Session(engine, info={"relay": relay}, expire_on_commit=False) as session:  # as Database makes it
+        ids = [session.emit("thing_happened", {"n": n}) for n in range(3)]
+        with pytest.raises(RuntimeError):
+            with session.begin_nested():  # a savepoint that rolls back takes its event with it
+                session.emit("never_happened", {})
+                raise RuntimeError
+        session.commit()
+        rows = [row for row in session.info["emitted"] if inspect(row).persistent]
+    assert claimed_by(engine) == {"relay-0"} and len(rows) == 3
+    assert {row.claimed_until for row in rows} == {clock() + relay.birth_lease}
+    assert other.publish_batch() == 0  # held by their relay's birth claim
+    relay._polled = time.monotonic()  # its own poll is not due
+    relay.hand_over(rows)
+    relay.publish_pending()
+    assert claims == ["relay-1"]  # only the other relay's poll claimed (nothing); ours claimed nothing
+    assert sorted(listener.message_ids()) == sorted(ids) and sent_rows(engine) == 3
+
+
+def test_rows_claimed_at_birth_by_a_relay_that_died_are_published_once_the_birth_lease_ends(two_relays, monkeypatch):
+    engine, (dead, other), listener, clock, _ = two_relays
+    monkeypatch.delenv("GONGWEN_FAULTS")
+    with Session(engine, info={"relay": dead}) as session:
+        [event_id] = [session.emit("thing_happened", {})]
+        session.commit()  # … and the process dies before its relay publishes
+    assert other.publish_batch() == 0
+    clock.advance(seconds=dead.birth_lease.total_seconds() + 1)
+    assert other.publish_batch() == 1
+    assert listener.message_ids() == [event_id]
