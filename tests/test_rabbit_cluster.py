@@ -9,9 +9,14 @@ import uuid
 import pytest
 import requests
 from kombu import Connection, Exchange, Queue
+from nameko.containers import ServiceContainer
+from nameko.messaging import QueueConsumer as NamekoQueueConsumer
 
 from conftest import Databases, StackFactory, active_unit, log_tail, operator_login, wait_for_all, wait_until
 from gongwen_common import topology
+from gongwen_common.entrypoints import QueueConsumer
+from gongwen_gateway.service import GatewayService
+from gongwen_local.stack import SERVICES, service_class
 from tests.test_documents import sealed_unit
 
 DOCUMENTS = 1000
@@ -27,6 +32,17 @@ def cluster_stack(rabbit_cluster, postgres, test_var, fake_twilio):
         yield factory(env={"RPC_TIMEOUT": "15"})
     finally:
         factory.close()
+
+
+@pytest.mark.parametrize("name", [*SERVICES, "gateway"])
+def test_every_consumer_a_process_runs_outlives_a_lost_broker_node(name):
+    """Entrypoints, event handlers and the RPC reply listener all consume through
+    ``entrypoints.QueueConsumer``: with nameko's own, settling a message on a connection that had
+    just died killed the container (the exchange's reply listener did, in the node kill below)."""
+    service = GatewayService if name == "gateway" else service_class(name)
+    container = ServiceContainer(service, {"AMQP_URI": "memory://"})  # bound, not started: nothing connects
+    found = [e for e in container.extensions if isinstance(e, NamekoQueueConsumer)]
+    assert found and all(isinstance(consumer, QueueConsumer) for consumer in found), found
 
 
 def test_a_quorum_queue_has_a_member_on_every_node_of_the_cluster(rabbit_cluster, cluster_stack):

@@ -26,6 +26,7 @@ from nameko.exceptions import UnknownService
 from nameko.rpc import ReplyListener
 from nameko.rpc import RpcProxy as NamekoRpcProxy
 
+from .entrypoints import QueueConsumer
 from .errors import ServiceUnavailable, ValidationFailed
 
 DEADLINE = "deadline"  # context-data key (header ``nameko.deadline``): when the caller stops waiting
@@ -51,6 +52,11 @@ def budget(timeout: float, deadline: float | None, now: float, margin: float = S
 
 
 class TransientReplyListener(ReplyListener):
+    # The services' consumer, which outlives a lost broker node: with nameko's, acknowledging a
+    # reply on a connection that had just died killed the calling container (a cluster test's
+    # node kill caught it in the exchange, waiting on its seal.sign reply).
+    queue_consumer = QueueConsumer()
+
     def setup(self):
         super().setup()
         q = self.queue
