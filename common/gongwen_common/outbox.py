@@ -94,7 +94,9 @@ class OutboxRelay:
         self._producer = None
         self._published, self._unconfirmed, self._acked = 0, set(), set()  # delivery tags on this channel
         self.birth_lease = timedelta(seconds=min(lease, BIRTH_LEASE))
-        self._handed = collections.deque()  # rows committed already claimed for this relay
+        # Rows committed already claimed for this relay. Bounded: while the broker is away the oldest
+        # are let go (each is in the table, claimed again by the poll once its birth lease runs out).
+        self._handed = collections.deque(maxlen=10 * batch_size)
         self._claim_requested, self._polled = False, -math.inf
         self._wakeup = threading.Event()
         self._stopped = False

@@ -184,3 +184,15 @@ def test_rows_claimed_at_birth_by_a_relay_that_died_are_published_once_the_birth
     clock.advance(seconds=dead.birth_lease.total_seconds() + 1)
     assert other.publish_batch() == 1
     assert listener.message_ids() == [event_id]
+
+
+def test_while_the_broker_is_away_the_relay_keeps_a_bounded_number_of_rows_in_memory(tmp_path):
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'service.sqlite3'}")
+    relay = OutboxRelay(engine, "away", "pyamqp://guest:guest@127.0.0.1:1//", batch_size=5)
+    with Session(engine, info={"relay": relay}, expire_on_commit=False) as session:
+        InfraBase.metadata.create_all(engine)
+        [session.emit("thing_happened", {"n": n}) for n in range(60)]
+        session.commit()
+        relay.hand_over(session.info["emitted"])
+    assert [row.payload["data"]["n"] for row in relay._handed] == list(range(10, 60))  # the newest 50
+    engine.dispose()
