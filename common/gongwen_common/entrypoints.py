@@ -74,14 +74,13 @@ def _flatten_domain_error(exc_info):
 
 
 class Reply(Responder):
-    """nameko's reply, encoded once and published without waiting for the broker's confirm.
-
-    nameko encodes every result twice (a check that it can be encoded, then the publish) and
-    waits for a publisher confirm of a message bound for the caller's transient reply queue.
-    That queue dies with its broker node, so a confirm never made a reply safe: a reply lost on
-    the way is a call that times out and is retried, under the caller's deadline, against a
-    service whose every mutating call is idempotent. The confirm cost a broker round trip on
-    every call all the same (``bench/rpc_roundtrip.py`` measures it)."""
+    """nameko's reply, encoded once: nameko encodes every result twice (a check that it can be
+    encoded, then the publish). Published non-persistent (the caller's reply queue is transient),
+    and confirmed like every other publish of the process: nameko's ``Publisher`` keeps one
+    transport-options dict for all its instances and sets ``confirm_publish`` in it on every
+    publish, so a publisher without confirms flips the mode of the process's other connections as
+    they (re)connect. Unconfirmed replies did exactly that: after a broker node was killed, the
+    exchange's calls to the seal never left the process (``tests/test_rabbit_cluster.py``)."""
 
     def send_response(self, result, exc_info):
         error = serialize(exc_info[1]) if exc_info is not None else None
@@ -93,7 +92,7 @@ class Reply(Responder):
             exc_info = sys.exc_info()
             result, error = None, serialize(UnserializableValueError(result))
             content_type, encoding, body = kombu.serialization.dumps({"result": None, "error": error}, serializer)
-        publisher = self.publisher_cls(self.amqp_uri, use_confirms=False, ssl=self.ssl, login_method=self.login_method)
+        publisher = self.publisher_cls(self.amqp_uri, ssl=self.ssl, login_method=self.login_method)
         publisher.publish(body, content_type=content_type, content_encoding=encoding, delivery_mode=1,
                           exchange=self.exchange, routing_key=self.message.properties["reply_to"],
                           correlation_id=self.message.properties.get("correlation_id"))
