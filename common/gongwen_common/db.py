@@ -50,9 +50,7 @@ def insert_new(session, model, **values) -> bool:
     The first to insert a key holds it until its transaction ends: on PostgreSQL a concurrent
     insert of the same key waits for that, then finds the row (False) or, if the first rolled
     back, inserts it (True). Claim-then-act without a window between check and insert."""
-    keys = [column.name for column in model.__table__.primary_key.columns]
-    return session.execute(upsert(session, model).values(**values).on_conflict_do_nothing(index_elements=keys)
-                           ).rowcount == 1
+    return bool(insert_new_rows(session, model, [values]))
 
 
 ROWS_PER_INSERT = 500  # a statement's parameters stay far below SQLite's limit (32,766)

@@ -6,7 +6,7 @@ disk alarm a publish can wait for a long time, and SQLite has a single connectio
 1. **claim**: the rows a worker of this process emits are claimed for this process's relay as
    they are written, in the worker's own transaction, until ``now + birth_lease``, and handed to
    the relay once that transaction commits (``Database.finish``): no transaction of its own. Every
-   ``poll_interval`` (and when woken by :meth:`OutboxRelay.wake`) a short transaction also marks up
+   ``poll_interval`` a short transaction also marks up
    to ``batch_size`` unsent rows that nobody holds (emitted without a relay, or whose claim ran out:
    their relay died, or could not publish them in time) as claimed by this relay until ``now + lease``
    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so relays of several instances take disjoint rows);
@@ -97,14 +97,9 @@ class OutboxRelay:
         # Rows committed already claimed for this relay. Bounded: while the broker is away the oldest
         # are let go (each is in the table, claimed again by the poll once its birth lease runs out).
         self._handed = collections.deque(maxlen=10 * batch_size)
-        self._claim_requested, self._polled = False, -math.inf
+        self._polled = -math.inf
         self._wakeup = threading.Event()
         self._stopped = False
-
-    def wake(self):
-        """Claim and publish what is unsent now, not at the next poll."""
-        self._claim_requested = True
-        self._wakeup.set()
 
     def claim_at_birth(self, row: OutboxEvent) -> None:
         """Mark a row being written as this relay's (the worker's transaction commits it so)."""
@@ -136,13 +131,13 @@ class OutboxRelay:
             self._disconnect()
 
     def publish_pending(self) -> None:
-        """What one wake does: the rows handed over, then, once per ``poll_interval`` or when
-        :meth:`wake` asked, whatever else is unsent and unclaimed (a full batch: another one)."""
+        """What one wake does: the rows handed over, then, once per ``poll_interval``, whatever
+        else is unsent and unclaimed (a full batch: another one)."""
         while not self._stopped and self._handed:
             self.publish_rows([self._handed.popleft() for _ in range(min(len(self._handed), self.batch_size))],
                               self.birth_lease)
-        if self._claim_requested or time.monotonic() - self._polled >= self.poll_interval:
-            self._claim_requested, self._polled = False, time.monotonic()
+        if time.monotonic() - self._polled >= self.poll_interval:
+            self._polled = time.monotonic()
             while not self._stopped and self.publish_batch() == self.batch_size:
                 pass
 

@@ -58,16 +58,14 @@ def document_sent(session, data: dict, at: datetime, settings: NotifySettings) -
         document.closed_at = document.closed_reason = None
     # One statement for every receipt of the fan-out; those already tracked (a resend's earlier
     # receipts, or one closed ahead of this event) are not inserted and get no steps.
-    receipts = [TrackedReceipt(receipt_id=brief["receipt_id"], document_id=document.id,
-                               unit_code=brief.get("unit_code"), due_at=_time(brief.get("due_at"), at))
-                for brief in data.get("receipts") or []
-                if isinstance(brief, dict) and isinstance(brief.get("receipt_id"), str)]
-    new = insert_new_rows(session, TrackedReceipt, [
-        {"receipt_id": r.receipt_id, "document_id": r.document_id, "unit_code": r.unit_code, "due_at": r.due_at}
-        for r in receipts])
+    rows = {brief["receipt_id"]: {"receipt_id": brief["receipt_id"], "document_id": document.id,
+                                  "unit_code": brief.get("unit_code"), "due_at": _time(brief.get("due_at"), at)}
+            for brief in data.get("receipts") or []
+            if isinstance(brief, dict) and isinstance(brief.get("receipt_id"), str)}
+    new = insert_new_rows(session, TrackedReceipt, list(rows.values()))
     if document.closed_at is not None:
         return 0
-    fresh = [r for r in dict((r.receipt_id, r) for r in receipts).values() if r.receipt_id in new]
+    fresh = [TrackedReceipt(**row) for receipt_id, row in rows.items() if receipt_id in new]
     policies = effective_policies(session, {r.unit_code for r in fresh}, document.urgency, settings)
     return sum(_schedule(session, document, r, "sent", at, settings, policies[r.unit_code], fresh=True)
                for r in fresh)

@@ -107,11 +107,7 @@ def default_policy(session, urgency, settings: NotifySettings) -> tuple[dict, Po
 def effective_policy(session, unit_code, urgency, settings: NotifySettings) -> dict:
     """The unit's own policy while it is still tighter than the default (a default the operator
     tightened since wins over a unit policy it no longer satisfies), else the default."""
-    default, _ = default_policy(session, urgency, settings)
-    own = _record(session, unit_code, urgency)
-    if own is not None and is_tighter(own.policy, default):
-        return own.policy
-    return default
+    return effective_policies(session, {unit_code}, urgency, settings)[unit_code]
 
 
 def effective_policies(session, unit_codes, urgency, settings: NotifySettings) -> dict:
