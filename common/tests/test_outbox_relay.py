@@ -1,7 +1,6 @@
 """The outbox relay against a real broker: it holds no transaction while a publish waits, and
 two relays on one database never publish a row at once (a claim is skipped until its lease ends)."""
 import threading
-import time
 import uuid
 from datetime import timedelta
 
@@ -167,11 +166,39 @@ def test_rows_a_worker_emits_are_claimed_at_birth_and_published_without_a_claim(
     assert claimed_by(engine) == {"relay-0"} and len(rows) == 3
     assert {row.claimed_until for row in rows} == {clock() + relay.birth_lease}
     assert other.publish_batch() == 0  # held by their relay's birth claim
-    relay._polled = time.monotonic()  # its own poll is not due
+    ticks = [1000.0]
+    relay.ticks = lambda: ticks[0]
+    relay._polled = ticks[0]  # its own poll is not due
     relay.hand_over(rows)
     relay.publish_pending()
+    relay.settle_when_due()
     assert claims == ["relay-1"]  # only the other relay's poll claimed (nothing); ours claimed nothing
-    assert sorted(listener.message_ids()) == sorted(ids) and sent_rows(engine) == 3
+    assert sorted(listener.message_ids()) == sorted(ids)
+    # confirmed, and marked sent with the next ones: meanwhile still held by their relay's birth claim
+    assert sent_rows(engine) == 0 and claimed_by(engine) == {"relay-0"} and other.publish_batch() == 0
+    ticks[0] += relay.settle_interval
+    relay.settle_when_due()
+    assert sent_rows(engine) == 3 and claimed_by(engine) == set() and listener.message_ids() == []
+
+
+def test_a_stopping_relay_marks_sent_what_it_published(two_relays, monkeypatch):
+    """The hand-over's rows wait to be marked sent together; a relay that stops marks them first, so a
+    restart does not publish them again."""
+    engine, (relay, _), listener, _, _ = two_relays
+    monkeypatch.delenv("GONGWEN_FAULTS")
+    relay.settle_interval = 3600  # only the stop settles
+    with Session(engine, info={"relay": relay}, expire_on_commit=False) as session:
+        ids = [session.emit("thing_happened", {"n": n}) for n in range(3)]
+        session.commit()
+    running = threading.Thread(target=relay.run)
+    running.start()
+    relay.hand_over(session.info["emitted"])
+    published = []
+    wait_until(lambda: published.extend(listener.message_ids()) or len(published) == 3, message="the rows published")
+    assert sorted(published) == sorted(ids) and sent_rows(engine) == 0
+    relay.stop()
+    running.join(30)
+    assert not running.is_alive() and sent_rows(engine) == 3
 
 
 def test_rows_claimed_at_birth_by_a_relay_that_died_are_published_once_the_birth_lease_ends(two_relays, monkeypatch):
