@@ -80,6 +80,7 @@ def client(spec: dict) -> dict:
     print("ready", flush=True)  # imports done: on a loaded machine starting a process takes seconds
     start = float(sys.stdin.readline())
     time.sleep(max(0.0, start - time.time()))
+    cpu_before = os.times()
     end = start + spec["duration"]
     while time.time() < end:
         n += 1
@@ -102,7 +103,9 @@ def client(spec: dict) -> dict:
             latencies.append(elapsed)
         else:
             errors[str(status)] = errors.get(str(status), 0) + 1
-    return {"latencies": latencies, "errors": errors}
+    cpu = os.times()
+    return {"latencies": latencies, "errors": errors,
+            "cpu_seconds": cpu.user + cpu.system - cpu_before.user - cpu_before.system}
 
 
 def drive(kind: str, url: str, clients: int, duration: float, **spec) -> dict:
@@ -127,13 +130,15 @@ def drive(kind: str, url: str, clients: int, duration: float, **spec) -> dict:
     for p in procs:
         p.wait()
     latencies = [x for r in results for x in r["latencies"]]
+    client_cpu = sum(r["cpu_seconds"] for r in results)
     errors = {}
     for r in results:
         for status, count in r["errors"].items():
             errors[status] = errors.get(status, 0) + count
     if not latencies:
         return {"rate": 0.0, "p50": float("nan"), "p99": float("nan"), "errors": errors}
-    return {"rate": len(latencies) / duration, **percentiles(latencies), "errors": errors, "count": len(latencies)}
+    return {"rate": len(latencies) / duration, **percentiles(latencies), "errors": errors, "count": len(latencies),
+            "client_cpu_seconds": client_cpu}
 
 
 # -- floors ----------------------------------------------------------------------------------
@@ -200,6 +205,54 @@ def cpu_seconds(stack) -> dict:
             fields = Path(f"/proc/{p.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
             used[f"{p.name}{p.index}"] = (int(fields[11]) + int(fields[12])) / tick
     return used
+
+
+def tree_cpu_seconds(root: int | None) -> float:
+    """User + system CPU of a server and its descendants, living and reaped (RabbitMQ's beam.smp is
+    the script's child; PostgreSQL's backends are the postmaster's)."""
+    from gongwen_local.rabbitmq import _process_tree, _stat
+
+    if root is None:
+        return 0.0
+    total = 0
+    for pid, _ in _process_tree({root}):
+        if fields := _stat(str(pid)):
+            total += sum(int(fields[i]) for i in (11, 12, 13, 14))  # its own, and its reaped children's
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> dict:
+    """The whole machine's busy and stolen CPU seconds so far (/proc/stat), every process counted."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
+    tick = os.sysconf("SC_CLK_TCK")
+    return {"busy": (user + nice + system + irq + softirq) / tick, "steal": steal / tick}
+
+
+class MachineAccount:
+    """Where the machine's CPU went during a row, per operation: the suite's processes, the broker,
+    PostgreSQL, the load clients, and the rest (this bench, the kernel's own work, other tenants)."""
+
+    def __init__(self, stack, rabbit, postgres):
+        self.stack, self.rabbit, self.postgres = stack, rabbit, postgres
+        self.start = self._now()
+
+    def _now(self) -> dict:
+        return {"suite": cpu_seconds(self.stack), "rabbitmq": tree_cpu_seconds(self.rabbit.pid),
+                "postgres": tree_cpu_seconds(self.postgres.pid if self.postgres else None),
+                "machine": machine_cpu_seconds()}
+
+    def per_operation(self, row: dict) -> dict:
+        end, start, operations = self._now(), self.start, max(row.get("count", 0), 1)
+        self.start = end
+        per = {"suite": sum(end["suite"].values()) - sum(start["suite"].values()),
+               "rabbitmq": end["rabbitmq"] - start["rabbitmq"], "postgres": end["postgres"] - start["postgres"],
+               "clients": row.get("client_cpu_seconds", 0.0)}
+        busy = end["machine"]["busy"] - start["machine"]["busy"]
+        per["other"] = busy - sum(per.values())
+        per["machine busy"] = busy
+        per["machine stolen"] = end["machine"]["steal"] - start["machine"]["steal"]
+        return {name: round(1000 * seconds / operations, 2) for name, seconds in per.items()}
 
 
 def cpu_per_operation(before: dict, after: dict, operations: int) -> dict:
@@ -275,16 +328,19 @@ def configuration(db: str, exchanges: int, rabbit, postgres, work: Path, args, f
         floor = json.loads(measured.stdout.splitlines()[-1])
         load_before = os.getloadavg()[0]
         used = cpu_seconds(stack)
+        account = MachineAccount(stack, rabbit, postgres if db == "postgres" else None)
         with profiled(stack, args.profile, f"{db}-{exchanges}-send"):
             send = drive("send", stack.gateway_url, args.send_clients, args.duration, token=clerk_token,
                          recipient=recipient, tag=tag)
         time.sleep(1)  # the relays publish what the last sends emitted
         used, before = cpu_seconds(stack), used
         send["cpu_ms"] = cpu_per_operation(before, used, send.get("count", 0))
+        send["machine_ms"] = account.per_operation(send)
         with profiled(stack, args.profile, f"{db}-{exchanges}-inbox"):
             inbox = drive("inbox", stack.gateway_url, args.poll_clients, args.duration, token=system_token,
                           path="/api/v1/inbox")
         inbox["cpu_ms"] = cpu_per_operation(used, cpu_seconds(stack), inbox.get("count", 0))
+        inbox["machine_ms"] = account.per_operation(inbox)
         return {"db": db, "exchanges": exchanges, "floors": floor, "send": send, "inbox": inbox,
                 "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
     finally:
@@ -312,8 +368,11 @@ def report(run: dict, args) -> None:
             print(f"{label:<52}{row['rate']:>9.1f}{row['p50']:>9.2f}{row['p99']:>9.2f}{row['p50'] / floor:>12.1f}"
                   f"  {row['errors'] or ''} load {c['load']}")
             print(f"    suite CPU per operation, ms: {row['cpu_ms']}")
+            print(f"    the machine's CPU per operation, ms: {row['machine_ms']}")
     print("(send ×floor: its p50 over the raw AMQP p50; inbox: over the hello p50 with as many clients; CPU per\n"
-          " operation: user+system time of every suite process during the row over the operations answered)")
+          " operation: user+system time of every suite process during the row over the operations answered;\n"
+          " the machine's: the same of the suite, RabbitMQ, PostgreSQL and the load clients, and the rest of the\n"
+          " machine's busy time (/proc/stat), which includes the 1-s pause after the send row)")
     print(json.dumps({"bench": "gateway_load", "args": vars(args), **run}, default=str))
 
 
