@@ -17,11 +17,15 @@ over ``--calls`` sequential calls after a warm-up, under eventlet's monkey patch
   JSON answer    ``json_response(200, page)`` called as WSGI, to the bytes
   log line       ``handle_request``'s ``log.info`` through the gateway's LOGGING (``config.yaml``,
                  ``JsonFormatter``) into a file, and the same call with the logger above INFO
+  signature      nameko's ``check_signature`` of the inbox route's arguments (``inspect.getcallargs``)
   multipart      ``form_parts`` of the send route on the body ``gateway_load.py`` sends
                  (metadata, ~2 KB body, ~4 KB attachment)
   whole request  the real ``ApiWsgiApp`` → ``handle_request`` → route function → response bytes, with
                  the worker run inline and the RPC answered by decoding the reply's bytes: the sum of
                  the steps above as the gateway strings them together (a check on the parts)
+The two sums printed under the table (a poll: routing, token remembered, query, 50-item decode and
+answer, log line; a send: the same with multipart and the send's reply) are the gateway's own CPU
+per request by its steps; the whole rows show what the glue between them adds.
 ``--profile-shares DIR`` reads py-spy profiles from ``gateway_load.py --profile`` and prints, for the
 gateway's inbox and send files, the share of samples in each of these steps.
 Usage: ``python bench/gateway_request.py --calls 2000``.
@@ -204,6 +208,11 @@ def measure(calls: int, log_path: Path) -> tuple[dict, dict]:
     rows["token_first"] = time_calls(token_first, calls)
     rows["token_cached"] = time_calls(lambda: keyring.authenticate(authorization), calls)
 
+    # nameko's check of the route's arguments (``inspect.getcallargs``), what handle_request does before spawning
+    signature = ((Request(get),), {"actor": {"user_id": "u", "unit_code": RECEIVER, "roles": ["clerk"]},
+                                   "query": {"limit": 50}})
+    rows["signature"] = time_calls(lambda: inbox.check_signature(*signature), calls)
+
     polled = Request(EnvironBuilder(path="/api/v1/inbox", query_string="limit=50&state=delivered").get_environ())
     polled.args  # noqa: B018 - parsed once here: reading it is the routing row's
     rows["query"] = time_calls(lambda: inbox.validated_query(polled), calls)
@@ -316,6 +325,7 @@ ROWS = (  # key, label
     ("log_on", "request log line (JSON, to a file)"),
     ("log_off", "request log line, logger above INFO"),
     ("multipart", "multipart parse of a send (form_parts)"),
+    ("signature", "nameko check_signature of the route's args"),
     ("whole_inbox", "whole GET /api/v1/inbox?limit=50, RPC stubbed"),
     ("whole_send", "whole POST /api/v1/documents, RPC stubbed"),
 )
@@ -334,13 +344,16 @@ def report(rows: dict, sizes: dict, calls: int) -> None:
     for title, keys, whole in (("one poll", POLL, "whole_inbox"), ("one send", SEND, "whole_send")):
         total = sum(rows[key]["p50"] for key in keys)
         print(f"gateway's own CPU for {title} (sum of p50s: {' + '.join(keys)}): {total * 1000:.0f} µs, "
-              f"{total / floor:.1f} × floor; the whole request in process: {rows[whole]['p50'] * 1000:.0f} µs")
+              f"{total / floor:.1f} × floor; the whole request in process: {rows[whole]['p50'] * 1000:.0f} µs, "
+              f"{rows[whole]['p50'] / floor:.1f} × floor")
     print(f"(logging's cost: the log line's p50 less the disabled call's, "
           f"{(rows['log_on']['p50'] - rows['log_off']['p50']) * 1000:.1f} µs. Rows run under eventlet's monkey "
           "patch, as the gateway does. Not here: eventlet's WSGI server (HTTP parsing, socket writes), the "
           "worker's greenthread and nameko's RPC publish and reply consumer: these need a broker and are "
           "gateway_load.py's and rpc_roundtrip.py's. 'whole' is the real ApiWsgiApp with the worker run inline "
-          "and the RPC answered by decoding the reply's bytes. bytes: the reply's or the answer's size, or the "
+          "and the RPC answered by decoding the reply's bytes; beyond the sum it has the request id, Event, "
+          "check_signature, actor_of, checked_url_values, the non-shallow Request's headers. The send's sum takes "
+          "the inbox GET's routing row. bytes: the reply's or the answer's size, or the "
           "multipart body's.)")
 
 
@@ -374,7 +387,8 @@ def profile_shares(directory: Path) -> None:
                 for label, belongs in SHARES:
                     if any(belongs(frame) for frame in frames):
                         counts[label] += samples
-            print(f"\n{path.name}: {total} samples (the gateway process, idle hub included)")
+            print(f"\n{path.name}: {total} samples (the gateway process, idle hub included; handle_request is the "
+                  "HTTP greenthread's part: the route function runs in the worker's)")
             for label, _ in SHARES:
                 print(f"  {100 * counts[label] / max(total, 1):5.1f} %  {label}")
 
