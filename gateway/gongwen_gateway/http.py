@@ -357,6 +357,9 @@ class ApiEntrypoint(HttpRequestHandler):
         self.request_schema = request_schema
         self.idempotent = idempotent
         self.query = query
+        # one instance per route: marshmallow deep-copies every declared field when a schema is made,
+        # most of a query's validation time (issue 15); loading keeps no state in it
+        self.query_schema = query() if isinstance(query, type) else None
         self.injects = frozenset()  # set from the function in setup(): a bound copy keeps only __init__'s
         self.form = form or {}
         self.during_password_change = during_password_change
@@ -423,10 +426,10 @@ class ApiEntrypoint(HttpRequestHandler):
 
     def validated_query(self, request):
         """The declared query parameters, validated (others are ignored); ``{}`` without a schema."""
-        if not isinstance(self.query, type):
+        if self.query_schema is None:
             return {}
         fields = self.query._declared_fields
-        return validated(self.query(), {name: value for name, value in request.args.items() if name in fields})
+        return validated(self.query_schema, {name: value for name, value in request.args.items() if name in fields})
 
     def authorise(self, request):
         """The verified caller, or the refusal: 401 without a valid token, 403 without the role."""
