@@ -22,6 +22,7 @@ warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -118,6 +119,29 @@ def time_calls(call, calls, warmup=50):
         call()
         samples.append(time.perf_counter() - started)
     return percentiles(samples)
+
+
+class CpuPerCall:
+    """CPU milliseconds per call, during a row, of the caller (this process), the processes that answer
+    it and the broker: what a call costs the machine, beside what it takes in time."""
+
+    def __init__(self, broker_pid: int):
+        self.broker_pid = broker_pid
+
+    def measure(self, row, calls: int, answering: dict, warmup=50) -> dict:
+        """``row()`` makes ``calls`` calls after ``warmup`` (``time_calls``) and returns its figures."""
+        from gateway_load import tree_cpu_seconds  # a sibling script: bench/ is this one's path
+
+        def now():
+            own = os.times()
+            return {"caller": own.user + own.system, "broker": tree_cpu_seconds(self.broker_pid),
+                    **{name: tree_cpu_seconds(pid) for name, pid in answering.items()}}
+
+        before = now()
+        figures = row()
+        after = now()
+        figures["cpu_ms"] = {name: round(1000 * (after[name] - before[name]) / (calls + warmup), 3) for name in after}
+        return figures
 
 
 def measure_floor(amqp_url, calls):
@@ -217,7 +241,11 @@ def main():
         helpers.append(subprocess.Popen([sys.executable, __file__, "--green-echo-server", uri]))
         helpers.append(subprocess.Popen([sys.executable, "-m", "nameko", "run", "--broker", uri, "rpc_echo"],
                                         cwd=here, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        floor = measure_floor(amqp_url, args.calls)
+        cpu = CpuPerCall(rabbit.pid)
+        pid_of = {p.name: p.process.pid for p in stack.processes}
+        echo, green_echo, nameko_echo = (helper.pid for helper in helpers)
+        time.sleep(2)  # the echo processes' start-up is not the calls' CPU
+        floor = cpu.measure(lambda: measure_floor(amqp_url, args.calls), args.calls, {"echo": echo})
 
         import eventlet
 
@@ -225,13 +253,16 @@ def main():
         from gateway_load import profiled  # a sibling script: bench/ is this one's path
         from nameko.standalone.rpc import ClusterRpcProxy
 
-        green = measure_green_floor(uri, args.calls)
+        green = cpu.measure(lambda: measure_green_floor(uri, args.calls), args.calls, {"echo": green_echo})
         with ClusterRpcProxy({"AMQP_URI": uri}) as cluster:
             wait_for_echo(cluster)
-            stock = time_calls(lambda: cluster.bench_echo_stock.echo({"x": 1}), args.calls)
-            suite = time_calls(lambda: cluster.bench_echo_suite.echo({"x": 1}), args.calls)
+            stock = cpu.measure(lambda: time_calls(lambda: cluster.bench_echo_stock.echo({"x": 1}), args.calls),
+                                args.calls, {"echo": nameko_echo})
+            suite = cpu.measure(lambda: time_calls(lambda: cluster.bench_echo_suite.echo({"x": 1}), args.calls),
+                                args.calls, {"echo": nameko_echo})
             with profiled(stack, args.profile, "rpc", names=("registry",), own=True):
-                rpc = time_calls(lambda: cluster.registry.get_unit(code), args.calls)
+                rpc = cpu.measure(lambda: time_calls(lambda: cluster.registry.get_unit(code), args.calls),
+                                  args.calls, {"registry": pid_of["registry"]})
 
         def http_get():
             get = urllib.request.Request(f"{stack.gateway_url}/api/v1/units/{code}", headers=bearer)
@@ -239,18 +270,22 @@ def main():
                 reply.read()
 
         with profiled(stack, args.profile, "http", names=("gateway", "registry")):
-            http = time_calls(http_get, args.calls)
+            http = cpu.measure(lambda: time_calls(http_get, args.calls), args.calls,
+                               {"gateway": pid_of["gateway"], "registry": pid_of["registry"]})
 
         print(f"\nRPC round trip, {args.calls} sequential calls each, one broker, 2-core machine")
-        print(f"{'path':<46}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'p50 ×floor':>12}")
+        print(f"{'path':<46}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'p50 ×floor':>12}  CPU ms per call")
         for label, figures in (("floor: raw AMQP request/reply (pika)", floor),
                                ("kombu request/reply, eventlet both ends", green),
                                ("nameko RPC → echo, nameko's rpc", stock),
                                ("nameko RPC → echo, the suite's rpc", suite),
                                ("nameko RPC → registry.get_unit (DB read)", rpc),
                                ("HTTP GET /api/v1/units/{code} via gateway", http)):
+            spent = ", ".join(f"{name} {ms:.2f}" for name, ms in figures["cpu_ms"].items())
             print(f"{label:<46}{figures['p50']:>9.2f}{figures['p99']:>9.2f}{figures['mean']:>9.2f}"
-                  f"{figures['p50'] / floor['p50']:>12.1f}")
+                  f"{figures['p50'] / floor['p50']:>12.1f}  {spent}")
+        print("(CPU per call: user+system time during the row over its calls, warm-up included, of the caller\n"
+              " (this process), the processes that answer and the broker (RabbitMQ's beam.smp and its children))")
     finally:
         for helper in helpers:
             helper.kill()
