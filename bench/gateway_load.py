@@ -229,22 +229,55 @@ def machine_cpu_seconds() -> dict:
     return {"busy": (user + nice + system + irq + softirq) / tick, "steal": steal / tick}
 
 
-class MachineAccount:
-    """Where the machine's CPU went during a row, per operation: the suite's processes, the broker,
-    PostgreSQL, the load clients, and the rest (this bench, the kernel's own work, other tenants)."""
+def broker_messages(rabbit, vhost: str) -> dict:
+    """Messages published into the vhost's exchanges and delivered to its consumers so far, by the
+    management API: RabbitMQ updates these every 5 s (``collect_statistics_interval``)."""
+    from urllib.parse import quote
 
-    def __init__(self, stack, rabbit, postgres):
-        self.stack, self.rabbit, self.postgres = stack, rabbit, postgres
+    stats = rabbit._get(f"/api/vhosts/{quote(vhost, safe='')}").get("message_stats", {})
+    return {"published": stats.get("publish", 0), "delivered": stats.get("deliver_get", 0)}
+
+
+def database_work(postgres, prefix: str) -> dict:
+    """Transactions ended and rows written so far in the suite's databases (``pg_stat_database``)."""
+    import psycopg2
+
+    with psycopg2.connect(postgres.url("postgres").replace("postgresql+psycopg2", "postgresql")) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT coalesce(sum(xact_commit + xact_rollback), 0),"
+                           " coalesce(sum(tup_inserted + tup_updated + tup_deleted), 0)"
+                           " FROM pg_stat_database WHERE datname LIKE %s", (prefix + "%",))
+            transactions, rows = cursor.fetchone()
+    connection.close()
+    return {"transactions": int(transactions), "rows written": int(rows)}
+
+
+STATS_SETTLE = 6.0  # seconds: RabbitMQ's statistics interval (5 s) has passed, the consumers have caught up
+
+
+class MachineAccount:
+    """Where the machine's CPU went during a row and the consumers' tail after it, per operation: the
+    suite's processes, the broker, PostgreSQL, the load clients, and the rest (this bench, the kernel's
+    own work, other tenants); and the work behind it: broker messages, and on PostgreSQL transactions
+    and rows written. It begins once RabbitMQ's statistics have caught up with what came before."""
+
+    def __init__(self, stack, rabbit, vhost, postgres, database_prefix):
+        self.stack, self.rabbit, self.vhost = stack, rabbit, vhost
+        self.postgres, self.database_prefix = postgres, database_prefix
+        time.sleep(STATS_SETTLE)  # what came before (the floors, the last row) counted before, not in this row
         self.start = self._now()
 
     def _now(self) -> dict:
         return {"suite": cpu_seconds(self.stack), "rabbitmq": tree_cpu_seconds(self.rabbit.pid),
                 "postgres": tree_cpu_seconds(self.postgres.pid if self.postgres else None),
-                "machine": machine_cpu_seconds()}
+                "machine": machine_cpu_seconds(), "messages": broker_messages(self.rabbit, self.vhost),
+                "database": database_work(self.postgres, self.database_prefix) if self.postgres else {}}
 
-    def per_operation(self, row: dict) -> dict:
+    def per_operation(self, row: dict) -> tuple[dict, dict, dict]:
+        """Since the account began: CPU ms per operation of each suite process, the machine's CPU ms
+        per operation by part, and the work per operation (messages; transactions and rows written)."""
         end, start, operations = self._now(), self.start, max(row.get("count", 0), 1)
-        self.start = end
+        suite = cpu_per_operation(start["suite"], end["suite"], operations)
         per = {"suite": sum(end["suite"].values()) - sum(start["suite"].values()),
                "rabbitmq": end["rabbitmq"] - start["rabbitmq"], "postgres": end["postgres"] - start["postgres"],
                "clients": row.get("client_cpu_seconds", 0.0)}
@@ -252,7 +285,9 @@ class MachineAccount:
         per["other"] = busy - sum(per.values())
         per["machine busy"] = busy
         per["machine stolen"] = end["machine"]["steal"] - start["machine"]["steal"]
-        return {name: round(1000 * seconds / operations, 2) for name, seconds in per.items()}
+        work = {name: round((end[kind][name] - start[kind][name]) / operations, 2)
+                for kind in ("messages", "database") for name in end[kind]}
+        return suite, {name: round(1000 * seconds / operations, 2) for name, seconds in per.items()}, work
 
 
 def cpu_per_operation(before: dict, after: dict, operations: int) -> dict:
@@ -327,20 +362,17 @@ def configuration(db: str, exchanges: int, rabbit, postgres, work: Path, args, f
                                    "--floor-calls", str(args.floor_calls)], capture_output=True, text=True, check=True)
         floor = json.loads(measured.stdout.splitlines()[-1])
         load_before = os.getloadavg()[0]
-        used = cpu_seconds(stack)
-        account = MachineAccount(stack, rabbit, postgres if db == "postgres" else None)
-        with profiled(stack, args.profile, f"{db}-{exchanges}-send"):
-            send = drive("send", stack.gateway_url, args.send_clients, args.duration, token=clerk_token,
-                         recipient=recipient, tag=tag)
-        time.sleep(1)  # the relays publish what the last sends emitted
-        used, before = cpu_seconds(stack), used
-        send["cpu_ms"] = cpu_per_operation(before, used, send.get("count", 0))
-        send["machine_ms"] = account.per_operation(send)
-        with profiled(stack, args.profile, f"{db}-{exchanges}-inbox"):
-            inbox = drive("inbox", stack.gateway_url, args.poll_clients, args.duration, token=system_token,
-                          path="/api/v1/inbox")
-        inbox["cpu_ms"] = cpu_per_operation(used, cpu_seconds(stack), inbox.get("count", 0))
-        inbox["machine_ms"] = account.per_operation(inbox)
+        rows = {}
+        for kind, spec in (("send", {"token": clerk_token, "recipient": recipient, "tag": tag}),
+                           ("inbox", {"token": system_token, "path": "/api/v1/inbox"})):
+            account = MachineAccount(stack, rabbit, tag, postgres if db == "postgres" else None, f"b{tag}_")
+            with profiled(stack, args.profile, f"{db}-{exchanges}-{kind}"):
+                row = drive(kind, stack.gateway_url, args.send_clients if kind == "send" else args.poll_clients,
+                            args.duration, **spec)
+            time.sleep(STATS_SETTLE)  # the relays and consumers work off what the row left
+            row["cpu_ms"], row["machine_ms"], row["work"] = account.per_operation(row)
+            rows[kind] = row
+        send, inbox = rows["send"], rows["inbox"]
         return {"db": db, "exchanges": exchanges, "floors": floor, "send": send, "inbox": inbox,
                 "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
     finally:
@@ -369,10 +401,13 @@ def report(run: dict, args) -> None:
                   f"  {row['errors'] or ''} load {c['load']}")
             print(f"    suite CPU per operation, ms: {row['cpu_ms']}")
             print(f"    the machine's CPU per operation, ms: {row['machine_ms']}")
+            print(f"    work per operation: {row['work']}")
     print("(send ×floor: its p50 over the raw AMQP p50; inbox: over the hello p50 with as many clients; CPU per\n"
-          " operation: user+system time of every suite process during the row over the operations answered;\n"
-          " the machine's: the same of the suite, RabbitMQ, PostgreSQL and the load clients, and the rest of the\n"
-          " machine's busy time (/proc/stat), which includes the 1-s pause after the send row)")
+          " operation: user+system time of every suite process during the row and the 6 s after it (the\n"
+          " consumers' tail) over the operations answered; the machine's: the same of the suite, RabbitMQ,\n"
+          " PostgreSQL and the load clients, and the rest of the machine's busy time (/proc/stat); work: broker\n"
+          " messages published and delivered (management API), PostgreSQL transactions and rows written\n"
+          " (pg_stat_database), over the same time)")
     print(json.dumps({"bench": "gateway_load", "args": vars(args), **run}, default=str))
 
 
