@@ -19,6 +19,7 @@ test: install
 
 bench: install
 	$(PY) bench/rpc_roundtrip.py
+	$(PY) bench/gateway_request.py
 	$(PY) bench/seal.py
 	$(PY) bench/exchange.py
 	$(PY) bench/notify.py
