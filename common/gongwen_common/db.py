@@ -159,6 +159,8 @@ class Database(DependencyProvider):
 
     def stop(self):
         self.relay.stop()
+        # here, not only in the relay's own thread: nameko kills managed threads right after this
+        self.relay.settle_published()
 
     def kill(self):
         self.relay.stop()

@@ -141,11 +141,17 @@ class OutboxRelay:
                     time.sleep(backoff)
                     backoff = min(backoff * 2, self.max_backoff)
         finally:
-            try:
-                self.settle_when_due(force=True)
-            except Exception as exc:  # the database is away: their birth lease runs out, another relay republishes
-                log.warning("outbox relay: %d published rows not marked sent at stop: %s", len(self._unsettled), exc)
+            self.settle_published()
             self._disconnect()
+
+    def settle_published(self) -> None:
+        """At stop: mark sent what was published, so a restart does not publish it again. If the
+        database is away their birth lease runs out and another relay republishes them (consumers
+        take each event once)."""
+        try:
+            self.settle_when_due(force=True)
+        except Exception as exc:
+            log.warning("outbox relay: %d published rows not marked sent at stop: %s", len(self._unsettled), exc)
 
     def _until_next_task(self) -> float:
         """Seconds to sleep unless woken: until the next poll, or the deferred settle if sooner."""
@@ -209,8 +215,15 @@ class OutboxRelay:
             return
         if force or len(self._unsettled) >= self.batch_size or \
                 self.ticks() - self._unsettled_since >= self.settle_interval:
-            self.settle(self._unsettled, [])
+            # taken out first: rows confirmed while this transaction runs wait for the next settle
+            rows, since = self._unsettled, self._unsettled_since
             self._unsettled, self._unsettled_since = [], None
+            try:
+                self.settle(rows, [])
+            except Exception:
+                self._unsettled[:0] = rows
+                self._unsettled_since = since
+                raise
 
     def claim(self) -> list[OutboxEvent]:
         now = self.clock()

@@ -223,3 +223,50 @@ def test_while_the_broker_is_away_the_relay_keeps_a_bounded_number_of_rows_in_me
         relay.hand_over(session.info["emitted"])
     assert [row.payload["data"]["n"] for row in relay._handed] == list(range(10, 60))  # the newest 50
     engine.dispose()
+
+
+def test_a_service_stopped_gracefully_leaves_nothing_it_published_to_be_published_again(rabbit, postgres):
+    """nameko kills a service's managed threads as soon as its dependencies have stopped: the
+    ``Database`` marks the relay's published rows sent in its own ``stop``, before that."""
+    import eventlet
+    from nameko.containers import ServiceContainer
+    from nameko.standalone.rpc import ServiceRpcProxy
+
+    from gongwen_common.db import Database
+    from gongwen_common.entrypoints import rpc
+
+    name = f"stopping{uuid.uuid4().hex[:6]}"
+    rabbit.add_vhost(name)
+    postgres.create_database(name)
+    url = postgres.url(name)
+    engine = create_engine_for(url)
+    InfraBase.metadata.create_all(engine)
+    listener = Listener(rabbit.amqp_uri(name), name)
+
+    class Emitting:
+        db = Database()
+
+        @rpc
+        def happen(self, n):
+            self.db.emit("thing_happened", {"n": n})
+
+    Emitting.name = name
+    container = ServiceContainer(Emitting, {"DATABASE_URL": url, "AMQP_URI": rabbit.amqp_uri(name)})
+    container.start()
+    relay = next(d for d in container.extensions if isinstance(d, Database)).relay
+    relay.settle_interval = 3600  # only the stop settles
+    try:
+        with ServiceRpcProxy(name, {"AMQP_URI": rabbit.amqp_uri(name)}) as service:
+            for n in range(3):
+                service.happen(n)
+        published = []
+        with eventlet.Timeout(30):
+            while len(published) < 3:
+                published.extend(listener.message_ids())
+                eventlet.sleep(0.05)
+        assert sent_rows(engine) == 0  # published, not yet marked
+    finally:
+        container.stop()
+        listener.close()
+    assert sent_rows(engine) == 3
+    engine.dispose()
