@@ -373,16 +373,12 @@ SHARES = (  # label, does a frame ("func (file)") belong to the step
 
 def profile_shares(directory: Path) -> None:
     """Inclusive shares: a sample counts for a step when any frame of its stack is the step's."""
-    from profile_top import LINE, frame_name  # bench/profile_top.py's reading of py-spy's raw format
+    from profile_top import stacks  # bench/profile_top.py's reading of py-spy's raw format
 
     for kind in ("inbox", "send"):
         for path in sorted(directory.glob(f"*-{kind}-gateway*.txt")):
             counts, total = Counter(), 0
-            for line in path.read_text().splitlines():
-                matched = LINE.match(line)
-                if not matched:
-                    continue
-                samples, frames = int(matched["count"]), [frame_name(f) for f in matched["stack"].split(";")]
+            for samples, frames in stacks(path):
                 total += samples
                 for label, belongs in SHARES:
                     if any(belongs(frame) for frame in frames):

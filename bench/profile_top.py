@@ -20,13 +20,16 @@ def frame_name(frame: str) -> str:
     return f"{matched['func']} ({matched['file']})" if matched else frame
 
 
+def stacks(path: Path):
+    """``(samples, frames)`` of each stack in a raw profile, its frames as ``frame_name`` gives them."""
+    for line in path.read_text().splitlines():
+        if matched := LINE.match(line):
+            yield int(matched["count"]), [frame_name(f) for f in matched["stack"].split(";")]
+
+
 def top(path: Path, count: int) -> str:
     inclusive, own, total = Counter(), Counter(), 0
-    for line in path.read_text().splitlines():
-        matched = LINE.match(line)
-        if not matched:
-            continue
-        samples, frames = int(matched["count"]), [frame_name(f) for f in matched["stack"].split(";")]
+    for samples, frames in stacks(path):
         total += samples
         own[frames[-1]] += samples
         for name in set(frames):
