@@ -196,29 +196,30 @@ def floors(amqp_uri: str, args, free_port) -> dict:
 # -- one configuration -----------------------------------------------------------------------
 
 
+def process_cpu_seconds(pid: int, reaped=False) -> float:
+    """User + system CPU time of a process so far (/proc), with ``reaped`` its waited-for children's too."""
+    from gongwen_local.rabbitmq import _stat
+
+    fields = _stat(str(pid))
+    if not fields:
+        return 0.0
+    return sum(int(fields[i]) for i in ((11, 12, 13, 14) if reaped else (11, 12))) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(stack) -> dict:
     """User + system CPU time of each suite process so far (/proc): per operation it does not depend
     on how much of the machine the neighbours take, as rates and latencies do."""
-    tick, used = os.sysconf("SC_CLK_TCK"), {}
-    for p in stack.processes:
-        if p.alive:
-            fields = Path(f"/proc/{p.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            used[f"{p.name}{p.index}"] = (int(fields[11]) + int(fields[12])) / tick
-    return used
+    return {f"{p.name}{p.index}": process_cpu_seconds(p.process.pid) for p in stack.processes if p.alive}
 
 
 def tree_cpu_seconds(root: int | None) -> float:
     """User + system CPU of a server and its descendants, living and reaped (RabbitMQ's beam.smp is
     the script's child; PostgreSQL's backends are the postmaster's)."""
-    from gongwen_local.rabbitmq import _process_tree, _stat
+    from gongwen_local.rabbitmq import _process_tree
 
     if root is None:
         return 0.0
-    total = 0
-    for pid, _ in _process_tree({root}):
-        if fields := _stat(str(pid)):
-            total += sum(int(fields[i]) for i in (11, 12, 13, 14))  # its own, and its reaped children's
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(process_cpu_seconds(pid, reaped=True) for pid, _ in _process_tree({root}))
 
 
 def machine_cpu_seconds() -> dict:
@@ -259,12 +260,12 @@ class MachineAccount:
     """Where the machine's CPU went during a row and the consumers' tail after it, per operation: the
     suite's processes, the broker, PostgreSQL, the load clients, and the rest (this bench, the kernel's
     own work, other tenants); and the work behind it: broker messages, and on PostgreSQL transactions
-    and rows written. It begins once RabbitMQ's statistics have caught up with what came before."""
+    and rows written. Each row's account runs from the end of the last one's (from its start, the
+    first), read once RabbitMQ's statistics have caught up (``STATS_SETTLE``)."""
 
     def __init__(self, stack, rabbit, vhost, postgres, database_prefix):
         self.stack, self.rabbit, self.vhost = stack, rabbit, vhost
         self.postgres, self.database_prefix = postgres, database_prefix
-        time.sleep(STATS_SETTLE)  # what came before (the floors, the last row) counted before, not in this row
         self.start = self._now()
 
     def _now(self) -> dict:
@@ -274,9 +275,10 @@ class MachineAccount:
                 "database": database_work(self.postgres, self.database_prefix) if self.postgres else {}}
 
     def per_operation(self, row: dict) -> tuple[dict, dict, dict]:
-        """Since the account began: CPU ms per operation of each suite process, the machine's CPU ms
+        """Since the last row's end: CPU ms per operation of each suite process, the machine's CPU ms
         per operation by part, and the work per operation (messages; transactions and rows written)."""
         end, start, operations = self._now(), self.start, max(row.get("count", 0), 1)
+        self.start = end
         suite = cpu_per_operation(start["suite"], end["suite"], operations)
         per = {"suite": sum(end["suite"].values()) - sum(start["suite"].values()),
                "rabbitmq": end["rabbitmq"] - start["rabbitmq"], "postgres": end["postgres"] - start["postgres"],
@@ -363,17 +365,17 @@ def configuration(db: str, exchanges: int, rabbit, postgres, work: Path, args, f
         floor = json.loads(measured.stdout.splitlines()[-1])
         load_before = os.getloadavg()[0]
         rows = {}
+        time.sleep(STATS_SETTLE)  # the floors' messages counted before the first row, not in it
+        account = MachineAccount(stack, rabbit, tag, postgres if db == "postgres" else None, f"b{tag}_")
         for kind, spec in (("send", {"token": clerk_token, "recipient": recipient, "tag": tag}),
                            ("inbox", {"token": system_token, "path": "/api/v1/inbox"})):
-            account = MachineAccount(stack, rabbit, tag, postgres if db == "postgres" else None, f"b{tag}_")
             with profiled(stack, args.profile, f"{db}-{exchanges}-{kind}"):
                 row = drive(kind, stack.gateway_url, args.send_clients if kind == "send" else args.poll_clients,
                             args.duration, **spec)
             time.sleep(STATS_SETTLE)  # the relays and consumers work off what the row left
             row["cpu_ms"], row["machine_ms"], row["work"] = account.per_operation(row)
             rows[kind] = row
-        send, inbox = rows["send"], rows["inbox"]
-        return {"db": db, "exchanges": exchanges, "floors": floor, "send": send, "inbox": inbox,
+        return {"db": db, "exchanges": exchanges, "floors": floor, **rows,
                 "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
     finally:
         stack.stop()

@@ -121,27 +121,22 @@ def time_calls(call, calls, warmup=50):
     return percentiles(samples)
 
 
-class CpuPerCall:
-    """CPU milliseconds per call, during a row, of the caller (this process), the processes that answer
-    it and the broker: what a call costs the machine, beside what it takes in time."""
+def with_cpu(row, calls: int, broker_pid: int, answering: dict, warmup=50) -> dict:
+    """``row()``'s figures (it makes ``calls`` calls after ``warmup``, as ``time_calls``) with the CPU
+    milliseconds per call of the caller (this process), the processes that ``answering`` names and the
+    broker: what a call costs the machine, beside what it takes in time."""
+    from gateway_load import tree_cpu_seconds  # a sibling script: bench/ is this one's path
 
-    def __init__(self, broker_pid: int):
-        self.broker_pid = broker_pid
+    def now():
+        own = os.times()
+        return {"caller": own.user + own.system, "broker": tree_cpu_seconds(broker_pid),
+                **{name: tree_cpu_seconds(pid) for name, pid in answering.items()}}
 
-    def measure(self, row, calls: int, answering: dict, warmup=50) -> dict:
-        """``row()`` makes ``calls`` calls after ``warmup`` (``time_calls``) and returns its figures."""
-        from gateway_load import tree_cpu_seconds  # a sibling script: bench/ is this one's path
-
-        def now():
-            own = os.times()
-            return {"caller": own.user + own.system, "broker": tree_cpu_seconds(self.broker_pid),
-                    **{name: tree_cpu_seconds(pid) for name, pid in answering.items()}}
-
-        before = now()
-        figures = row()
-        after = now()
-        figures["cpu_ms"] = {name: round(1000 * (after[name] - before[name]) / (calls + warmup), 3) for name in after}
-        return figures
+    before = now()
+    figures = row()
+    after = now()
+    figures["cpu_ms"] = {name: round(1000 * (after[name] - before[name]) / (calls + warmup), 3) for name in after}
+    return figures
 
 
 def measure_floor(amqp_url, calls):
@@ -241,11 +236,11 @@ def main():
         helpers.append(subprocess.Popen([sys.executable, __file__, "--green-echo-server", uri]))
         helpers.append(subprocess.Popen([sys.executable, "-m", "nameko", "run", "--broker", uri, "rpc_echo"],
                                         cwd=here, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        cpu = CpuPerCall(rabbit.pid)
+        broker = rabbit.pid
         pid_of = {p.name: p.process.pid for p in stack.processes}
         echo, green_echo, nameko_echo = (helper.pid for helper in helpers)
         time.sleep(2)  # the echo processes' start-up is not the calls' CPU
-        floor = cpu.measure(lambda: measure_floor(amqp_url, args.calls), args.calls, {"echo": echo})
+        floor = with_cpu(lambda: measure_floor(amqp_url, args.calls), args.calls, broker, {"echo": echo})
 
         import eventlet
 
@@ -253,16 +248,16 @@ def main():
         from gateway_load import profiled  # a sibling script: bench/ is this one's path
         from nameko.standalone.rpc import ClusterRpcProxy
 
-        green = cpu.measure(lambda: measure_green_floor(uri, args.calls), args.calls, {"echo": green_echo})
+        green = with_cpu(lambda: measure_green_floor(uri, args.calls), args.calls, broker, {"echo": green_echo})
         with ClusterRpcProxy({"AMQP_URI": uri}) as cluster:
             wait_for_echo(cluster)
-            stock = cpu.measure(lambda: time_calls(lambda: cluster.bench_echo_stock.echo({"x": 1}), args.calls),
-                                args.calls, {"echo": nameko_echo})
-            suite = cpu.measure(lambda: time_calls(lambda: cluster.bench_echo_suite.echo({"x": 1}), args.calls),
-                                args.calls, {"echo": nameko_echo})
+            stock = with_cpu(lambda: time_calls(lambda: cluster.bench_echo_stock.echo({"x": 1}), args.calls),
+                             args.calls, broker, {"echo": nameko_echo})
+            suite = with_cpu(lambda: time_calls(lambda: cluster.bench_echo_suite.echo({"x": 1}), args.calls),
+                             args.calls, broker, {"echo": nameko_echo})
             with profiled(stack, args.profile, "rpc", names=("registry",), own=True):
-                rpc = cpu.measure(lambda: time_calls(lambda: cluster.registry.get_unit(code), args.calls),
-                                  args.calls, {"registry": pid_of["registry"]})
+                rpc = with_cpu(lambda: time_calls(lambda: cluster.registry.get_unit(code), args.calls),
+                               args.calls, broker, {"registry": pid_of["registry"]})
 
         def http_get():
             get = urllib.request.Request(f"{stack.gateway_url}/api/v1/units/{code}", headers=bearer)
@@ -270,8 +265,8 @@ def main():
                 reply.read()
 
         with profiled(stack, args.profile, "http", names=("gateway", "registry")):
-            http = cpu.measure(lambda: time_calls(http_get, args.calls), args.calls,
-                               {"gateway": pid_of["gateway"], "registry": pid_of["registry"]})
+            http = with_cpu(lambda: time_calls(http_get, args.calls), args.calls, broker,
+                            {"gateway": pid_of["gateway"], "registry": pid_of["registry"]})
 
         print(f"\nRPC round trip, {args.calls} sequential calls each, one broker, 2-core machine")
         print(f"{'path':<46}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'p50 ×floor':>12}  CPU ms per call")
